@@ -1,0 +1,42 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test test-integration lint bench chromium clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/clinicq run
+
+# Browser tests drive Debian's Chromium; install it when it is missing (we run as root in CI).
+chromium:
+	@test -x /usr/bin/chromium || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	  || echo "could not install chromium: browser tests will be skipped"; }
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check engine tests
+	$(BIN)/mypy
+
+test: $(STAMP) chromium lint
+	$(BIN)/pytest -q
+
+# The integration tests alone, e.g. against the machine's servers:
+#   REDIS_URL=redis://127.0.0.1:6379/0 DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test make test-integration
+test-integration: $(STAMP)
+	$(BIN)/pytest -q -m integration
+
+bench: $(STAMP)
+	$(BIN)/python -m loadtest bench
+
+clean:
+	rm -rf $(VENV) var
