@@ -24,7 +24,7 @@ chromium:
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check engine tests
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
 test: $(STAMP) chromium lint

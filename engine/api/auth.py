@@ -1,0 +1,129 @@
+"""Bearer tokens with roles, and per-token rate limits.
+
+Tokens are random strings shown once at creation; only their SHA-256 digest is stored. Roles:
+
+    kiosk      take tickets, check in bookings            (bound to a clinic)
+    registrar  everything at the information desk          (bound to a clinic)
+    doctor     act on their own cabinet and patients      (bound to a clinic and a doctor)
+    head       the department head: duty, moves, all     (bound to a clinic)
+    display    read-only screens                           (bound to a clinic)
+    partner    booking channels: slots only                (any clinic)
+    icu_doctor ICU SMS consent and observations            (bound to a clinic)
+    admin      everything, every clinic
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+
+import asyncpg
+
+from engine.errors import Forbidden, RateLimited, Unauthorized, ValidationFailed
+
+ROLES = ("kiosk", "registrar", "doctor", "head", "display", "partner", "icu_doctor", "admin")
+CACHE_SECONDS = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    token_id: str
+    role: str
+    clinic: str | None = None
+    doctor: str | None = None
+
+    def require(self, clinic: str, *roles: str) -> Principal:
+        """Refuse unless this token has one of ``roles`` and may act in ``clinic``."""
+        if self.role not in roles and self.role != "admin":
+            raise Forbidden(f"a {self.role} token cannot do this")
+        if self.clinic is not None and self.clinic != clinic:
+            raise Forbidden("this token belongs to another clinic")
+        return self
+
+    @property
+    def acting_doctor(self) -> str | None:
+        """The doctor whose own patients and cabinet bound this token, if it is a doctor's."""
+        return self.doctor if self.role == "doctor" else None
+
+
+def digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+async def create_token(
+    pool: asyncpg.Pool,
+    role: str,
+    *,
+    clinic: str | None = None,
+    doctor: str | None = None,
+    label: str = "",
+) -> tuple[str, str]:
+    """Create a token; return (token id, the token itself, shown only now)."""
+    if role not in ROLES:
+        raise ValidationFailed(f"role must be one of {', '.join(ROLES)}")
+    if role == "doctor" and not (clinic and doctor):
+        raise ValidationFailed("a doctor token needs --clinic and --doctor")
+    if role not in ("admin", "partner") and not clinic:
+        raise ValidationFailed(f"a {role} token needs --clinic")
+    token = "cq_" + secrets.token_urlsafe(24)
+    token_id = "tk_" + secrets.token_hex(4)
+    await pool.execute(
+        "INSERT INTO tokens (id, digest, role, clinic, doctor, label) VALUES ($1, $2, $3, $4, $5, $6)",
+        token_id,
+        digest(token),
+        role,
+        clinic,
+        doctor,
+        label,
+    )
+    return token_id, token
+
+
+class TokenBook:
+    """Looks tokens up by digest, with a short cache so a request rarely touches PostgreSQL."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+        self._cache: dict[bytes, tuple[float, Principal | None]] = {}
+
+    async def authenticate(self, header: str | None) -> Principal:
+        if not header or not header.startswith("Bearer "):
+            raise Unauthorized("send 'Authorization: Bearer <token>'")
+        key = digest(header[7:].strip())
+        cached = self._cache.get(key)
+        if cached and cached[0] > time.monotonic():
+            principal = cached[1]
+        else:
+            row = await self.pool.fetchrow(
+                "SELECT id, role, clinic, doctor FROM tokens WHERE digest = $1 AND revoked_at IS NULL",
+                key,
+            )
+            principal = (
+                Principal(row["id"], row["role"], row["clinic"], row["doctor"]) if row else None
+            )
+            self._cache[key] = (time.monotonic() + CACHE_SECONDS, principal)
+        if principal is None:
+            raise Unauthorized("unknown or revoked token")
+        return principal
+
+
+class RateLimiter:
+    """A token bucket per token id: ``rate`` requests a second, bursts up to ``burst``."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate = rate
+        self.burst = burst
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def check(self, who: str) -> None:
+        now = time.monotonic()
+        level, last = self._buckets.get(who, (float(self.burst), now))
+        level = min(float(self.burst), level + (now - last) * self.rate)
+        if level < 1.0:
+            self._buckets[who] = (level, now)
+            raise RateLimited(
+                "too many requests for this token", retry_after=(1.0 - level) / self.rate
+            )
+        self._buckets[who] = (level - 1.0, now)

@@ -1,0 +1,75 @@
+"""The HTTP edge's plumbing: bounded JSON bodies, typed decoding, and errors as JSON."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, TypeVar
+
+import msgspec
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from engine.errors import BadRequest, EngineError, PayloadTooLarge, RateLimited, ValidationFailed
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+_encoder = msgspec.json.Encoder()
+
+
+class JSON(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return _encoder.encode(content)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it passes ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"the body is larger than {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"the body is larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def decode_body(request: Request, type_: type[T], limit: int) -> tuple[T, bytes]:
+    body = await read_body(request, limit)
+    if not body.strip():
+        body = b"{}"
+    try:
+        return msgspec.json.decode(body, type=type_), body
+    except msgspec.ValidationError as exc:
+        raise ValidationFailed(f"invalid body: {exc}") from exc
+    except msgspec.DecodeError as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc}", code="malformed_json") from exc
+
+
+def error_response(exc: EngineError) -> JSONResponse:
+    headers = {}
+    if isinstance(exc, RateLimited):
+        headers["Retry-After"] = str(max(1, round(exc.retry_after + 0.5)))
+    return JSONResponse(exc.to_json(), status_code=exc.status, headers=headers)
+
+
+async def on_engine_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, EngineError)
+    return error_response(exc)
+
+
+async def on_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    codes = {404: "route_not_found", 405: "method_not_allowed"}
+    body = {"error": {"code": codes.get(exc.status_code, "http_error"), "message": exc.detail}}
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+
+async def on_unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    body = {"error": {"code": "internal", "message": "an internal error occurred; it was logged"}}
+    return JSONResponse(body, status_code=500)

@@ -1,0 +1,201 @@
+"""``clinicq``: run the engine, manage tokens, verify the journal."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Awaitable
+from typing import Any, TypeVar
+
+import asyncpg
+import click
+import uvicorn
+
+from engine.api.auth import ROLES, create_token
+from engine.embedded import EmbeddedPostgres, EmbeddedRedis
+from engine.errors import EngineError
+from engine.journal_postgres import Journal, apply_schema
+from engine.settings import Settings
+
+T = TypeVar("T")
+
+
+def _run(coro: Awaitable[T]) -> T:
+    try:
+        return asyncio.run(coro)  # type: ignore[arg-type]
+    except EngineError as exc:
+        raise click.ClickException(exc.message) from exc
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise click.ClickException(f"cannot reach PostgreSQL: {exc}") from exc
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except EngineError as exc:
+        raise click.ClickException(exc.message) from exc
+
+
+def _need_database(settings: Settings) -> str:
+    if not settings.database_url:
+        raise click.ClickException("set DATABASE_URL (or use `clinicq run`, which starts its own)")
+    return settings.database_url
+
+
+@click.group()
+def main() -> None:
+    """Clinic Queue: a real-time queue engine for polyclinics."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+@main.command()
+@click.option("--workers", default=None, type=int, help="uvicorn worker processes")
+@click.option("--host", default=None)
+@click.option("--port", default=None, type=int)
+def serve(workers: int | None, host: str | None, port: int | None) -> None:
+    """Serve the engine on the Redis and PostgreSQL named by REDIS_URL and DATABASE_URL."""
+    settings = _settings()
+    if not (settings.redis_url and settings.database_url):
+        raise click.ClickException("set REDIS_URL and DATABASE_URL, or use `clinicq run`")
+    _serve(settings, workers or settings.workers, host or settings.host, port or settings.port)
+
+
+def _serve(settings: Settings, workers: int, host: str, port: int) -> None:
+    uvicorn.run(
+        "engine.asgi:app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        loop="uvloop",
+        http="httptools",
+    )
+
+
+@main.command()
+@click.option("--workers", default=1, type=int)
+@click.option("--port", default=None, type=int)
+def run(workers: int, port: int | None) -> None:
+    """Start embedded servers under ./var (unless REDIS_URL/DATABASE_URL are set), seed the demo
+    clinic, print links, and serve."""
+    settings = _settings()
+    data = settings.data_dir
+    redis_server = pg_server = None
+    if not settings.redis_url:
+        redis_server = EmbeddedRedis(data / "redis").start()
+        os.environ["REDIS_URL"] = redis_server.url
+    if not settings.database_url:
+        pg_server = EmbeddedPostgres(data / "postgres").start()
+        os.environ["DATABASE_URL"] = pg_server.url
+    settings = Settings.from_env()
+    if port:
+        os.environ["CLINICQ_PORT"] = str(port)
+        settings = Settings.from_env()
+    try:
+        tokens = _run(_demo_tokens(settings))
+        base = settings.base_url
+        click.echo("\nClinic Queue is starting. Demo clinic 'demo' (Городская поликлиника № 42):")
+        click.echo(f"  API docs:        {base}/docs")
+        click.echo(
+            f"  board (JSON):    {base}/api/v1/clinics/demo/board  (Bearer {tokens['display']})"
+        )
+        click.echo("  tokens for the demo (shown once):")
+        for role, token in tokens.items():
+            click.echo(f"    {role:<10} {token}")
+        click.echo(
+            f"  take a ticket:   curl -X POST -H 'Authorization: Bearer {tokens['kiosk']}' "
+            f'-d \'{{"service":"therapy"}}\' {base}/api/v1/clinics/demo/tickets'
+        )
+        click.echo("")
+        _serve(settings, workers, settings.host, settings.port)
+    finally:
+        if redis_server:
+            redis_server.stop()
+        if pg_server:
+            pg_server.stop()
+
+
+async def _demo_tokens(settings: Settings) -> dict[str, str]:
+    from engine.api.app import close_engine, open_engine
+
+    engine = await open_engine(settings)
+    try:
+        out = {}
+        for role, doctor in (("kiosk", None), ("display", None), ("doctor", "ivanova"),
+                             ("head", None), ("registrar", None), ("partner", None)):  # fmt: skip
+            clinic = None if role == "partner" else "demo"
+            _, out[role] = await create_token(
+                engine.pool, role, clinic=clinic, doctor=doctor, label="demo"
+            )
+        return out
+    finally:
+        await close_engine(engine)
+
+
+@main.group()
+def token() -> None:
+    """Manage API tokens."""
+
+
+@token.command("create")
+@click.option("--role", required=True, type=click.Choice(ROLES))
+@click.option("--clinic", default=None)
+@click.option("--doctor", default=None)
+@click.option("--label", default="")
+def token_create(role: str, clinic: str | None, doctor: str | None, label: str) -> None:
+    """Create a token and print it once; only its digest is stored."""
+    url = _need_database(_settings())
+
+    async def go() -> tuple[str, str]:
+        pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
+        try:
+            await apply_schema(pool)
+            return await create_token(pool, role, clinic=clinic, doctor=doctor, label=label)
+        finally:
+            await pool.close()
+
+    token_id, secret = _run(go())
+    click.echo(f"{token_id} {secret}")
+
+
+@main.group()
+def audit() -> None:
+    """Check the journal."""
+
+
+@audit.command("verify")
+@click.option("--clinic", default=None, help="one clinic (default: all)")
+def audit_verify(clinic: str | None) -> None:
+    """Walk every clinic's hash chain; exit 1 if any entry was altered, removed or reordered."""
+    url = _need_database(_settings())
+
+    async def go() -> list[Any]:
+        pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
+        try:
+            await apply_schema(pool)
+            journal = Journal(pool)
+            names = [clinic] if clinic else await journal.clinics()
+            return [await journal.verify(name) for name in names]
+        finally:
+            await pool.close()
+
+    reports = _run(go())
+    bad = 0
+    for report in reports:
+        if report.ok:
+            click.echo(f"{report.clinic}: ok, {report.entries} entries, head {report.head}")
+        else:
+            bad += 1
+            click.echo(f"{report.clinic}: BROKEN at entry seq {report.broken_at}: {report.reason}")
+    if not reports:
+        click.echo("no journal entries")
+    sys.exit(1 if bad else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,158 @@
+"""A clinic's configuration: services (queues), cabinets, doctors, schedules and queue policy.
+
+Loaded from a TOML file (``demo_clinic.toml`` ships) and changeable through the API; it is data,
+validated once by msgspec, and every rule reads it as plain values.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import msgspec
+
+from engine.errors import ConfigError, ValidationFailed
+
+ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+
+
+class Service(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    id: str
+    prefix: str
+    name: str
+
+
+class Cabinet(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    id: str
+    name: str
+
+
+class Schedule(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A doctor's bookable hours: on these ISO weekdays (1=Mon), from..to, one slot a length."""
+
+    weekdays: list[int]
+    start: str = "08:00"
+    end: str = "14:00"
+    slot_minutes: int = 15
+    service: str | None = None
+
+
+class Doctor(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    id: str
+    name: str
+    services: list[str]
+    cabinet: str | None = None
+    schedule: Schedule | None = None
+
+
+class Policy(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Queue policy: priority interleaving, recalls before no-show, dashboard colour thresholds."""
+
+    priority_run: int = 2
+    max_recalls: int = 2
+    priority_categories: list[str] = msgspec.field(
+        default_factory=lambda: ["veteran", "disabled", "pregnant", "child"]
+    )
+    yellow_wait_minutes: int = 20
+    red_wait_minutes: int = 40
+    booking_days_ahead: int = 14
+
+
+class Clinic(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    id: str
+    name: str
+    timezone: str = "Europe/Moscow"
+    locale: str = "ru"
+    services: list[Service] = msgspec.field(default_factory=list)
+    cabinets: list[Cabinet] = msgspec.field(default_factory=list)
+    doctors: list[Doctor] = msgspec.field(default_factory=list)
+    policy: Policy = msgspec.field(default_factory=Policy)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def service(self, service_id: str) -> Service | None:
+        return next((s for s in self.services if s.id == service_id), None)
+
+    def doctor(self, doctor_id: str) -> Doctor | None:
+        return next((d for d in self.doctors if d.id == doctor_id), None)
+
+    def cabinet(self, cabinet_id: str) -> Cabinet | None:
+        return next((c for c in self.cabinets if c.id == cabinet_id), None)
+
+    def validate(self) -> Clinic:
+        """Check cross-references; raise ValidationFailed naming the first problem."""
+        problems: list[str] = []
+        if not ID_PATTERN.match(self.id):
+            problems.append(f"clinic id {self.id!r} must be 1-32 of a-z, 0-9, '-', '_'")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            problems.append(f"unknown time zone {self.timezone!r}")
+        if self.locale not in ("ru", "en"):
+            problems.append(f"locale must be 'ru' or 'en', not {self.locale!r}")
+        service_ids = {s.id for s in self.services}
+        cabinet_ids = {c.id for c in self.cabinets}
+        for kind, ids in (
+            ("service", [s.id for s in self.services]),
+            ("cabinet", [c.id for c in self.cabinets]),
+            ("doctor", [d.id for d in self.doctors]),
+        ):
+            problems += [
+                f"{kind} id {i!r} is not a valid id" for i in ids if not ID_PATTERN.match(i)
+            ]
+            if len(ids) != len(set(ids)):
+                problems.append(f"{kind} ids repeat")
+        for s in self.services:
+            if len(s.prefix) != 1 or not s.prefix.isalpha():
+                problems.append(f"service {s.id!r}: prefix must be one letter")
+        prefixes = [s.prefix for s in self.services]
+        if len(prefixes) != len(set(prefixes)):
+            problems.append("service prefixes repeat: ticket numbers would collide")
+        for d in self.doctors:
+            problems += [
+                f"doctor {d.id!r}: unknown service {x!r}"
+                for x in d.services
+                if x not in service_ids
+            ]
+            if d.cabinet is not None and d.cabinet not in cabinet_ids:
+                problems.append(f"doctor {d.id!r}: unknown cabinet {d.cabinet!r}")
+            if d.schedule and not (d.schedule.service or d.services):
+                problems.append(f"doctor {d.id!r}: a schedule needs a service")
+        if self.policy.priority_run < 1 or self.policy.max_recalls < 0:
+            problems.append("policy: priority_run >= 1 and max_recalls >= 0")
+        if problems:
+            raise ValidationFailed("; ".join(problems))
+        return self
+
+
+def parse_clinic(data: bytes | dict[str, object]) -> Clinic:
+    """Decode a clinic from JSON bytes or a TOML-derived dict; raise ValidationFailed."""
+    try:
+        if isinstance(data, bytes):
+            clinic = msgspec.json.decode(data, type=Clinic)
+        else:
+            clinic = msgspec.convert(data, type=Clinic)
+    except msgspec.ValidationError as exc:
+        raise ValidationFailed(f"clinic: {exc}") from exc
+    except msgspec.DecodeError as exc:
+        raise ValidationFailed(f"clinic: malformed JSON ({exc})") from exc
+    return clinic.validate()
+
+
+def load_clinics(path: Path) -> list[Clinic]:
+    """Read ``[[clinic]]`` tables from a TOML file."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read clinics from {path}: {exc}") from exc
+    try:
+        return [parse_clinic(item) for item in data.get("clinic", [])]
+    except ValidationFailed as exc:
+        raise ConfigError(f"{path}: {exc.message}") from exc
+
+
+DEMO_CLINICS = Path(__file__).with_name("demo_clinic.toml")

@@ -1,0 +1,55 @@
+"""Every Redis key name, in one place.
+
+A clinic's keys all carry the clinic id as a Redis Cluster hash tag (``q:{demo}:...``) so they live
+on one shard and one Lua script may touch them all. The Lua scripts receive ``prefix`` and build
+the same names; the list below is the map of what they use.
+
+    q:{c}:meta          hash: epoch, day, offset, arrival
+    q:{c}:seq           hash: service -> last number issued today
+    q:{c}:tickets       hash: ticket id -> ticket JSON
+    q:{c}:wp:{service}  zset: waiting priority walk-ins, scored by arrival
+    q:{c}:wn:{service}  zset: waiting plain walk-ins, scored by arrival
+    q:{c}:bk:{doctor}   zset: checked-in booked patients, scored by slot time
+    q:{c}:doctors       hash: doctor id -> duty JSON
+    q:{c}:cab           hash: cabinet -> doctor holding it (on duty or on a break)
+    q:{c}:dutyn         hash: service -> doctors on duty serving it
+    q:{c}:res           hash: reservation id -> reservation JSON
+    q:{c}:slots         hash: slot id -> reservation id holding it
+    q:{c}:calls         list: the newest calls, newest first
+    q:{c}:stats         hash: "{service}:served", "{service}:seconds"
+    q:{c}:events        stream: every event, entry id "{offset}-0"
+    q:{c}:idem:{key}    string: "{fingerprint}|{answer}" for a retried write
+    q:{c}:rebuild       string: the lock held while a clinic is rebuilt from the journal
+    q:clinics           set: the clinics this Redis serves (not clinic-scoped; read at start-up)
+"""
+
+from __future__ import annotations
+
+
+def prefix(clinic: str) -> str:
+    return f"q:{{{clinic}}}:"
+
+
+def meta(clinic: str) -> str:
+    return prefix(clinic) + "meta"
+
+
+def events(clinic: str) -> str:
+    return prefix(clinic) + "events"
+
+
+def rebuild_lock(clinic: str) -> str:
+    return prefix(clinic) + "rebuild"
+
+
+def idem(clinic: str, key: str) -> str:
+    return prefix(clinic) + "idem:" + key
+
+
+def clinic_key(clinic: str, name: str) -> str:
+    """Any other per-clinic key, e.g. ``clinic_key(c, "wn:therapy")``."""
+    return prefix(clinic) + name
+
+
+# Every per-clinic key without a variable part; rebuild and dump walk this list.
+FIXED = ("meta", "seq", "tickets", "doctors", "cab", "dutyn", "res", "slots", "calls", "stats")

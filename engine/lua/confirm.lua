@@ -1,0 +1,11 @@
+-- confirm: turn a live hold into a booking.
+-- ARGV[8] reservation id   ARGV[9] owner ('' for staff)
+-- result: {reservation}
+return run(function()
+  local r = own(ARGV[8], ARGV[9])
+  if r.state ~= 'held' then fail('not_held', 'the reservation is ' .. r.state) end
+  r.state, r.hold_until = 'confirmed', nil
+  jput('res', r.id, r)
+  emit({kind = 'reservation_confirmed', reservation = r})
+  return {reservation = r}
+end)

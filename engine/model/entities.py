@@ -1,0 +1,80 @@
+"""Snapshots of what the engine keeps live: tickets, doctors on duty, reservations.
+
+Each is a frozen msgspec Struct (a faster frozen dataclass that decodes straight from the JSON the
+Lua scripts return). Times are integer milliseconds since the epoch so that Python and Lua agree
+to the last digit. Absent values are ``None`` and are left out of the encoded form.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class Ticket(msgspec.Struct, frozen=True, omit_defaults=True):
+    id: str
+    number: str
+    service: str
+    state: str
+    arrival: int
+    issued_at: int
+    day: str
+    seq: int
+    priority: str = ""
+    channel: str = "kiosk"
+    cabinet: str | None = None
+    doctor: str | None = None
+    recalls: int = 0
+    called_at: int | None = None
+    started_at: int | None = None
+    finished_at: int | None = None
+    reservation: str | None = None
+    slot_time: int | None = None
+
+
+class DoctorDuty(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A doctor's live duty: status, cabinet, the services served, the patient in hand."""
+
+    id: str
+    status: str = "off"  # on_duty | break | off
+    cabinet: str | None = None
+    services: list[str] = msgspec.field(default_factory=list)
+    current: str | None = None
+    suspended: list[str] = msgspec.field(default_factory=list)
+    streak: int = 0  # consecutive priority calls, for interleaving
+    served: int = 0
+    service_seconds: int = 0
+    since: int = 0  # when the status last changed
+
+
+class Reservation(msgspec.Struct, frozen=True, omit_defaults=True):
+    id: str
+    slot: str
+    doctor: str
+    service: str
+    slot_time: int
+    state: str  # held | confirmed | cancelled | checked_in (an old hold reads as expired)
+    patient: str
+    created_at: int
+    channel: str = "portal"
+    owner: str = ""
+    hold_until: int | None = None
+    ticket: str | None = None
+
+    def active(self, now: int) -> bool:
+        if self.state == "held":
+            return self.hold_until is not None and self.hold_until > now
+        return self.state in ("confirmed", "checked_in")
+
+
+class Call(msgspec.Struct, frozen=True):
+    """One line of a waiting-room screen: this number, to that cabinet, at this time."""
+
+    ticket: str
+    number: str
+    cabinet: str
+    at: int
+    recall: int = 0
+
+
+DUTY_STATUSES = ("on_duty", "break", "off")
+TERMINAL_RESERVATION_STATES = ("cancelled", "checked_in")

@@ -1,0 +1,296 @@
+"""The live state in Redis: run the Lua decisions, read boards, dump and restore a clinic.
+
+This is the only module that talks to Redis for the queue; everything above it sees events and
+plain snapshots.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+import redis.asyncio as aioredis
+from redis.commands.core import AsyncScript
+from redis.exceptions import RedisError
+
+from engine import keys
+from engine.errors import Unavailable
+from engine.model import events as ev
+from engine.model.entities import Call, DoctorDuty, Reservation, Ticket
+from engine.model.state import ClinicState, ServiceStats
+from engine.scripts import NAMES, source
+
+
+class NotLoaded(Exception):
+    """The clinic has no live state in Redis (restart, failover, flush): rebuild it first."""
+
+
+@dataclass(frozen=True)
+class ScriptAnswer:
+    events: list[ev.AnyEvent]
+    bodies: list[str]  # each event's exact JSON text, as journaled and hashed
+    result: dict[str, Any]
+    raw: bytes  # the whole answer, as kept for a retried request
+    error: str | None = None
+    message: str = ""
+
+
+class _Answer(msgspec.Struct):
+    events: list[msgspec.Raw] = msgspec.field(default_factory=list)
+    result: msgspec.Raw = msgspec.Raw(b"{}")
+    error: str | None = None
+    message: str = ""
+
+
+_answer_decoder = msgspec.json.Decoder(_Answer)
+_result_types: dict[str, Any] = {"ticket": Ticket, "doctor": DoctorDuty, "reservation": Reservation}
+
+
+def decode_result(raw: bytes) -> dict[str, Any]:
+    """A script's ``result`` object with its snapshots typed."""
+    data = msgspec.json.decode(raw) if raw else {}
+    if not isinstance(data, dict):
+        return {}
+    return {
+        k: msgspec.convert(v, _result_types[k]) if k in _result_types else v
+        for k, v in data.items()
+    }
+
+
+def fingerprint(*parts: object) -> str:
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
+
+
+class RedisStore:
+    def __init__(self, client: aioredis.Redis, *, stream_max: int, idempotency_ttl: int) -> None:
+        # redis-py types every reply as a broad union; the replies here are known bytes shapes.
+        self.client: Any = client
+        self.stream_max = stream_max
+        self.idempotency_ttl = idempotency_ttl
+        self._scripts: dict[str, AsyncScript] = {}
+
+    async def load_scripts(self) -> None:
+        """Register every script and load it now, so a broken script fails start-up."""
+        for name in NAMES:
+            script = self.client.register_script(source(name))
+            await self.client.script_load(source(name))
+            self._scripts[name] = script
+
+    async def run(
+        self,
+        name: str,
+        clinic: str,
+        now: int,
+        day: str,
+        args: list[str | int],
+        *,
+        idem_key: str = "",
+        request_fingerprint: str = "",
+    ) -> ScriptAnswer:
+        argv: list[str | int] = [
+            keys.prefix(clinic),
+            now,
+            day,
+            self.stream_max,
+            idem_key,
+            self.idempotency_ttl,
+            request_fingerprint,
+            *args,
+        ]
+        try:
+            raw = await self._scripts[name](keys=[keys.meta(clinic)], args=argv)
+        except RedisError as exc:
+            raise Unavailable(f"the live store did not answer: {exc.__class__.__name__}") from exc
+        answer = _answer_decoder.decode(raw)
+        if answer.error == "not_loaded":
+            raise NotLoaded(clinic)
+        bodies = [bytes(e).decode() for e in answer.events]
+        return ScriptAnswer(
+            events=[ev.decode_event(b) for b in bodies],
+            bodies=bodies,
+            result={} if answer.error else decode_result(bytes(answer.result)),
+            raw=raw,
+            error=answer.error,
+            message=answer.message,
+        )
+
+    async def stream_after(
+        self, clinic: str, offset: int, count: int = 10_000
+    ) -> list[tuple[int, str, str]]:
+        """(offset, event body, idempotency key) of stream entries after ``offset``."""
+        rows = await self.client.xrange(keys.events(clinic), min=f"({offset}-0", count=count)
+        return [
+            (int(entry_id.split(b"-")[0]), fields[b"e"].decode(), fields.get(b"i", b"").decode())
+            for entry_id, fields in rows
+        ]
+
+    async def idem_record(self, clinic: str, key: str) -> str | None:
+        value = await self.client.get(keys.idem(clinic, key))
+        return value.decode() if value else None
+
+    async def ticket(self, clinic: str, ticket_id: str) -> tuple[Ticket, int] | None:
+        """A ticket and how many are ahead of it now (0 unless it waits)."""
+        raw = await self.client.hget(keys.clinic_key(clinic, "tickets"), ticket_id)
+        if raw is None:
+            if not await self.is_loaded(clinic):
+                raise NotLoaded(clinic)
+            return None
+        t = msgspec.json.decode(raw, type=Ticket)
+        if t.state != "waiting":
+            return t, 0
+        k = lambda name: keys.clinic_key(clinic, name)  # noqa: E731
+        if t.slot_time is not None:
+            ahead = await self.client.zcount(k(f"bk:{t.doctor}"), "-inf", f"({t.slot_time}")
+        elif t.priority:
+            ahead = await self.client.zcount(k(f"wp:{t.service}"), "-inf", f"({t.arrival}")
+        else:
+            ahead = await self.client.zcard(k(f"wp:{t.service}")) + await self.client.zcount(
+                k(f"wn:{t.service}"), "-inf", f"({t.arrival}"
+            )
+        return t, int(ahead)
+
+    async def rates(self, clinic: str, service: str) -> tuple[int, int, int]:
+        """(patients served today, their total service seconds, doctors on duty) for a service."""
+        k = lambda name: keys.clinic_key(clinic, name)  # noqa: E731
+        served, seconds = await self.client.hmget(
+            k("stats"), [f"{service}:served", f"{service}:seconds"]
+        )
+        on_duty = await self.client.hget(k("dutyn"), service)
+        return int(served or 0), int(seconds or 0), int(on_duty or 0)
+
+    async def slot_holders(self, clinic: str, slot_ids: list[str]) -> dict[str, Reservation]:
+        if not slot_ids:
+            return {}
+        rids = await self.client.hmget(keys.clinic_key(clinic, "slots"), slot_ids)
+        found = {s: r.decode() for s, r in zip(slot_ids, rids, strict=True) if r}
+        if not found:
+            return {}
+        raws = await self.client.hmget(keys.clinic_key(clinic, "res"), list(found.values()))
+        out = {}
+        for (slot, _), raw in zip(found.items(), raws, strict=True):
+            if raw:
+                out[slot] = msgspec.json.decode(raw, type=Reservation)
+        return out
+
+    async def reservation(self, clinic: str, rid: str) -> Reservation | None:
+        raw = await self.client.hget(keys.clinic_key(clinic, "res"), rid)
+        return msgspec.json.decode(raw, type=Reservation) if raw else None
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    async def is_loaded(self, clinic: str) -> bool:
+        return bool(await self.client.hexists(keys.meta(clinic), "epoch"))
+
+    async def epoch(self, clinic: str) -> str | None:
+        value = await self.client.hget(keys.meta(clinic), "epoch")
+        return value.decode() if value else None
+
+    async def dump(self, clinic: str) -> ClinicState:
+        """Read a clinic's whole live state (the board, the rebuild check, the model tests)."""
+        k = lambda name: keys.clinic_key(clinic, name)  # noqa: E731
+        async with self.client.pipeline(transaction=True) as pipe:
+            for name in ("meta", "seq", "tickets", "doctors", "res", "slots", "stats"):
+                pipe.hgetall(k(name))
+            pipe.lrange(k("calls"), 0, -1)
+            meta, seq, tickets, doctors, res, slots, stats, calls = await pipe.execute()
+        if b"epoch" not in meta:
+            raise NotLoaded(clinic)
+        state = ClinicState(
+            day=meta.get(b"day", b"").decode(),
+            offset=int(meta.get(b"offset", 0)),
+            arrival=int(meta.get(b"arrival", 0)),
+            seq={s.decode(): int(n) for s, n in seq.items()},
+            tickets={i.decode(): msgspec.json.decode(v, type=Ticket) for i, v in tickets.items()},
+            doctors={
+                i.decode(): msgspec.json.decode(v, type=DoctorDuty) for i, v in doctors.items()
+            },
+            reservations={
+                i.decode(): msgspec.json.decode(v, type=Reservation) for i, v in res.items()
+            },
+            slots={s.decode(): r.decode() for s, r in slots.items()},
+            calls=[msgspec.json.decode(c, type=Call) for c in calls],
+        )
+        for field, value in stats.items():
+            service, kind = field.decode().rsplit(":", 1)
+            setattr(state.stats.setdefault(service, ServiceStats()), kind, int(value))
+        return state
+
+    async def restore(
+        self,
+        clinic: str,
+        state: ClinicState,
+        *,
+        tail: list[ev.AnyEvent],
+        idempotency: dict[str, bytes],
+    ) -> str:
+        """Replace a clinic's live state with ``state`` in one transaction; return the new epoch.
+
+        ``tail`` refills the event stream so reconnecting screens can catch up from an offset;
+        ``idempotency`` restores the answers that retried requests must get again.
+        """
+        k = lambda name: keys.clinic_key(clinic, name)  # noqa: E731
+        enc = msgspec.json.encode
+        epoch = uuid.uuid4().hex[:12]
+        stale = [
+            key async for key in self.client.scan_iter(match=keys.prefix(clinic) + "*", count=1000)
+        ]
+        async with self.client.pipeline(transaction=True) as pipe:
+            for key in stale:
+                if key != keys.rebuild_lock(clinic).encode():
+                    pipe.delete(key)
+            if state.seq:
+                pipe.hset(k("seq"), mapping={s: n for s, n in state.seq.items()})
+            if state.tickets:
+                pipe.hset(k("tickets"), mapping={i: enc(t) for i, t in state.tickets.items()})
+            for t in state.tickets.values():
+                if t.state == "waiting":
+                    pipe.zadd(k(_queue_key(t)), {t.id: t.slot_time or t.arrival})
+            if state.doctors:
+                pipe.hset(k("doctors"), mapping={i: enc(d) for i, d in state.doctors.items()})
+            for d in state.doctors.values():
+                if d.status != "off" and d.cabinet:
+                    pipe.hset(k("cab"), d.cabinet, d.id)
+                if d.status == "on_duty":
+                    for service in d.services:
+                        pipe.hincrby(k("dutyn"), service, 1)
+            if state.reservations:
+                pipe.hset(k("res"), mapping={i: enc(r) for i, r in state.reservations.items()})
+            if state.slots:
+                pipe.hset(k("slots"), mapping={s: r for s, r in state.slots.items()})
+            if state.calls:
+                pipe.rpush(k("calls"), *[enc(c) for c in state.calls])
+            for service, stats in state.stats.items():
+                pipe.hset(
+                    k("stats"),
+                    mapping={
+                        f"{service}:served": stats.served,
+                        f"{service}:seconds": stats.seconds,
+                    },
+                )
+            for event in tail:
+                pipe.xadd(
+                    keys.events(clinic), {"e": ev.encode_event(event)}, id=f"{event.offset}-0"
+                )
+            for key, answer in idempotency.items():
+                pipe.set(keys.idem(clinic, key), answer, ex=self.idempotency_ttl)
+            pipe.hset(
+                keys.meta(clinic),
+                mapping={
+                    "day": state.day,
+                    "offset": state.offset,
+                    "arrival": state.arrival,
+                    "epoch": epoch,
+                },
+            )
+            pipe.sadd("q:clinics", clinic)
+            await pipe.execute()
+        return epoch
+
+
+def _queue_key(t: Ticket) -> str:
+    if t.slot_time is not None:
+        return f"bk:{t.doctor}"
+    return f"wp:{t.service}" if t.priority else f"wn:{t.service}"

@@ -1,0 +1,263 @@
+"""Printer adapters over python-escpos: network, USB, serial, file/device and CUPS.
+
+A printer is configured by one URL-ish string, e.g. ``tcp://10.0.0.5:9100?profile=TM-T20II``,
+``usb://04b8:0e15``, ``serial:///dev/ttyUSB0?baudrate=19200``, ``file:///dev/usb/lp0``,
+``cups://printhost:631/Kiosk_1``. Every call here blocks: the spool runs them in a thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Final
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from escpos import printer as escpos_printer
+from escpos.exceptions import DeviceNotFoundError
+from escpos.exceptions import Error as EscposError
+
+from ticketing.errors import PrinterConfigError, PrinterError, PrinterNotReady
+from ticketing.status import (
+    DLE_EOT_PAPER,
+    DLE_EOT_PRINTER,
+    NOT_READY,
+    PrinterState,
+    parse_online,
+    parse_paper,
+    state_of,
+)
+
+SCHEMES: Final = ("tcp", "usb", "serial", "file", "cups")
+# Only these transports carry the printer's real-time replies back to us.
+_QUERYABLE: Final = frozenset({"tcp", "usb", "serial"})
+_OPTIONS: Final = frozenset(
+    {"profile", "codepage", "timeout", "status_timeout", "baudrate", "in_ep", "out_ep"}
+)
+
+
+@dataclass(frozen=True)
+class PrinterConfig:
+    """A parsed printer URL; ``timeout`` bounds connect and send, ``status_timeout`` a reply."""
+
+    scheme: str
+    target: str  # host, "vid:pid", device path or CUPS printer name
+    host: str | None = None
+    port: int | None = None
+    profile: str = "default"
+    codepage: str | None = None
+    timeout: float = 3.0
+    status_timeout: float = 0.5
+    options: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+
+
+def parse_printer_url(url: str) -> PrinterConfig:
+    """Parse ``scheme://...?profile=...&codepage=...&timeout=...`` into a PrinterConfig."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in SCHEMES:
+        raise PrinterConfigError(
+            f"printer {url!r}: scheme must be one of {', '.join(s + '://' for s in SCHEMES)}"
+        )
+    options = dict(parse_qsl(parts.query))
+    unknown = set(options) - _OPTIONS
+    if unknown:
+        raise PrinterConfigError(f"printer {url!r}: unknown option(s) {', '.join(sorted(unknown))}")
+    try:
+        # usb://VID:PID is not a host and port; only tcp and cups have ports.
+        port = parts.port if parts.scheme in ("tcp", "cups") else None
+        timeout = float(options.pop("timeout", 3.0))
+        status_timeout = float(options.pop("status_timeout", 0.5))
+    except ValueError as exc:
+        raise PrinterConfigError(f"printer {url!r}: {exc}") from exc
+    if timeout <= 0 or status_timeout <= 0:
+        raise PrinterConfigError(f"printer {url!r}: time-outs must be positive")
+    common: dict[str, Any] = {
+        "profile": options.pop("profile", "default"),
+        "codepage": options.pop("codepage", None),
+        "timeout": timeout,
+        "status_timeout": status_timeout,
+        "options": options,
+    }
+    host = parts.hostname
+    path = unquote(parts.path)
+    if parts.scheme == "tcp":
+        if not host:
+            raise PrinterConfigError(f"printer {url!r}: expected tcp://HOST[:PORT]")
+        return PrinterConfig("tcp", host, host=host, port=port or 9100, **common)
+    if parts.scheme == "usb":
+        ids = parts.netloc
+        if not _usb_ids(ids):
+            raise PrinterConfigError(f"printer {url!r}: expected usb://VENDOR:PRODUCT in hex")
+        return PrinterConfig("usb", ids, **common)
+    if parts.scheme == "cups":
+        name = path.strip("/")
+        return PrinterConfig("cups", name, host=host, port=port, **common)
+    if not path or parts.netloc:
+        raise PrinterConfigError(f"printer {url!r}: expected {parts.scheme}:///absolute/path")
+    return PrinterConfig(parts.scheme, path, **common)
+
+
+def _usb_ids(ids: str) -> tuple[int, int] | None:
+    vendor, _, product = ids.partition(":")
+    try:
+        return int(vendor, 16), int(product, 16)
+    except ValueError:
+        return None
+
+
+class _Network(escpos_printer.Network):
+    """escpos' Network, except that a failed connect does not leak its socket."""
+
+    def open(self, raise_not_found: bool = True) -> None:
+        if self._device:
+            self.close()
+        try:
+            self.device = socket.create_connection((self.host, self.port), timeout=self.timeout)
+        except OSError as exc:
+            raise DeviceNotFoundError(
+                f"could not connect to {self.host}:{self.port}: {exc}"
+            ) from exc
+
+
+_DRIVERS: Final = {
+    "tcp": "Network",
+    "usb": "Usb",
+    "serial": "Serial",
+    "file": "File",
+    "cups": "CupsPrinter",
+}
+_EXTRAS: Final = {"usb": "usb", "serial": "serial", "cups": "cups"}
+
+
+class EscposPrinter:
+    """One configured printer; each call opens the device, does its work and closes it.
+
+    Opening per job lets other clients (CUPS, a second kiosk) share a network printer, which
+    accepts one connection at a time, and leaves nothing half-open after a fault.
+    """
+
+    def __init__(self, config: PrinterConfig) -> None:
+        driver = getattr(escpos_printer, _DRIVERS[config.scheme])
+        if not driver.is_usable():
+            extra = _EXTRAS.get(config.scheme, config.scheme)
+            raise PrinterConfigError(
+                f"{config.scheme} printers need python-escpos[{extra}] installed"
+            )
+        self.config = config
+        # A wait_for time-out in the spool does not stop the thread: serialise device access.
+        self._lock = threading.Lock()
+
+    @property
+    def profile(self) -> str:
+        return self.config.profile
+
+    @property
+    def codepage(self) -> str | None:
+        return self.config.codepage
+
+    def status(self) -> PrinterState:
+        """Ask the printer (DLE EOT 1 and 4); UNKNOWN when it cannot or does not answer."""
+        with self._lock, self._device() as device:
+            return self._query(device)
+
+    def print(self, data: bytes) -> PrinterState:
+        """Send one job unless the printer says it is offline or out of paper."""
+        with self._lock, self._device() as device:
+            state = self._query(device)
+            if state in NOT_READY:
+                raise PrinterNotReady(f"printer is {state}", state)
+            try:
+                device._raw(data)
+            except (OSError, EscposError) as exc:
+                raise PrinterError(f"{self._name()}: sending failed: {exc}") from exc
+            if state is PrinterState.UNKNOWN:
+                # A silent printer gives no way to confirm the job; sent is all we can know.
+                return self._finish(device, state)
+            # TCP accepts bytes a printer never receives: one that answered before the job
+            # must answer after it, or the connection dropped mid-job.
+            after = self._query(device)
+            if after is PrinterState.UNKNOWN:
+                raise PrinterError(f"{self._name()}: no answer after the job; it may be cut short")
+            if after in NOT_READY:
+                raise PrinterNotReady(f"printer is {after} after the job", after)
+            return self._finish(device, after)
+
+    def _finish(self, device: Any, state: PrinterState) -> PrinterState:
+        try:
+            device.close()  # CUPS submits the job here; others flush and disconnect
+        except (OSError, EscposError) as exc:
+            raise PrinterError(f"{self._name()}: finishing the job failed: {exc}") from exc
+        return state
+
+    def close(self) -> None:
+        """Nothing stays open between calls; present for a uniform adapter interface."""
+
+    @contextlib.contextmanager
+    def _device(self) -> Iterator[Any]:
+        device = self._make()
+        try:
+            device.open()
+        except (OSError, EscposError) as exc:
+            device.close()
+            raise PrinterError(f"{self._name()}: cannot open: {exc}") from exc
+        try:
+            yield device
+        finally:
+            with contextlib.suppress(OSError, EscposError):
+                device.close()
+
+    def _make(self) -> Any:
+        c = self.config
+        kind = {"profile": c.profile}
+        if c.scheme == "tcp":
+            return _Network(c.host, c.port, timeout=c.timeout, **kind)
+        if c.scheme == "usb":
+            vendor, product = _usb_ids(c.target) or (0, 0)
+            endpoints = {k: int(c.options[k], 0) for k in ("in_ep", "out_ep") if k in c.options}
+            return escpos_printer.Usb(
+                vendor, product, timeout=int(c.timeout * 1000), **endpoints, **kind
+            )
+        if c.scheme == "serial":
+            baudrate = int(c.options.get("baudrate", 9600))
+            return escpos_printer.Serial(
+                c.target, baudrate=baudrate, timeout=c.status_timeout, **kind
+            )
+        if c.scheme == "cups":
+            where = {k: v for k, v in (("host", c.host), ("port", c.port)) if v}
+            return escpos_printer.CupsPrinter(c.target, **where, **kind)
+        return escpos_printer.File(c.target, **kind)
+
+    def _query(self, device: Any) -> PrinterState:
+        if self.config.scheme not in _QUERYABLE:
+            return PrinterState.UNKNOWN
+        online = parse_online(self._ask(device, DLE_EOT_PRINTER))
+        if online is None:
+            return PrinterState.UNKNOWN  # a silent printer: do not wait twice
+        return state_of(online, parse_paper(self._ask(device, DLE_EOT_PAPER)))
+
+    def _ask(self, device: Any, command: bytes) -> bytes:
+        sock = device.device if isinstance(device.device, socket.socket) else None
+        try:
+            device._raw(command)
+            if sock is not None:
+                # escpos reads with the connect time-out; a reply is due within milliseconds.
+                sock.settimeout(self.config.status_timeout)
+            try:
+                return bytes(device._read() or b"")
+            finally:
+                if sock is not None:
+                    sock.settimeout(self.config.timeout)
+        except (OSError, EscposError, NotImplementedError):
+            # No reply, a closed connection or a transport that cannot read: silence.
+            return b""
+
+    def _name(self) -> str:
+        c = self.config
+        return f"{c.scheme}://{c.host}:{c.port}" if c.scheme == "tcp" else f"{c.scheme}:{c.target}"
+
+
+def open_printer(url: str) -> EscposPrinter:
+    """A printer adapter for a URL-ish configuration string."""
+    return EscposPrinter(parse_printer_url(url))

@@ -1,0 +1,313 @@
+"""The print spool: one asyncio queue and one worker task per printer.
+
+``submit`` renders the ticket and queues it without waiting, so printing never delays issuing a
+ticket. Workers run the blocking printer calls in a thread under a time-out, retry transport
+faults with back-off, and keep a state per job and per printer. ``on_alert`` hears every printer
+state change (for the dashboard); ``on_fallback`` hears every job that will not print (the kiosk
+then shows the number and its QR on screen).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Final, Protocol, TypeVar
+
+from ticketing.errors import PrinterError, PrinterNotReady, SpoolError
+from ticketing.layout import TicketPrint, layout, render
+from ticketing.status import NOT_READY, PrinterState
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class JobState(StrEnum):
+    QUEUED = "queued"
+    PRINTING = "printing"
+    PRINTED = "printed"
+    FAILED = "failed"
+
+
+TRANSITIONS: Final[dict[JobState, frozenset[JobState]]] = {
+    JobState.QUEUED: frozenset({JobState.PRINTING, JobState.FAILED}),
+    JobState.PRINTING: frozenset({JobState.PRINTED, JobState.FAILED}),
+    JobState.PRINTED: frozenset(),
+    JobState.FAILED: frozenset(),
+}
+
+AlertHook = Callable[[str, PrinterState, str], None]
+FallbackHook = Callable[["PrintJob"], None]
+
+
+class Printer(Protocol):
+    """What the spool needs from a printer adapter (``printers.EscposPrinter`` is the real one)."""
+
+    @property
+    def profile(self) -> str: ...
+
+    @property
+    def codepage(self) -> str | None: ...
+
+    def status(self) -> PrinterState: ...
+
+    def print(self, data: bytes) -> PrinterState: ...
+
+
+@dataclass(frozen=True)
+class SpoolPolicy:
+    """Retries, back-off and time-outs, in seconds."""
+
+    attempts: int = 3
+    backoff: float = 0.5  # first pause between attempts; doubles up to backoff_max
+    backoff_max: float = 4.0
+    call_timeout: float = 10.0  # one blocking printer call, whatever the adapter's own time-outs
+    poll_interval: float | None = 15.0  # status query while idle, to see recovery; None: never
+    stale_after: float = 120.0  # a ticket still queued this long is not printed any more
+    keep_jobs: int = 1000  # finished jobs remembered for reprint
+
+
+@dataclass
+class PrintJob:
+    """One ticket on its way to one printer; ``data`` is the exact bytes sent."""
+
+    id: str
+    printer_id: str
+    ticket: TicketPrint
+    data: bytes
+    reprint_of: str | None = None
+    state: JobState = JobState.QUEUED
+    attempts: int = 0
+    error: str | None = None
+    printer_state: PrinterState | None = None
+    submitted_at: float = field(default_factory=time.monotonic)
+    done: asyncio.Event = field(default_factory=asyncio.Event, repr=False, compare=False)
+
+    def move(self, new: JobState) -> None:
+        """Change state along TRANSITIONS, or raise SpoolError."""
+        if new not in TRANSITIONS[self.state]:
+            raise SpoolError(f"job {self.id}: illegal transition {self.state} -> {new}")
+        self.state = new
+        if new in (JobState.PRINTED, JobState.FAILED):
+            self.done.set()
+
+
+class Spool:
+    """Print jobs per printer; use as ``async with Spool(printers, ...) as spool``."""
+
+    def __init__(
+        self,
+        printers: Mapping[str, Printer],
+        *,
+        policy: SpoolPolicy | None = None,
+        on_alert: AlertHook | None = None,
+        on_fallback: FallbackHook | None = None,
+    ) -> None:
+        self.policy = policy or SpoolPolicy()
+        self._printers = dict(printers)
+        self._states = dict.fromkeys(self._printers, PrinterState.UNKNOWN)
+        self._queues: dict[str, asyncio.Queue[PrintJob]] = {}
+        self._workers: list[asyncio.Task[None]] = []
+        self._jobs: OrderedDict[str, PrintJob] = OrderedDict()
+        self._on_alert = on_alert
+        self._on_fallback = on_fallback
+
+    async def start(self) -> None:
+        """Check each printer's profile and code page, then start one worker task per printer."""
+        for printer in self._printers.values():
+            render([], profile=printer.profile, codepage=printer.codepage)  # PrinterConfigError
+        for printer_id in self._printers:
+            self._queues[printer_id] = asyncio.Queue()
+            task = asyncio.create_task(self._work(printer_id), name=f"spool:{printer_id}")
+            self._workers.append(task)
+
+    async def close(self) -> None:
+        """Stop the workers; queued jobs are failed so their kiosks fall back."""
+        for task in self._workers:
+            task.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        self._workers.clear()
+        for job in list(self._jobs.values()):
+            if not job.done.is_set():
+                self._fail(job, "spool closed")
+
+    async def __aenter__(self) -> Spool:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def submit(self, printer_id: str, ticket: TicketPrint) -> PrintJob:
+        """Render ``ticket`` for the printer and queue it; returns at once."""
+        printer = self._printer(printer_id)
+        data = render(layout(ticket), profile=printer.profile, codepage=printer.codepage)
+        return self._enqueue(PrintJob(self._new_id(), printer_id, ticket, data))
+
+    def reprint(self, job_id: str, printer_id: str | None = None) -> PrintJob:
+        """Queue the same ticket again as a new job, never a new ticket.
+
+        On the same printer the bytes are the original's; another printer (say, at reception)
+        gets the same ticket rendered for its own profile.
+        """
+        original = self.job(job_id)
+        target = printer_id or original.printer_id
+        data = original.data
+        if target != original.printer_id:
+            printer = self._printer(target)
+            data = render(
+                layout(original.ticket), profile=printer.profile, codepage=printer.codepage
+            )
+        job = PrintJob(self._new_id(), target, original.ticket, data, reprint_of=job_id)
+        return self._enqueue(job)
+
+    def job(self, job_id: str) -> PrintJob:
+        try:
+            return self._jobs[job_id]
+        except KeyError:
+            raise SpoolError(f"no print job {job_id!r}") from None
+
+    def printer_state(self, printer_id: str) -> PrinterState:
+        self._printer(printer_id)
+        return self._states[printer_id]
+
+    async def wait(self, job_id: str) -> JobState:
+        """Wait until the job is printed or failed."""
+        job = self.job(job_id)
+        await job.done.wait()
+        return job.state
+
+    async def join(self) -> None:
+        """Wait until every queue is empty and idle (a burst mode for tests and shutdown)."""
+        for queue in self._queues.values():
+            await queue.join()
+
+    def _printer(self, printer_id: str) -> Printer:
+        try:
+            return self._printers[printer_id]
+        except KeyError:
+            raise SpoolError(f"no printer {printer_id!r}") from None
+
+    def _new_id(self) -> str:
+        # Random, so an id kept by a kiosk across a restart never names another ticket's job.
+        return f"pj-{uuid.uuid4().hex[:12]}"
+
+    def _enqueue(self, job: PrintJob) -> PrintJob:
+        if job.printer_id not in self._queues:
+            raise SpoolError("spool is not started")
+        self._jobs[job.id] = job
+        while len(self._jobs) > self.policy.keep_jobs:
+            oldest = next(iter(self._jobs.values()))
+            if not oldest.done.is_set():
+                break
+            self._jobs.popitem(last=False)
+        state = self._states[job.printer_id]
+        if state in NOT_READY:
+            # Known out of paper or offline: show the number on screen now rather than print a
+            # ticket minutes later for a patient who has already walked away.
+            self._fail(job, f"printer is {state}")
+        else:
+            self._queues[job.printer_id].put_nowait(job)
+        return job
+
+    async def _work(self, printer_id: str) -> None:
+        queue = self._queues[printer_id]
+        while True:
+            try:
+                async with asyncio.timeout(self.policy.poll_interval):
+                    job = await queue.get()
+            except TimeoutError:
+                await self._poll(printer_id)
+                continue
+            try:
+                await self._print(job)
+            except Exception:
+                log.exception("print job %s crashed", job.id)
+                if not job.done.is_set():
+                    self._fail(job, "internal error")
+            finally:
+                queue.task_done()
+
+    async def _print(self, job: PrintJob) -> None:
+        if time.monotonic() - job.submitted_at > self.policy.stale_after:
+            self._fail(job, "not printed in time")
+            return
+        job.move(JobState.PRINTING)
+        printer = self._printers[job.printer_id]
+        delay = self.policy.backoff
+        error = "no attempt made"
+        for attempt in range(1, self.policy.attempts + 1):
+            job.attempts = attempt
+            try:
+                state = await self._call(printer.print, job.data)
+            except PrinterNotReady as exc:
+                # Paper out or offline will not fix itself within a back-off: fall back now.
+                self._set_state(job.printer_id, exc.state, str(exc))
+                self._fail(job, str(exc))
+                return
+            except PrinterError as exc:
+                error = str(exc)
+                log.warning("print job %s attempt %d failed: %s", job.id, attempt, exc)
+                if attempt < self.policy.attempts:
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, self.policy.backoff_max)
+                continue
+            self._set_state(job.printer_id, state, "printed")
+            job.printer_state = state
+            job.move(JobState.PRINTED)
+            return
+        self._set_state(job.printer_id, PrinterState.OFFLINE, error)
+        self._fail(job, error)
+
+    async def _poll(self, printer_id: str) -> None:
+        try:
+            state = await self._call(self._printers[printer_id].status)
+        except PrinterError as exc:
+            self._set_state(printer_id, PrinterState.OFFLINE, str(exc))
+        else:
+            self._set_state(printer_id, state, "status query")
+
+    async def _call(self, fn: Callable[..., T], *args: object) -> T:
+        try:
+            async with asyncio.timeout(self.policy.call_timeout):
+                return await asyncio.to_thread(fn, *args)
+        except TimeoutError as exc:
+            raise PrinterError(f"no answer within {self.policy.call_timeout:g} s") from exc
+
+    def _set_state(self, printer_id: str, state: PrinterState, message: str) -> None:
+        if self._states[printer_id] == state:
+            return
+        self._states[printer_id] = state
+        if self._on_alert is not None:
+            with _guard("on_alert"):
+                self._on_alert(printer_id, state, message)
+        if state in NOT_READY:
+            # Tickets already waiting would each sit through the same failures: show them
+            # on screen now.
+            queue = self._queues[printer_id]
+            while not queue.empty():
+                self._fail(queue.get_nowait(), f"printer is {state}")
+                queue.task_done()
+
+    def _fail(self, job: PrintJob, error: str) -> None:
+        job.error = error
+        job.printer_state = self._states.get(job.printer_id)
+        job.move(JobState.FAILED)
+        if self._on_fallback is not None:
+            with _guard("on_fallback"):
+                self._on_fallback(job)
+
+
+@contextlib.contextmanager
+def _guard(hook: str) -> Iterator[None]:
+    # A failing hook must not stop a printer's worker.
+    try:
+        yield
+    except Exception:
+        log.exception("%s hook failed", hook)
