@@ -91,6 +91,8 @@ def from_code(code: str, message: str) -> EngineError:
     """Map a decision's stable error code (from the pure model or a Lua script) to an error."""
     if code.endswith("_not_found"):
         return NotFound(message, code=code)
+    if code == "not_yours":
+        return Forbidden(message, code=code)
     if code == "invalid":
         return ValidationFailed(message)
     return Conflict(message, code=code)

@@ -21,7 +21,7 @@ import msgspec
 
 from engine import keys
 from engine.board import board
-from engine.clinic import Clinic, parse_clinic
+from engine.clinic import ID_PATTERN, Clinic, parse_clinic
 from engine.commands import Command, script_call
 from engine.errors import NotFound, Unavailable, from_code
 from engine.journal_postgres import Entry, Journal
@@ -80,7 +80,7 @@ class Engine:
     async def clinic(self, clinic_id: str) -> Clinic:
         """A clinic's configuration; one added through another worker is fetched on first use."""
         found = self.clinics.get(clinic_id)
-        if found is None and len(clinic_id) <= 64:
+        if found is None and ID_PATTERN.match(clinic_id):
             raw = await self.pool.fetchval("SELECT config FROM clinics WHERE id = $1", clinic_id)
             if raw is not None:
                 found = self.clinics[clinic_id] = parse_clinic(raw.encode())

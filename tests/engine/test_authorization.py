@@ -1,0 +1,100 @@
+"""The authorization matrix: every endpoint against every role, allowed or refused as designed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.support import ClinicClient, MakeClinic
+
+pytestmark = pytest.mark.integration
+
+STAFF = {"kiosk", "registrar", "doctor", "head", "display", "icu_doctor", "admin"}
+BOOKERS = {"partner", "registrar", "head", "admin"}
+EVERYONE = STAFF | {"partner", "doctor_d1", "other_clinic_head", None}
+
+# (name, method, path under the clinic, body, roles allowed); None is "no token".
+MATRIX: list[tuple[str, str, str, Any, set[str | None]]] = [
+    (
+        "take ticket",
+        "POST",
+        "/tickets",
+        {"service": "therapy"},
+        {"kiosk", "registrar", "head", "admin"},
+    ),
+    ("ticket status", "GET", "/tickets/{ticket}", None, EVERYONE),
+    (
+        "ticket action",
+        "POST",
+        "/tickets/{ticket}/recall",
+        None,
+        {"doctor", "registrar", "head", "admin"},
+    ),
+    ("call next", "POST", "/cabinets/c0/call-next", None, {"doctor", "head", "admin"}),
+    ("duty", "PUT", "/doctors/d0/duty", {"status": "on_duty"}, {"doctor", "head", "admin"}),
+    ("board", "GET", "/board", None, STAFF | {"doctor_d1"}),
+    ("clinic", "GET", "", None, STAFF | {"partner", "doctor_d1"}),
+    ("clinic config", "PUT", "", "config", {"admin"}),
+    ("slots", "GET", "/slots", None, STAFF | {"partner", "doctor_d1"}),
+    ("reserve", "POST", "/slots/{slot}/reservation", {"patient": "P"}, BOOKERS),
+    ("reservation", "GET", "/reservations/{reservation}", None, BOOKERS | {"kiosk"}),
+    ("confirm", "POST", "/reservations/{reservation}/confirm", None, BOOKERS),
+    ("move", "POST", "/reservations/{reservation}/move", {"slot": "{slot2}"}, BOOKERS),
+    (
+        "check in",
+        "POST",
+        "/reservations/{reservation}/check-in",
+        None,
+        {"kiosk", "registrar", "head", "admin"},
+    ),
+    ("cancel by slot", "DELETE", "/slots/{slot}/reservation", None, BOOKERS),
+]
+ROLES: list[str | None] = [*sorted(r for r in EVERYONE if r), None]
+
+
+async def _fixtures(c: ClinicClient, role: str | None) -> dict[str, str]:
+    """A called ticket in d0's hand and a reservation (a partner's own when testing partners)."""
+    await c.http.put(f"{c.api}/doctors/d0/duty", json={"status": "on_duty"}, headers=c.auth("head"))
+    await c.http.post(f"{c.api}/tickets", json={"service": "therapy"}, headers=c.auth("kiosk"))
+    called = await c.http.post(f"{c.api}/cabinets/c0/call-next", headers=c.auth("head"))
+    slots = (await c.http.get(f"{c.api}/slots?free=true", headers=c.auth("head"))).json()["slots"]
+    reservation = await c.http.post(
+        f"{c.api}/slots/{slots[-1]['id']}/reservation",
+        json={"patient": "P"},
+        headers=c.auth("partner" if role == "partner" else "registrar"),
+    )
+    return {
+        "ticket": called.json()["ticket"]["id"],
+        "slot": slots[-1]["id"],
+        "slot2": slots[-2]["id"],
+        "reservation": reservation.json()["id"],
+    }
+
+
+@pytest.mark.parametrize("endpoint", MATRIX, ids=[m[0] for m in MATRIX])
+async def test_every_role_against_every_endpoint(clinics: MakeClinic, endpoint: Any) -> None:
+    """Allowed roles are never refused with 401/403; every other role is, and nothing 500s."""
+    name, method, path, body, allowed = endpoint
+    refused: dict[str | None, int] = {}
+    for role in ROLES:
+        c = await clinics("authz")
+        ids = await _fixtures(c, role)
+        if body == "config":
+            body_now: Any = (await c.http.get(c.api, headers=c.auth("admin"))).json()
+        elif isinstance(body, dict):
+            body_now = {k: v.format(**ids) if isinstance(v, str) else v for k, v in body.items()}
+        else:
+            body_now = None
+        headers = c.auth(role) if role else {}
+        response = await c.http.request(
+            method, c.api + path.format(**ids), json=body_now, headers=headers
+        )
+        assert response.status_code < 500, response.text
+        if response.status_code in (401, 403):
+            refused[role] = response.status_code
+            assert "error" in response.json()
+    expected = {r for r in ROLES if r not in allowed}
+    assert set(refused) == expected, f"{name}: refused {sorted(map(str, refused))}"
+    if None in refused:
+        assert refused[None] == 401
