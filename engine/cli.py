@@ -13,6 +13,7 @@ import asyncpg
 import click
 import uvicorn
 
+from displays.cli import push
 from engine.api.auth import ROLES, create_token
 from engine.embedded import EmbeddedPostgres, EmbeddedRedis
 from engine.errors import EngineError
@@ -196,6 +197,8 @@ def audit_verify(clinic: str | None) -> None:
         click.echo("no journal entries")
     sys.exit(1 if bad else 0)
 
+
+main.add_command(push)
 
 if __name__ == "__main__":
     main()

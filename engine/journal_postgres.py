@@ -135,74 +135,26 @@ class Journal:
                         )
 
     async def _write(self, entries: list[Entry]) -> set[tuple[str, int]]:
-        """Commit new entries in one transaction; return those that clash with a committed one."""
-        clinics = sorted({e.clinic for e in entries})
-        async with self.pool.acquire() as conn, conn.transaction():
-            await conn.executemany(
-                "INSERT INTO journal_head (clinic, last_hash, entries) VALUES ($1, $2, 0) "
-                "ON CONFLICT DO NOTHING",
-                [(c, GENESIS) for c in clinics],
-            )
-            # Lock heads in a fixed order so concurrent writers never deadlock.
-            heads = {
-                r["clinic"]: (bytes(r["last_hash"]), r["entries"])
-                for r in await conn.fetch(
-                    "SELECT clinic, last_hash, entries FROM journal_head "
-                    "WHERE clinic = ANY($1::text[]) ORDER BY clinic FOR UPDATE",
-                    clinics,
-                )
-            }
-            existing = {
-                (r["clinic"], r["offset"]): r["body"]
-                for r in await conn.fetch(
-                    'SELECT j.clinic, j."offset", j.body FROM journal j '
-                    'JOIN unnest($1::text[], $2::bigint[]) AS n(clinic, "offset") '
-                    'ON j.clinic = n.clinic AND j."offset" = n."offset"',
-                    [e.clinic for e in entries],
-                    [e.offset for e in entries],
-                )
-            }
-            conflicts: set[tuple[str, int]] = set()
-            rows = []
-            for e in entries:
-                key = (e.clinic, e.offset)
-                if key in existing:
-                    if existing[key] != e.body:
-                        conflicts.add(key)
-                    continue
-                existing[key] = e.body
-                prev, count = heads[e.clinic]
-                digest = chain_hash(prev, e.clinic, e.offset, e.body)
-                heads[e.clinic] = (digest, count + 1)
-                rows.append(
-                    (
-                        e.clinic,
-                        e.offset,
-                        e.kind,
-                        e.at_ms,
-                        e.body,
-                        e.idem_key,
-                        e.idem_record,
-                        prev,
-                        digest,
-                    )
-                )
-            if rows:
-                await conn.copy_records_to_table(
-                    "journal",
-                    records=rows,
-                    columns=[
-                        "clinic", "offset", "kind", "at_ms", "body",
-                        "idem_key", "idem_record", "prev_hash", "hash",
-                    ],
-                )  # fmt: skip
-                await conn.executemany(
-                    "UPDATE journal_head SET last_hash = $2, entries = $3 WHERE clinic = $1",
-                    [(c, h, n) for c, (h, n) in heads.items()],
-                )
+        """Commit new entries in one round trip; return those that clash with a committed one.
+
+        ``journal_append`` (schema.sql) locks the clinics' chain heads, skips entries already
+        journaled with the same body (a retry, or the reconciler got there first) and extends
+        each chain as ``chain_hash`` does.
+        """
+        rows = await self.pool.fetch(
+            "SELECT clash_clinic, clash_offset FROM journal_append("
+            "$1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[])",
+            [e.clinic for e in entries],
+            [e.offset for e in entries],
+            [e.kind for e in entries],
+            [e.at_ms for e in entries],
+            [e.body for e in entries],
+            [e.idem_key for e in entries],
+            [e.idem_record for e in entries],
+        )
         self.batches += 1
-        self.entries_written += len(rows)
-        return conflicts
+        self.entries_written += len(entries)
+        return {(r["clash_clinic"], r["clash_offset"]) for r in rows}
 
     # -- reads ---------------------------------------------------------------------------------
 
