@@ -5,20 +5,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import secrets
 import sys
 from collections.abc import Awaitable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
 import click
 import uvicorn
 
-from displays.cli import push
 from engine.api.auth import ROLES, create_token
 from engine.embedded import EmbeddedPostgres, EmbeddedRedis
 from engine.errors import EngineError
 from engine.journal_postgres import Journal, apply_schema
 from engine.settings import Settings
+from notifier.cli import sms
+from ticketing.cli import commands as ticket_commands
 
 T = TypeVar("T")
 
@@ -93,6 +96,8 @@ def run(workers: int, port: int | None) -> None:
     if not settings.database_url:
         pg_server = EmbeddedPostgres(data / "postgres").start()
         os.environ["DATABASE_URL"] = pg_server.url
+    if not settings.encryption_key:
+        os.environ["CLINICQ_ENCRYPTION_KEY"] = _demo_key(data / "notifier.key")
     settings = Settings.from_env()
     if port:
         os.environ["CLINICQ_PORT"] = str(port)
@@ -121,6 +126,15 @@ def run(workers: int, port: int | None) -> None:
             pg_server.stop()
 
 
+def _demo_key(path: Path) -> str:
+    """The demo's key for phone numbers at rest, made once under ./var (set your own in production)."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
 async def _demo_tokens(settings: Settings) -> dict[str, str]:
     from engine.api.app import close_engine, open_engine
 
@@ -128,7 +142,7 @@ async def _demo_tokens(settings: Settings) -> dict[str, str]:
     try:
         out = {}
         for role, doctor in (("kiosk", None), ("display", None), ("doctor", "ivanova"),
-                             ("head", None), ("registrar", None), ("partner", None)):  # fmt: skip
+                             ("head", None), ("registrar", None), ("partner", None), ("icu_doctor", "ivanova")):  # fmt: skip
             clinic = None if role == "partner" else "demo"
             _, out[role] = await create_token(
                 engine.pool, role, clinic=clinic, doctor=doctor, label="demo"
@@ -198,7 +212,9 @@ def audit_verify(clinic: str | None) -> None:
     sys.exit(1 if bad else 0)
 
 
-main.add_command(push)
+for _command in [*ticket_commands, sms]:
+    main.add_command(_command)
+
 
 if __name__ == "__main__":
     main()

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from engine.errors import ConfigError
+from notifier.settings import NotifierSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +33,12 @@ class Settings:
     group_commit_max_batch: int = 500
     stream_max_len: int = 100_000
     public_url: str = ""
+    # ICU SMS through SMSC.ru: the routes need the key; the sender worker also needs a login.
+    encryption_key: bytes = b""
+    smsc_url: str = "https://smsc.ru/sys/"
+    smsc_login: str = ""
+    smsc_password: str = ""
+    smsc_sender: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -52,6 +59,11 @@ class Settings:
                 rate_limit_burst=int(env.get("CLINICQ_RATE_BURST", "100")),
                 hold_seconds=int(env.get("CLINICQ_HOLD_SECONDS", "300")),
                 public_url=env.get("CLINICQ_PUBLIC_URL", ""),
+                encryption_key=bytes.fromhex(env.get("CLINICQ_ENCRYPTION_KEY", "")),
+                smsc_url=env.get("CLINICQ_SMSC_URL", "https://smsc.ru/sys/"),
+                smsc_login=env.get("CLINICQ_SMSC_LOGIN", ""),
+                smsc_password=env.get("CLINICQ_SMSC_PASSWORD", ""),
+                smsc_sender=env.get("CLINICQ_SMSC_SENDER", ""),
             )
         except ValueError as exc:
             raise ConfigError(f"invalid setting: {exc}") from exc
@@ -65,6 +77,25 @@ class Settings:
             raise ConfigError("CLINICQ_WORKERS must be at least 1")
         if self.rate_limit_per_second <= 0 or self.rate_limit_burst < 1:
             raise ConfigError("rate limits must be positive")
+        if self.encryption_key and len(self.encryption_key) != 32:
+            raise ConfigError("CLINICQ_ENCRYPTION_KEY must be 64 hex digits (a 32-byte AES key)")
+
+    @property
+    def sms_enabled(self) -> bool:
+        return bool(self.encryption_key)
+
+    @property
+    def sms_sending(self) -> bool:
+        return self.sms_enabled and bool(self.smsc_login)
+
+    def notifier(self) -> NotifierSettings:
+        return NotifierSettings(
+            smsc_url=self.smsc_url,
+            smsc_login=self.smsc_login,
+            smsc_password=self.smsc_password,
+            smsc_sender=self.smsc_sender or None,
+            encryption_key=self.encryption_key,
+        )
 
     def with_stores(self, redis_url: str, database_url: str) -> Settings:
         return replace(self, redis_url=redis_url, database_url=database_url)

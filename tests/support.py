@@ -17,6 +17,8 @@ import psutil
 from engine.api.auth import ROLES, create_token
 from engine.embedded import free_port
 
+TEST_KEY = "5" * 64  # a fixed AES key for the engine under test: phone numbers at rest
+
 
 @dataclass
 class EngineServer:
@@ -43,6 +45,7 @@ class EngineServer:
             "CLINICQ_WORKERS": str(self.workers),
             "CLINICQ_RATE_LIMIT": "100000",
             "CLINICQ_RATE_BURST": "100000",
+            "CLINICQ_ENCRYPTION_KEY": TEST_KEY,
             **self.extra_env,
         }
         self.process = subprocess.Popen(

@@ -20,11 +20,13 @@ from prometheus_client import (
 )
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+import notifier.api
 from engine.api import openapi, routes
 from engine.api.auth import RateLimiter, TokenBook
 from engine.api.http import JSON, on_engine_error, on_http_error, on_unexpected
@@ -34,6 +36,8 @@ from engine.journal_postgres import Journal, apply_schema
 from engine.service import Engine
 from engine.settings import Settings
 from engine.store_redis import RedisStore
+from notifier import worker as sms_worker
+from notifier.store_postgres import init_schema as init_sms_schema
 
 log = logging.getLogger(__name__)
 RECONCILE_EVERY_SECONDS = 10.0
@@ -122,6 +126,23 @@ async def docs(request: Request) -> Response:
     return HTMLResponse(openapi.docs_html())
 
 
+class Authenticated:
+    """Sets ``request.state.principal`` for routes that read it (the ICU routes)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            request = Request(scope)
+            principal = await request.app.state.tokens.authenticate(
+                request.headers.get("authorization")
+            )
+            request.app.state.limiter.check(principal.token_id)
+            scope.setdefault("state", {})["principal"] = principal
+        await self.app(scope, receive, send)
+
+
 API = "/api/v1/clinics/{clinic}"
 ROUTES = [
     Route("/healthz", healthz),
@@ -144,6 +165,7 @@ ROUTES = [
     Route(
         API + "/reservations/{reservation}/{action}", routes.reservation_action, methods=["POST"]
     ),
+    Mount("/api/v1", routes=notifier.api.routes, middleware=[Middleware(Authenticated)]),
 ]
 
 
@@ -199,10 +221,18 @@ def create_app(settings: Settings) -> Starlette:
         engine = await open_engine(settings)
         app.state.engine = engine
         app.state.tokens = TokenBook(engine.pool)
+        await init_sms_schema(engine.pool)
+        sender = None
+        if settings.sms_enabled:
+            app.state.sms = notifier.api.create_service(engine.pool, settings.notifier())
+        if settings.sms_sending:
+            sender = await sms_worker.start_worker(engine.pool, settings.notifier())
         task = asyncio.create_task(_background(engine))
         try:
             yield
         finally:
+            if sender is not None:
+                await sms_worker.stop_worker(sender)
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task

@@ -1,0 +1,174 @@
+"""Run a load profile against an engine, check the invariants, write the report.
+
+Without ``--url`` the harness starts its own engine (two workers) on embedded servers. Traffic
+goes to the given base URL only, which must be on loopback; every loop is bounded in count and
+time by the profile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import resource
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import asyncpg
+import httpx
+import msgspec
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from engine.api.auth import create_token
+from engine.embedded import EmbeddedPostgres, EmbeddedRedis
+from engine.journal_postgres import apply_schema
+from loadtest import invariants, report
+from loadtest.bench import serve
+from loadtest.invariants import Acknowledged
+from loadtest.openloop import arrivals, drive
+from loadtest.profiles import Profile
+from loadtest.recorder import Recorder
+from loadtest.scenario import Scenario
+
+REPORTS = Path(__file__).with_name("reports")
+LOOPBACK = ("127.", "localhost", "[::1]", "::1")
+
+
+def check_loopback(url: str) -> None:
+    host = urlsplit(url).hostname or ""
+    if not host.startswith(LOOPBACK):
+        raise SystemExit(
+            f"loadtest: {host!r} is not a loopback address; refusing to send load there"
+        )
+
+
+async def journaled(database_url: str, clinics: list[str]) -> tuple[set[tuple[str, str]], set[str]]:
+    """(clinic, id) of every journaled ticket and reservation, and the cancelled reservations."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT clinic, kind, body FROM journal WHERE clinic = ANY($1::text[]) "
+            "AND kind IN ('ticket_issued', 'slot_reserved', 'reservation_cancelled', 'checked_in')",
+            clinics,
+        )
+    finally:
+        await conn.close()
+    found, cancelled = set(), set()
+    for row in rows:
+        body = msgspec.json.decode(row["body"])
+        if row["kind"] == "ticket_issued":
+            found.add((row["clinic"], body["ticket"]["id"]))
+        elif row["kind"] == "slot_reserved":
+            found.add((row["clinic"], body["reservation"]["id"]))
+        elif row["kind"] == "reservation_cancelled":
+            cancelled.add(body["reservation"]["id"])
+    return found, cancelled
+
+
+async def run_profile(
+    profile: Profile,
+    *,
+    url: str,
+    token: str,
+    database_url: str,
+    seed: int = 1,
+    out_dir: Path = REPORTS,
+    plant_duplicate: bool = False,
+    quiet: bool = False,
+) -> dict[str, Any]:
+    check_loopback(url)
+    limits = httpx.Limits(max_connections=400, max_keepalive_connections=400)
+    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as http:
+        scenario = Scenario(http, token, profile, seed)
+        await scenario.setup()
+        writes = arrivals(profile, seed)
+        reads_profile = replace(profile, ops_per_second=profile.reads_per_second)
+        reads = arrivals(reads_profile, seed + 1) if profile.reads_per_second else []
+        recorder = Recorder()
+        cpu_before = resource.getrusage(resource.RUSAGE_SELF)
+        with Progress(
+            TextColumn(f"[bold]{profile.name}"), BarColumn(), TextColumn("{task.completed:.0f}/{task.total:.0f} s"),
+            TimeRemainingColumn(), disable=quiet,
+        ) as progress:  # fmt: skip
+            bar = progress.add_task("run", total=profile.seconds)
+            await asyncio.gather(
+                drive(
+                    writes,
+                    scenario.pick,
+                    recorder,
+                    on_tick=lambda t: progress.update(bar, completed=t),
+                ),
+                drive(reads, scenario.read, recorder),
+            )
+            progress.update(bar, completed=profile.seconds)
+        cpu_after = resource.getrusage(resource.RUSAGE_SELF)
+    acks: list[Acknowledged] = scenario.acknowledged
+    if plant_duplicate and scenario.tickets:
+        first = scenario.tickets[0]
+        acks.append(replace(first, id=first.id + "-planted"))
+    found, cancelled = await journaled(database_url, [c.id for c in scenario.clinics])
+    violations = [
+        *invariants.no_number_twice(acks),
+        *invariants.no_slot_twice(acks, cancelled),
+        *invariants.all_journaled(acks, found),
+    ]
+    data = {
+        "profile": {k: v for k, v in asdict(profile).items() if k != "mix"},
+        "seed": seed,
+        "requests": len(writes) + len(reads),
+        "acknowledged": {
+            "tickets": len(scenario.tickets),
+            "reservations": len(scenario.reservations),
+        },
+        "operations": recorder.summary(),
+        "late_start_p99_ms": recorder.late_starts_ms.get_value_at_percentile(99) / 1000,
+        "generator_cpu_seconds": (cpu_after.ru_utime + cpu_after.ru_stime)
+        - (cpu_before.ru_utime + cpu_before.ru_stime),
+        "violations": [asdict(v) for v in violations],
+    }
+    name = f"{profile.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    json_path, html_path = report.write(out_dir, name, data, recorder)
+    data["report"] = {"json": str(json_path), "html": str(html_path)}
+    return data
+
+
+async def _admin_token(database_url: str) -> str:
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+    try:
+        await apply_schema(pool)
+        return (await create_token(pool, "admin", label="loadtest"))[1]
+    finally:
+        await pool.close()
+
+
+def self_hosted(profile: Profile, seed: int, workers: int, **kwargs: Any) -> dict[str, Any]:
+    """Start embedded stores and an engine, run the profile, stop everything."""
+    data_dir = Path(tempfile.mkdtemp(prefix="clinicq-load-"))
+    redis_server = EmbeddedRedis(data_dir / "redis").start()
+    pg_server = EmbeddedPostgres(data_dir / "pg").start()
+    env = {
+        "REDIS_URL": redis_server.url,
+        "DATABASE_URL": pg_server.url,
+        "CLINICQ_RATE_LIMIT": "1000000",
+        "CLINICQ_RATE_BURST": "1000000",
+    }
+    process = None
+    try:
+        process, url = serve("engine.asgi:app", {**os.environ, **env}, workers)
+        token = asyncio.run(_admin_token(pg_server.url))
+        return asyncio.run(
+            run_profile(
+                profile, url=url, token=token, database_url=pg_server.url, seed=seed, **kwargs
+            )
+        )
+    finally:
+        if process is not None:
+            process.terminate()
+            process.wait(timeout=20)
+        redis_server.stop()
+        pg_server.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)

@@ -1,0 +1,130 @@
+"""``clinicq sms ...``: preview the daily text, send what is due, show delivery status.
+
+The engine attaches the ``sms`` group and puts an ``SmsCliConfig`` in ``ctx.obj`` (it alone
+reads the environment). Bad input ends with a one-line error and exit status 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import asyncpg
+import click
+
+from engine.errors import EngineError
+from notifier.compose import LANGUAGES, compose
+from notifier.crypto import PhoneCipher
+from notifier.outbox_postgres import Outbox
+from notifier.settings import NotifierSettings
+from notifier.store_postgres import SmsStore, init_schema
+from notifier.vitals import assess, merge
+from notifier.worker import Worker, utcnow
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class SmsCliConfig:
+    database_url: str
+    settings: NotifierSettings
+
+
+def _run(ctx: click.Context, job: Callable[[asyncpg.Pool, NotifierSettings], Awaitable[T]]) -> T:
+    config = ctx.find_object(SmsCliConfig)
+    if config is None:
+        raise click.ClickException("the sms commands need the engine's database and SMS settings")
+
+    async def main() -> T:
+        pool = await asyncpg.create_pool(config.database_url, min_size=1, max_size=4)
+        try:
+            await init_schema(pool)
+            return await job(pool, config.settings)
+        finally:
+            await pool.close()
+
+    try:
+        config.settings.validate()
+        return asyncio.run(main())
+    except EngineError as exc:
+        raise click.ClickException(exc.message) from None
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise click.ClickException(f"database unavailable: {type(exc).__name__}") from None
+
+
+@click.group("sms")
+def sms() -> None:
+    """ICU daily SMS to relatives."""
+
+
+@sms.command()
+@click.option("--patient", "patient_id", default="", help="ICU patient id.")
+@click.option("--language", default="ru", help="ru (default) or en.")
+@click.pass_context
+def preview(ctx: click.Context, patient_id: str, language: str) -> None:
+    """Print today's message for a patient without sending it."""
+    if not patient_id.strip():
+        raise click.ClickException("--patient is required")
+    if language not in LANGUAGES:
+        raise click.ClickException(f"--language must be one of {', '.join(LANGUAGES)}")
+
+    async def job(pool: asyncpg.Pool, settings: NotifierSettings) -> str:
+        store = SmsStore(pool, PhoneCipher(settings.encryption_key))
+        patient = await store.get_patient(patient_id)
+        sched = settings.schedule_for(patient.clinic)
+        now = utcnow()
+        vitals = assess(merge(await store.observations(patient_id)), now, settings.stale_after)
+        message = compose(
+            language=language,
+            local_date=now.astimezone(sched.zone).date(),
+            vitals=vitals,
+            max_segments=settings.max_segments,
+            patient=patient.label,
+            hospital=sched.name,
+        )
+        parts = message.segments
+        return f"{message.text}\n-- {parts.count} segment(s), {parts.encoding}, {parts.units} units"
+
+    click.echo(_run(ctx, job))
+
+
+@sms.command("send-due")
+@click.option("--loop", is_flag=True, help="Keep running instead of stopping when idle.")
+@click.pass_context
+def send_due(ctx: click.Context, loop: bool) -> None:
+    """Queue today's messages and send what is due (until idle unless --loop)."""
+
+    async def job(pool: asyncpg.Pool, settings: NotifierSettings) -> dict[str, int]:
+        worker = Worker(pool, settings, name="sms-cli")
+        try:
+            await worker.run(burst=not loop)
+        finally:
+            await worker.close()
+        return await worker.outbox.counts()
+
+    counts = _run(ctx, job)
+    click.echo(" ".join(f"{state}={n}" for state, n in sorted(counts.items())) or "nothing queued")
+
+
+@sms.command()
+@click.option("--patient", "patient_id", default="", help="Show one patient's messages.")
+@click.pass_context
+def status(ctx: click.Context, patient_id: str) -> None:
+    """Outbox counts by state, or one patient's messages (numbers masked)."""
+
+    async def job(pool: asyncpg.Pool, settings: NotifierSettings) -> list[str]:
+        cipher = PhoneCipher(settings.encryption_key)
+        if not patient_id:
+            counts = await Outbox(pool, cipher).counts()
+            return [f"{state}: {n}" for state, n in sorted(counts.items())] or ["nothing queued"]
+        lines: list[str] = []
+        for m in await SmsStore(pool, cipher).messages(patient_id):
+            sent = m.sent_at.isoformat(timespec="seconds") if m.sent_at else "-"
+            row: list[Any] = [m.local_date, m.phone_masked, m.state, m.delivery or "-", sent]
+            lines.append("  ".join(str(x) for x in row))
+        return lines or ["no messages"]
+
+    for line in _run(ctx, job):
+        click.echo(line)

@@ -1,0 +1,330 @@
+"""The sender worker (arq's shape): start-up, a consume loop under a semaphore, a graceful
+drain, close; ``burst`` runs until nothing is due soon, which keeps tests deterministic.
+
+Any number of workers, in any number of processes, may run at once: rows are claimed with
+``FOR UPDATE SKIP LOCKED`` and results are recorded only by the holder of the claim token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+
+from notifier.compose import compose, segments
+from notifier.crypto import PhoneCipher
+from notifier.errors import MessageTooLong
+from notifier.lifecycle import ALERTING, Verdict, backoff, classify_send_error
+from notifier.outbox_postgres import (
+    Cancel,
+    Claim,
+    Decision,
+    DueRow,
+    Hold,
+    Outbox,
+    PollClaim,
+    Reject,
+    Send,
+)
+from notifier.schedule import PatientStatus, Plan, plan, release
+from notifier.settings import NotifierSettings
+from notifier.smsc import (
+    Accepted,
+    Balance,
+    Found,
+    Missing,
+    NotSent,
+    Rejected,
+    SmscGateway,
+    Unavailable,
+)
+from notifier.vitals import assess, merge
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def decide(row: DueRow, now: datetime, settings: NotifierSettings) -> Decision:
+    """Pure: what to do with a pending row at ``now`` (send, hold for quiet hours, cancel)."""
+    if row.patient_status is not PatientStatus.ADMITTED:
+        return Cancel(f"patient {row.patient_status.value}")
+    if not row.relative_active:
+        return Cancel("consent revoked")
+    if row.bad_number:
+        return Cancel("number marked bad")
+    sched = settings.schedule_for(row.clinic)
+    until = release(now, sched)
+    if until > now:
+        return Hold(until)
+    if row.body is not None:  # a retry sends exactly the text first tried
+        return Send(row.body, row.parts or segments(row.body).count)
+    vitals = assess(merge(row.observations), now, settings.stale_after)
+    try:
+        message = compose(
+            language=row.language,
+            local_date=row.local_date,
+            vitals=vitals,
+            max_segments=settings.max_segments,
+            patient=row.patient_label,
+            hospital=sched.name,
+        )
+    except MessageTooLong as exc:
+        return Reject(exc.message)
+    return Send(message.text, message.segments.count)
+
+
+class Worker:
+    """Schedules today's rows, sends them, checks ambiguous ones, polls delivery, watches funds."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        settings: NotifierSettings,
+        *,
+        gateway: SmscGateway | None = None,
+        clock: Clock = utcnow,
+        name: str = "sms-worker",
+    ) -> None:
+        self.settings = settings.validate()
+        self.outbox = Outbox(pool, PhoneCipher(settings.encryption_key))
+        self._own_gateway = gateway is None
+        self.gateway = gateway or SmscGateway(
+            settings.smsc_url,
+            settings.smsc_login,
+            settings.smsc_password,
+            sender=settings.smsc_sender,
+            timeout=settings.http_timeout,
+        )
+        self.clock = clock
+        self.name = name
+        self._semaphore = asyncio.Semaphore(settings.concurrency)
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._last_balance: datetime | None = None
+
+    # -- scheduling ---------------------------------------------------------------------------
+
+    def _plan(self, clinic: str, status: PatientStatus, consent_since: datetime) -> Plan | None:
+        return plan(self.clock(), self.settings.schedule_for(clinic), status, consent_since)
+
+    async def enqueue_due(self) -> int:
+        created = await self.outbox.enqueue_due(self.clock(), self._plan)
+        if created:
+            log.info("%s: %d daily messages queued", self.name, created)
+        return created
+
+    # -- one pass -----------------------------------------------------------------------------
+
+    async def tick(self) -> int:
+        """Queue, claim and handle what is ready now; returns how many rows were handled."""
+        await self.enqueue_due()
+        await self._check_balance()
+        now = self.clock()
+        lease = self.settings.lease
+        claims = await self.outbox.claim(
+            now,
+            limit=self.settings.batch,
+            lease=lease,
+            prepare=lambda row: decide(row, now, self.settings),
+        )
+        polls = await self.outbox.claim_polls(now, limit=self.settings.batch, lease=lease)
+        jobs = [self._guarded(self._handle(c)) for c in claims]
+        jobs += [self._guarded(self._poll(p)) for p in polls]
+        await asyncio.gather(*jobs)
+        return len(jobs)
+
+    async def _guarded(self, job: object) -> None:
+        async with self._semaphore:
+            try:
+                await job  # type: ignore[misc]
+            except Exception:
+                # The row keeps its lease; once it expires it is re-checked via status.php.
+                log.exception("%s: job failed; the row will be retried after its lease", self.name)
+
+    async def _handle(self, claim: Claim) -> None:
+        if claim.kind == "check":
+            await self._check(claim)
+        else:
+            await self._send(claim)
+
+    # -- send ---------------------------------------------------------------------------------
+
+    async def _send(self, claim: Claim) -> None:
+        if not await self.outbox.still_wanted(claim):
+            await self.outbox.record(claim, "withdraw", self.clock(), "stopped before send")
+            log.info("%s: outbox %d withdrawn before sending", self.name, claim.outbox_id)
+            return
+        result = await self.gateway.send(claim.phone, claim.body, claim.message_id)
+        now = self.clock()
+        s = self.settings
+        if isinstance(result, Accepted):
+            await self.outbox.record(
+                claim, "accepted", now, f"{result.parts} parts",
+                sent_at=now, next_poll_at=now + s.poll_base, polls=0, lease_until=None,
+            )  # fmt: skip
+            log.info("%s: outbox %d accepted by SMSC", self.name, claim.outbox_id)
+            return
+        if isinstance(result, Rejected):
+            verdict = classify_send_error(result.code)
+            reason = f"smsc error {result.code}"
+        elif isinstance(result, NotSent):
+            verdict, reason = Verdict.RETRY, result.reason
+        else:
+            verdict, reason = Verdict.AMBIGUOUS, result.reason
+        log.warning(
+            "%s: outbox %d not accepted: %s (%s)", self.name, claim.outbox_id, reason, verdict
+        )
+        if verdict in (Verdict.RETRY, Verdict.AMBIGUOUS):
+            if claim.attempts >= s.max_attempts and verdict is Verdict.RETRY:
+                await self._give_up(claim, reason)
+                return
+            event = "not_sent" if verdict is Verdict.RETRY else "ambiguous"
+            delay = backoff(claim.attempts, s.retry_base, s.retry_max)
+            await self.outbox.record(
+                claim, event, now, reason, next_attempt_at=now + delay, last_error=reason
+            )
+            return
+        await self.outbox.record(claim, "rejected", now, reason, last_error=reason)
+        if verdict is Verdict.BAD_NUMBER:
+            await self.outbox.mark_bad_number(claim, now, reason)
+        if isinstance(result, Rejected) and result.code in ALERTING:
+            # Account-wide problems (login, funds) alert once a day, not once a message.
+            key = f"{result.code}:{now.date()}" if result.code in (2, 3) else str(claim.outbox_id)
+            await self.outbox.alert(
+                kind=f"smsc_error_{result.code}",
+                key=key,
+                message=f"SMSC refused a message with error {result.code}; nothing was retried.",
+                now=now,
+                clinic=claim.clinic,
+            )
+
+    async def _give_up(self, claim: Claim, reason: str) -> None:
+        now = self.clock()
+        await self.outbox.record(claim, "gave_up", now, reason, last_error=reason)
+        await self.outbox.alert(
+            kind="gave_up",
+            key=str(claim.outbox_id),
+            message=f"Daily SMS abandoned after {claim.attempts} attempts ({reason}).",
+            now=now,
+            clinic=claim.clinic,
+            patient_id=claim.patient_id,
+        )
+
+    # -- ambiguous rows: status.php before any new send.php -------------------------------------
+
+    async def _check(self, claim: Claim) -> None:
+        result = await self.gateway.status(claim.phone, claim.message_id)
+        now = self.clock()
+        s = self.settings
+        if isinstance(result, Found):
+            log.info("%s: outbox %d was accepted after all", self.name, claim.outbox_id)
+            await self.outbox.record(
+                claim, "found", now, "found by status.php",
+                sent_at=now, next_poll_at=now + s.poll_base, polls=0,
+            )  # fmt: skip
+            await self.outbox.record_delivery(claim, result.status, now, now + s.poll_base)
+        elif isinstance(result, Missing):
+            if not await self.outbox.still_wanted(claim):
+                await self.outbox.record(claim, "cancel", now, "not at SMSC; no longer wanted")
+            elif claim.attempts >= s.max_attempts:
+                await self._give_up(claim, "not accepted by SMSC")
+            else:
+                log.info("%s: outbox %d unknown to SMSC; will send", self.name, claim.outbox_id)
+                await self.outbox.record(
+                    claim, "not_found", now, "not at SMSC", next_attempt_at=now
+                )
+        else:
+            if result.code == 2:
+                await self.outbox.alert(
+                    kind="smsc_error_2",
+                    key=f"2:{now.date()}",
+                    message="SMSC refused our login or password.",
+                    now=now,
+                )
+            delay = backoff(claim.attempts, s.retry_base, s.retry_max)
+            await self.outbox.record(
+                claim, "check_failed", now, result.reason, next_attempt_at=now + delay
+            )
+
+    # -- delivery polling ---------------------------------------------------------------------
+
+    async def _poll(self, claim: PollClaim) -> None:
+        result = await self.gateway.status(claim.phone, claim.message_id)
+        now = self.clock()
+        s = self.settings
+        next_poll = now + backoff(claim.polls + 1, s.poll_base, s.poll_max)
+        status = result.status if isinstance(result, Found) else -1
+        await self.outbox.record_delivery(claim, status, now, next_poll)
+
+    # -- funds --------------------------------------------------------------------------------
+
+    async def _check_balance(self) -> None:
+        now = self.clock()
+        if self._last_balance and now - self._last_balance < self.settings.balance_every:
+            return
+        self._last_balance = now
+        result = await self.gateway.balance()
+        if isinstance(result, Balance):
+            if result.amount < self.settings.balance_alert_below:
+                log.warning("%s: SMSC balance is below the alert threshold", self.name)
+                await self.outbox.alert(
+                    kind="low_balance",
+                    key=str(now.date()),
+                    message=f"SMSC balance is low: {result.amount} {result.currency}.",
+                    now=now,
+                )
+        elif isinstance(result, Unavailable):
+            log.warning("%s: balance check failed: %s", self.name, result.reason)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def run(self, *, burst: bool = False, horizon: timedelta = timedelta(seconds=5)) -> None:
+        """Consume until stopped; in burst mode, until nothing is due within ``horizon``."""
+        log.info("%s: started (burst=%s)", self.name, burst)
+        while not self._stopping.is_set():
+            handled = await self.tick()
+            if handled:
+                continue
+            wake = await self.outbox.next_wakeup()
+            now = self.clock()
+            if burst and (wake is None or wake - now > horizon):
+                break
+            delay = self.settings.idle_sleep
+            if wake is not None:
+                delay = min(delay, max(0.0, (wake - now).total_seconds()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=max(delay, 0.01))
+        log.info("%s: stopped", self.name)
+
+    def start(self) -> Worker:
+        self._task = asyncio.create_task(self.run(), name=self.name)
+        return self
+
+    async def stop(self) -> None:
+        """Graceful drain: finish the rows in hand (their leases cover us), then return."""
+        self._stopping.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+
+    async def close(self) -> None:
+        await self.stop()
+        if self._own_gateway:
+            await self.gateway.aclose()
+
+
+async def start_worker(pool: asyncpg.Pool, settings: NotifierSettings) -> Worker:
+    """Start a background worker on the engine's loop; pair with ``stop_worker``."""
+    return Worker(pool, settings).start()
+
+
+async def stop_worker(worker: Worker) -> None:
+    await worker.close()

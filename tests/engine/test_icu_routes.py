@@ -1,0 +1,28 @@
+"""The ICU routes are mounted in the engine behind its own token auth (real engine, real DB)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support import MakeClinic
+
+pytestmark = pytest.mark.integration
+
+
+async def test_icu_doctor_registers_a_relative_through_the_engine(clinics: MakeClinic) -> None:
+    """An icu_doctor token may; a kiosk token may not; no token is 401; the phone comes back masked."""
+    c = await clinics("icu")
+    path = "/api/v1/icu/patients/p1"
+    r = await c.http.put(
+        f"{path}/status", json={"status": "admitted"}, headers=c.auth("icu_doctor")
+    )
+    assert r.status_code == 200, r.text
+    body = {"phone": "+7 916 555-12-34", "relation": "дочь"}
+    assert (await c.http.post(f"{path}/relatives", json=body)).status_code == 401
+    refused = await c.http.post(f"{path}/relatives", json=body, headers=c.auth("kiosk"))
+    assert refused.status_code == 403 and refused.json()["error"]["code"]
+    r = await c.http.post(f"{path}/relatives", json=body, headers=c.auth("icu_doctor"))
+    assert r.status_code == 201, r.text
+    assert r.json()["phone"] == "+7 *** ***-12-34"
+    audit = await c.http.get(f"{path}/messages", headers=c.auth("icu_doctor"))
+    assert audit.status_code == 200

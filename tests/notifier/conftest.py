@@ -1,0 +1,78 @@
+"""Fixtures: a real PostgreSQL pool with the sms_ schema, a real SMSC-compatible server on
+loopback, and settings scaled to test time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from datetime import time, timedelta
+
+import asyncpg
+import pytest
+from fake_smsc import LOGIN, PASSWORD, FakeSmsc, ServerThread
+from sms_helpers import KEY, UNIT
+
+from notifier.crypto import PhoneCipher
+from notifier.outbox_postgres import Outbox
+from notifier.settings import HospitalSchedule, NotifierSettings
+from notifier.store_postgres import SmsStore, init_schema
+
+
+@pytest.fixture(scope="session")
+def smsc_server() -> Iterator[tuple[FakeSmsc, ServerThread]]:
+    fake = FakeSmsc(hang=3 * UNIT, slow=0.3 * UNIT)
+    server = ServerThread(fake.app()).start()
+    try:
+        yield fake, server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def smsc(smsc_server: tuple[FakeSmsc, ServerThread]) -> FakeSmsc:
+    smsc_server[0].reset()
+    return smsc_server[0]
+
+
+@pytest.fixture
+def settings(smsc_server: tuple[FakeSmsc, ServerThread]) -> NotifierSettings:
+    """Always due (send at 00:00, no quiet hours) unless a test replaces the schedule."""
+    return NotifierSettings(
+        smsc_url=smsc_server[1].url,
+        smsc_login=LOGIN,
+        smsc_password=PASSWORD,
+        encryption_key=KEY,
+        default_schedule=HospitalSchedule(
+            tz="Europe/Moscow", send_at=time(0, 0), quiet_start=time(0, 0), quiet_end=time(0, 0)
+        ),
+        http_timeout=UNIT,
+        lease=timedelta(seconds=2.5 * UNIT),
+        retry_base=timedelta(seconds=0.05 * UNIT),
+        retry_max=timedelta(seconds=0.5 * UNIT),
+        poll_base=timedelta(seconds=0.05 * UNIT),
+        poll_max=timedelta(seconds=0.2 * UNIT),
+        idle_sleep=0.05,
+        balance_every=timedelta(hours=1),
+        max_attempts=6,
+    )
+
+
+@pytest.fixture(scope="session")
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=8)
+    await init_schema(pool)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+@pytest.fixture
+async def store(pool: asyncpg.Pool) -> SmsStore:
+    store = SmsStore(pool, PhoneCipher(KEY))
+    await store.truncate()
+    return store
+
+
+@pytest.fixture
+def outbox(pool: asyncpg.Pool) -> Outbox:
+    return Outbox(pool, PhoneCipher(KEY))

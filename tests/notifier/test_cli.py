@@ -1,0 +1,74 @@
+"""``clinicq sms preview | send-due | status`` against the real database and SMSC server."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from click.testing import CliRunner, Result
+from fake_smsc import FakeSmsc
+from sms_helpers import seed
+
+from notifier.cli import SmsCliConfig, sms
+from notifier.settings import NotifierSettings
+from notifier.store_postgres import SmsStore
+
+pytestmark = pytest.mark.integration
+
+
+async def invoke(config: SmsCliConfig | None, *args: str) -> Result:
+    """Run the command in a thread: it starts its own event loop, as from a shell."""
+    return await asyncio.to_thread(CliRunner().invoke, sms, list(args), obj=config)
+
+
+@pytest.fixture
+def config(database_url: str, settings: NotifierSettings) -> SmsCliConfig:
+    return SmsCliConfig(database_url, settings)
+
+
+async def test_preview_prints_text_and_segments(store: SmsStore, config: SmsCliConfig) -> None:
+    """Preview composes today's text from stored vitals without sending anything."""
+    await seed(store)
+    result = await invoke(config, "preview", "--patient", "p1")
+    assert result.exit_code == 0, result.output
+    assert "Т 38,7; П 137; АД 143/91" in result.output  # 3 parts max: short style
+    assert result.output.strip().splitlines()[-1].startswith("-- 2 segment(s), ucs2")
+
+
+async def test_send_due_then_status(store: SmsStore, config: SmsCliConfig, smsc: FakeSmsc) -> None:
+    """send-due sends once (twice run), status lists the message with a masked number."""
+    await seed(store)
+    for _ in range(2):
+        result = await invoke(config, "send-due")
+        assert result.exit_code == 0, result.output
+        assert result.output.strip() == "delivered=1"
+    assert len(smsc.messages) == 1
+    result = await invoke(config, "status", "--patient", "p1")
+    assert "+7 *** ***-00-01  delivered  delivered" in result.output
+    assert "9165550001" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["preview"], "Error: --patient is required"),
+        (["preview", "--patient", "p1", "--language", "de"], "Error: --language must be one of"),
+        (["preview", "--patient", "nobody"], "Error: no such ICU patient"),
+    ],
+)
+async def test_bad_input_is_one_line_and_nonzero(
+    store: SmsStore, config: SmsCliConfig, args: list[str], message: str
+) -> None:
+    """Bad input ends with one error line and exit status 1."""
+    await seed(store)
+    result = await invoke(config, *args)
+    assert result.exit_code == 1
+    assert (
+        result.output.strip().startswith(message) and len(result.output.strip().splitlines()) == 1
+    )
+
+
+async def test_missing_configuration_is_one_line() -> None:
+    """Without the engine's settings the command says so in one line."""
+    result = await invoke(None, "status")
+    assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1
