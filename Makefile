@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-integration lint bench chromium clean
+.PHONY: run test test-integration test-cluster lint bench chromium clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ test: $(STAMP) chromium lint
 #   REDIS_URL=redis://127.0.0.1:6379/0 DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test make test-integration
 test-integration: $(STAMP)
 	$(BIN)/pytest -q -m integration
+
+# The engine's integration tests once more on a 3-node Redis Cluster started on loopback.
+test-cluster: $(STAMP)
+	CLINICQ_REDIS_CLUSTER=1 $(BIN)/pytest -q -m integration tests/engine tests/test_embedded.py
 
 bench: $(STAMP)
 	$(BIN)/python -m loadtest bench

@@ -11,7 +11,7 @@ import shutil
 import socket
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.errors import ConfigError
@@ -39,6 +39,7 @@ class EmbeddedRedis:
     data_dir: Path
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
+    extra_args: list[str] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -57,6 +58,7 @@ class EmbeddedRedis:
             "--save", "",
             "--protected-mode", "yes",
             "--logfile", str((self.data_dir / "valkey.log").resolve()),
+            *self.extra_args,
         ]  # fmt: skip
         self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout

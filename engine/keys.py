@@ -20,7 +20,6 @@ the same names; the list below is the map of what they use.
     q:{c}:events        stream: every event, entry id "{offset}-0"
     q:{c}:idem:{key}    string: "{fingerprint}|{answer}" for a retried write
     q:{c}:rebuild       string: the lock held while a clinic is rebuilt from the journal
-    q:clinics           set: the clinics this Redis serves (not clinic-scoped; read at start-up)
 """
 
 from __future__ import annotations

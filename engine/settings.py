@@ -19,6 +19,7 @@ class Settings:
     """Where the stores are, how the HTTP edge behaves, and the durability knobs."""
 
     redis_url: str | None = None
+    redis_cluster: bool = False
     database_url: str | None = None
     data_dir: Path = Path("var")
     host: str = "127.0.0.1"
@@ -48,6 +49,7 @@ class Settings:
         try:
             settings = cls(
                 redis_url=env.get("REDIS_URL") or None,
+                redis_cluster=env.get("CLINICQ_REDIS_CLUSTER", "") in ("1", "true", "yes"),
                 database_url=env.get("DATABASE_URL") or None,
                 data_dir=Path(env.get("CLINICQ_DATA_DIR", "var")),
                 host=env.get("CLINICQ_HOST", "127.0.0.1"),

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgspec
-import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
@@ -65,7 +64,7 @@ def fingerprint(*parts: object) -> str:
 
 
 class RedisStore:
-    def __init__(self, client: aioredis.Redis, *, stream_max: int, idempotency_ttl: int) -> None:
+    def __init__(self, client: Any, *, stream_max: int, idempotency_ttl: int) -> None:
         # redis-py types every reply as a broad union; the replies here are known bytes shapes.
         self.client: Any = client
         self.stream_max = stream_max
@@ -285,7 +284,6 @@ class RedisStore:
                     "epoch": epoch,
                 },
             )
-            pipe.sadd("q:clinics", clinic)
             await pipe.execute()
         return epoch
 

@@ -15,9 +15,10 @@ import asyncpg
 import pytest
 
 from engine.api.auth import create_token
+from engine.cluster import EmbeddedCluster
 from engine.embedded import EmbeddedPostgres, EmbeddedRedis
 from engine.journal_postgres import apply_schema
-from tests.support import ClinicClient, EngineServer, make_clinic
+from tests.support import CLUSTER, ClinicClient, EngineServer, make_clinic
 
 
 @pytest.fixture(scope="session")
@@ -27,9 +28,19 @@ def servers_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def redis_url(servers_dir: Path) -> Iterator[str]:
-    """URL of a real Redis-compatible server; embedded unless REDIS_URL is set."""
+    """URL of a real Redis-compatible server; embedded unless REDIS_URL is set.
+
+    With CLINICQ_REDIS_CLUSTER=1 and no REDIS_URL it is a 3-node Redis Cluster on loopback.
+    """
     if os.environ.get("REDIS_URL"):
         yield os.environ["REDIS_URL"]
+        return
+    if CLUSTER:
+        cluster = EmbeddedCluster(servers_dir / "cluster").start()
+        try:
+            yield cluster.url
+        finally:
+            cluster.stop()
         return
     server = EmbeddedRedis(servers_dir / "redis").start()
     try:

@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import asyncpg
 import httpx
@@ -16,6 +17,15 @@ import psutil
 
 from engine.api.auth import ROLES, create_token
 from engine.embedded import free_port
+from engine.redis_client import connect
+
+CLUSTER = os.environ.get("CLINICQ_REDIS_CLUSTER", "") in ("1", "true", "yes")
+
+
+def redis_client(url: str) -> Any:
+    """A client for the suite's Redis, a cluster one when the suite runs on a cluster."""
+    return connect(url, cluster=CLUSTER)
+
 
 TEST_KEY = "5" * 64  # a fixed AES key for the engine under test: phone numbers at rest
 

@@ -2,14 +2,15 @@
 
 import asyncpg
 import pytest
-import redis.asyncio as aioredis
+
+from tests.support import redis_client
 
 pytestmark = pytest.mark.integration
 
 
 async def test_redis_answers(redis_url: str) -> None:
     """The Redis-compatible server runs Lua."""
-    client = aioredis.from_url(redis_url)
+    client = redis_client(redis_url)
     try:
         assert await client.eval("return 40 + 2", 0) == 42
     finally:

@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
-import redis.asyncio as aioredis
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -33,6 +32,7 @@ from engine.api.http import JSON, on_engine_error, on_http_error, on_unexpected
 from engine.clinic import DEMO_CLINICS, load_clinics
 from engine.errors import EngineError
 from engine.journal_postgres import Journal, apply_schema
+from engine.redis_client import connect
 from engine.service import Engine
 from engine.settings import Settings
 from engine.store_redis import RedisStore
@@ -172,7 +172,7 @@ ROUTES = [
 async def open_engine(settings: Settings) -> Engine:
     """Connect the stores, prepare schema and scripts, load clinics (seeding the demo if none)."""
     assert settings.redis_url and settings.database_url, "stores must be configured"
-    client = aioredis.from_url(settings.redis_url, socket_timeout=10, socket_connect_timeout=5)
+    client = connect(settings.redis_url, cluster=settings.redis_cluster)
     pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=10)
     await apply_schema(pool)
     store = RedisStore(

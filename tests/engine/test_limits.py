@@ -45,7 +45,9 @@ async def test_a_redis_outage_answers_503_and_recovers(
 ) -> None:
     """Redis stops: writes get 503 JSON, not a hang or a traceback; Redis back: service resumes."""
     redis = EmbeddedRedis(tmp_path / "redis").start()
-    server = EngineServer(redis.url, database_url, workers=1).start()
+    server = EngineServer(
+        redis.url, database_url, workers=1, extra_env={"CLINICQ_REDIS_CLUSTER": "0"}
+    ).start()
     c = await make_clinic(server, db, admin_token, f"outage-{server.port}")
     try:
         ok = await c.http.post(

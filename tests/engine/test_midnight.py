@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
-import redis.asyncio as aioredis
 
 from engine import commands as c
 from engine.clinic import parse_clinic
@@ -17,7 +16,7 @@ from engine.errors import NotFound
 from engine.journal_postgres import Journal, apply_schema
 from engine.service import Engine
 from engine.store_redis import RedisStore
-from tests.support import clinic_config
+from tests.support import clinic_config, redis_client
 
 pytestmark = pytest.mark.integration
 
@@ -36,7 +35,7 @@ class Clock:
 
 @pytest.fixture
 async def engine(redis_url: str, database_url: str) -> AsyncIterator[tuple[Engine, Clock]]:
-    client = aioredis.from_url(redis_url)
+    client = redis_client(redis_url)
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
     await apply_schema(pool)
     store = RedisStore(client, stream_max=10_000, idempotency_ttl=3600)

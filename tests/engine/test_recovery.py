@@ -8,9 +8,8 @@ import asyncpg
 import httpx
 import msgspec
 import pytest
-import redis.asyncio as aioredis
 
-from tests.support import EngineServer, MakeClinic, make_clinic
+from tests.support import EngineServer, MakeClinic, make_clinic, redis_client
 
 pytestmark = pytest.mark.integration
 
@@ -100,7 +99,7 @@ async def test_flushed_redis_is_rebuilt_from_the_journal(
     assert held.status_code == 201
     before = (await c.http.get(f"{c.api}/board", headers=c.auth("display"))).json()
 
-    client = aioredis.from_url(redis_url)
+    client = redis_client(redis_url)
     try:
         await client.flushall()
         await client.script_flush()
