@@ -37,9 +37,17 @@ def bench_command(seconds: int, connections: int, workers: int) -> None:
 @click.option("--seed", default=1, show_default=True)
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 16))
 @click.option("--plant-duplicate", is_flag=True, help="plant a duplicate number: the run must fail")
+@click.option(
+    "--kill-worker", type=float, default=None, help="SIGKILL an engine worker at this second"
+)
+@click.option("--restart-redis", type=float, default=None, help="restart Redis at this second")
+@click.option(
+    "--restart-postgres", type=float, default=None, help="restart PostgreSQL at this second"
+)
 def run_command(
     profile: str, url: str | None, token: str | None, seconds: float | None, seed: int, workers: int,
-    plant_duplicate: bool,
+    plant_duplicate: bool, kill_worker: float | None, restart_redis: float | None,
+    restart_postgres: float | None,
 ) -> None:  # fmt: skip
     """Run a load profile, check the invariants, write an HTML and a JSON report."""
     from loadtest import run
@@ -47,6 +55,17 @@ def run_command(
     chosen = PROFILES[profile]
     if seconds:
         chosen = dataclasses.replace(chosen, seconds=seconds)
+    plan = {
+        name: at
+        for name, at in (
+            ("kill-worker", kill_worker), ("restart-redis", restart_redis), ("restart-postgres", restart_postgres)
+        )
+        if at is not None
+    }  # fmt: skip
+    if url and plan:
+        raise click.ClickException(
+            "faults need the harness's own engine and stores: leave out --url"
+        )
     if url:
         database_url = os.environ.get("DATABASE_URL")
         if not (token and database_url):
@@ -58,12 +77,19 @@ def run_command(
                             plant_duplicate=plant_duplicate)
         )  # fmt: skip
     else:
-        data = run.self_hosted(chosen, seed, workers, plant_duplicate=plant_duplicate)
+        data = run.self_hosted(
+            chosen, seed, workers, fault_plan=plan, plant_duplicate=plant_duplicate
+        )
     for op, stats in data["operations"].items():
         click.echo(
             f"{op:<12} n={stats['count']:<7} ok={stats['ok']:<7} refused={stats['refused']:<6} "
             f"errors={stats['errors']:<5} p50={stats['p50_ms']:.1f} p99={stats['p99_ms']:.1f} "
             f"p99.9={stats['p99.9_ms']:.1f} max={stats['max_ms']:.1f} ms"
+        )
+    for f in data.get("faults", []):
+        click.echo(
+            f"fault {f['fault']} at {f['at']:g} s: {f['errors']} failed requests, "
+            f"recovered {f['recovered_after_seconds']:g} s after"
         )
     for v in data["violations"][:20]:
         click.echo(f"VIOLATION {v['invariant']}: {v['detail']}")

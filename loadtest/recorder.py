@@ -26,6 +26,7 @@ class Recorder:
     completed_per_second: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     target_per_second: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     late_starts_ms: HdrHistogram = field(default_factory=_histogram)
+    errors_per_second: dict[int, int] = field(default_factory=lambda: defaultdict(int))
 
     def scheduled(self, at: float) -> None:
         self.target_per_second[int(at - self.started)] += 1
@@ -38,6 +39,18 @@ class Recorder:
         self.completed_per_second[int(ended - self.started)] += 1
         self.late_starts_ms.record_value(max(1, int((began - scheduled) * 1e6)))
         {"ok": self.ok, "refused": self.refused}.get(outcome, self.errors)[op] += 1
+        if outcome == "error":
+            self.errors_per_second[second] += 1
+
+    def recovery_after(self, at: float, until: float = float("inf")) -> dict[str, float]:
+        """Errors seen after a fault at second ``at`` (before the next fault at ``until``), and
+        how long after the fault the last of them was scheduled."""
+        after = {s: n for s, n in self.errors_per_second.items() if int(at) <= s < until}
+        last = max(after, default=int(at))
+        return {
+            "errors": sum(after.values()),
+            "recovered_after_seconds": float(last + 1 - at) if after else 0.0,
+        }
 
     def summary(self) -> dict[str, dict[str, float]]:
         out = {}

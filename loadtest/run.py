@@ -13,6 +13,7 @@ import resource
 import shutil
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from urllib.parse import urlsplit
 import asyncpg
 import httpx
 import msgspec
+import psutil
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from engine.api.auth import create_token
@@ -69,6 +71,17 @@ async def journaled(database_url: str, clinics: list[str]) -> tuple[set[tuple[st
     return found, cancelled
 
 
+Fault = tuple[float, str, Callable[[], Awaitable[None]]]  # (second, name, action)
+
+
+async def _inject(faults: list[Fault], started: float, log: list[dict[str, Any]]) -> None:
+    for at, name, action in sorted(faults, key=lambda f: f[0]):
+        await asyncio.sleep(max(0.0, started + at - time.monotonic()))
+        began = time.monotonic()
+        await action()
+        log.append({"fault": name, "at": at, "took_seconds": round(time.monotonic() - began, 2)})
+
+
 async def run_profile(
     profile: Profile,
     *,
@@ -79,6 +92,7 @@ async def run_profile(
     out_dir: Path = REPORTS,
     plant_duplicate: bool = False,
     quiet: bool = False,
+    faults: list[Fault] | None = None,
 ) -> dict[str, Any]:
     check_loopback(url)
     limits = httpx.Limits(max_connections=400, max_keepalive_connections=400)
@@ -95,6 +109,7 @@ async def run_profile(
             TimeRemainingColumn(), disable=quiet,
         ) as progress:  # fmt: skip
             bar = progress.add_task("run", total=profile.seconds)
+            fault_log: list[dict[str, Any]] = []
             await asyncio.gather(
                 drive(
                     writes,
@@ -103,6 +118,7 @@ async def run_profile(
                     on_tick=lambda t: progress.update(bar, completed=t),
                 ),
                 drive(reads, scenario.read, recorder),
+                _inject(faults or [], time.monotonic(), fault_log),
             )
             progress.update(bar, completed=profile.seconds)
         cpu_after = resource.getrusage(resource.RUSAGE_SELF)
@@ -129,6 +145,10 @@ async def run_profile(
         "generator_cpu_seconds": (cpu_after.ru_utime + cpu_after.ru_stime)
         - (cpu_before.ru_utime + cpu_before.ru_stime),
         "violations": [asdict(v) for v in violations],
+        "faults": [
+            {**f, **recorder.recovery_after(f["at"], nxt["at"] if nxt else float("inf"))}
+            for f, nxt in zip(fault_log, [*fault_log[1:], None], strict=True)
+        ],
     }
     name = f"{profile.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     json_path, html_path = report.write(out_dir, name, data, recorder)
@@ -145,8 +165,18 @@ async def _admin_token(database_url: str) -> str:
         await pool.close()
 
 
-def self_hosted(profile: Profile, seed: int, workers: int, **kwargs: Any) -> dict[str, Any]:
-    """Start embedded stores and an engine, run the profile, stop everything."""
+def self_hosted(
+    profile: Profile,
+    seed: int,
+    workers: int,
+    fault_plan: dict[str, float] | None = None,
+    **kwargs: Any,
+) -> dict[str, Any]:
+    """Start embedded stores and an engine, run the profile (with faults), stop everything.
+
+    ``fault_plan`` maps "kill-worker", "restart-redis", "restart-postgres" to the second of the run
+    at which to do it.
+    """
     data_dir = Path(tempfile.mkdtemp(prefix="clinicq-load-"))
     redis_server = EmbeddedRedis(data_dir / "redis").start()
     pg_server = EmbeddedPostgres(data_dir / "pg").start()
@@ -160,9 +190,36 @@ def self_hosted(profile: Profile, seed: int, workers: int, **kwargs: Any) -> dic
     try:
         process, url = serve("engine.asgi:app", {**os.environ, **env}, workers)
         token = asyncio.run(_admin_token(pg_server.url))
+        engine_process = process
+
+        async def kill_worker() -> None:
+            workers_now = psutil.Process(engine_process.pid).children()
+            if workers_now:
+                workers_now[0].kill()  # uvicorn's supervisor starts a new one
+
+        async def restart_redis() -> None:
+            await asyncio.to_thread(redis_server.stop)
+            await asyncio.to_thread(redis_server.start)
+
+        async def restart_postgres() -> None:
+            await asyncio.to_thread(pg_server.stop)
+            await asyncio.to_thread(pg_server.start)
+
+        actions = {
+            "kill-worker": kill_worker,
+            "restart-redis": restart_redis,
+            "restart-postgres": restart_postgres,
+        }
+        faults = [(at, name, actions[name]) for name, at in (fault_plan or {}).items()]
         return asyncio.run(
             run_profile(
-                profile, url=url, token=token, database_url=pg_server.url, seed=seed, **kwargs
+                profile,
+                url=url,
+                token=token,
+                database_url=pg_server.url,
+                seed=seed,
+                faults=faults,
+                **kwargs,
             )
         )
     finally:
