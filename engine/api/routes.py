@@ -24,7 +24,6 @@ from engine.service import Engine
 from engine.store_redis import fingerprint
 
 IDEM_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-TEXT = msgspec.Meta(min_length=1, max_length=64)
 
 
 class TakeTicket(msgspec.Struct, forbid_unknown_fields=True):
@@ -214,9 +213,9 @@ async def put_duty(request: Request) -> Response:
     body, raw = await _body(request, DutyBody)
     if who.role == "doctor":
         if who.doctor != doctor:
-            raise_forbidden("a doctor changes only their own duty")
+            raise Forbidden("a doctor changes only their own duty")
         if body.cabinet is not None or body.services is not None:
-            raise_forbidden("only a department head moves doctors between cabinets and queues")
+            raise Forbidden("only a department head moves doctors between cabinets and queues")
     if body.cabinet is not None and clinic.cabinet(body.cabinet) is None:
         raise NotFound(f"no cabinet {body.cabinet!r} in this clinic", code="cabinet_not_found")
     if body.services is not None:
@@ -231,10 +230,6 @@ async def put_duty(request: Request) -> Response:
     )
     result = await engine.execute(clinic_id, cmd, idem_key=key, fingerprint=fp)
     return JSON(msgspec.to_builtins(result["doctor"]))
-
-
-def raise_forbidden(message: str) -> None:
-    raise Forbidden(message)
 
 
 # -- board and clinics ---------------------------------------------------------------------------
@@ -255,16 +250,12 @@ async def get_clinic(request: Request) -> Response:
 async def put_clinic(request: Request) -> Response:
     engine, clinic_id = _engine(request), request.path_params["clinic"]
     (await _who(request)).require(clinic_id, "admin")
-    raw = await decode_body_raw(request)
+    raw = await read_body(request, request.app.state.settings.max_body_bytes)
     clinic = parse_clinic(raw)
     if clinic.id != clinic_id:
         raise ValidationFailed("the body's id must match the URL")
     await engine.put_clinic(clinic)
     return JSON(msgspec.to_builtins(clinic))
-
-
-async def decode_body_raw(request: Request) -> bytes:
-    return await read_body(request, request.app.state.settings.max_body_bytes)
 
 
 # -- slots and reservations ----------------------------------------------------------------------
