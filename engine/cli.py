@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import secrets
+import subprocess
 import sys
 from collections.abc import Awaitable
 from pathlib import Path
@@ -15,12 +16,14 @@ import asyncpg
 import click
 import uvicorn
 
+from clinic_sim.cli import commands as sim_commands
+from displays.cli import push
 from engine.api.auth import ROLES, create_token
 from engine.embedded import EmbeddedPostgres, EmbeddedRedis
 from engine.errors import EngineError
 from engine.journal_postgres import Journal, apply_schema
 from engine.settings import Settings
-from notifier.cli import sms
+from notifier.cli import SmsCliConfig, sms
 from ticketing.cli import commands as ticket_commands
 
 T = TypeVar("T")
@@ -49,11 +52,15 @@ def _need_database(settings: Settings) -> str:
 
 
 @click.group()
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """Clinic Queue: a real-time queue engine for polyclinics."""
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    settings = _settings()
+    if settings.database_url and settings.sms_enabled:
+        ctx.obj = SmsCliConfig(settings.database_url, settings.notifier())
 
 
 @main.command()
@@ -102,24 +109,28 @@ def run(workers: int, port: int | None) -> None:
     if port:
         os.environ["CLINICQ_PORT"] = str(port)
         settings = Settings.from_env()
+    push_port = settings.port + 1
+    pusher = subprocess.Popen(
+        [sys.executable, "-m", "engine.cli", "push", "--port", str(push_port)],
+        stdin=subprocess.DEVNULL,
+    )
     try:
         tokens = _run(_demo_tokens(settings))
-        base = settings.base_url
+        base, ws = settings.base_url, f"push=ws://{settings.host}:{push_port}"
         click.echo("\nClinic Queue is starting. Demo clinic 'demo' (Городская поликлиника № 42):")
-        click.echo(f"  API docs:        {base}/docs")
+        click.echo(f"  kiosk:                {base}/kiosk/demo?token={tokens['kiosk']}&{ws}")
+        click.echo(f"  waiting-room screen:  {base}/screen/demo?token={tokens['display']}&{ws}")
         click.echo(
-            f"  board (JSON):    {base}/api/v1/clinics/demo/board  (Bearer {tokens['display']})"
+            f"  doctor panel:         {base}/panel/demo/ivanova?token={tokens['doctor']}&{ws}"
         )
-        click.echo("  tokens for the demo (shown once):")
-        for role, token in tokens.items():
-            click.echo(f"    {role:<10} {token}")
-        click.echo(
-            f"  take a ticket:   curl -X POST -H 'Authorization: Bearer {tokens['kiosk']}' "
-            f'-d \'{{"service":"therapy"}}\' {base}/api/v1/clinics/demo/tickets'
-        )
-        click.echo("")
+        click.echo(f"  department head:      {base}/dashboard/demo?token={tokens['head']}&{ws}")
+        click.echo(f"  API docs:             {base}/docs")
+        click.echo("  tokens (shown once):  " + ", ".join(f"{r}={t}" for r, t in tokens.items()))
+        click.echo(f"  a simulated morning:  clinicq demo --url {base} --token {tokens['head']}\n")
         _serve(settings, workers, settings.host, settings.port)
     finally:
+        pusher.terminate()
+        pusher.wait(timeout=10)
         if redis_server:
             redis_server.stop()
         if pg_server:
@@ -212,7 +223,9 @@ def audit_verify(clinic: str | None) -> None:
     sys.exit(1 if bad else 0)
 
 
-for _command in [*ticket_commands, sms]:
+main.add_command(push)
+
+for _command in [*ticket_commands, *sim_commands, sms]:
     main.add_command(_command)
 
 

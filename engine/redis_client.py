@@ -10,11 +10,20 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError, TimeoutError
 
 
 def connect(url: str, *, cluster: bool = False) -> Any:
     """A redis-py asyncio client for ``url`` (for a cluster: any node's URL)."""
-    options: dict[str, Any] = {"socket_timeout": 10, "socket_connect_timeout": 5}
+    # A pooled connection that went stale when Redis restarted is retried on a fresh one.
+    options: dict[str, Any] = {
+        "socket_timeout": 10,
+        "socket_connect_timeout": 5,
+        "retry": Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=2),
+        "retry_on_error": [ConnectionError, TimeoutError],
+    }
     if cluster:
         return RedisCluster.from_url(url, **options)
     return aioredis.from_url(url, **options)

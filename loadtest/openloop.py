@@ -22,7 +22,8 @@ Operation = Callable[[], Awaitable[str]]  # returns "ok", "refused" or "error"
 def arrivals(profile: Profile, seed: int, rate_scale: float = 1.0) -> list[float]:
     """Offsets in seconds from the start, bounded by the profile's time and request count."""
     rng = random.Random(seed)
-    out, t = [], 0.0
+    out: list[float] = []
+    t = 0.0
     while len(out) < profile.max_requests:
         rate = profile.rate_at(t) * rate_scale
         t += rng.expovariate(rate) if rate > 0 else 1.0

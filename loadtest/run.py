@@ -146,8 +146,10 @@ async def run_profile(
         - (cpu_before.ru_utime + cpu_before.ru_stime),
         "violations": [asdict(v) for v in violations],
         "faults": [
-            {**f, **recorder.recovery_after(f["at"], nxt["at"] if nxt else float("inf"))}
-            for f, nxt in zip(fault_log, [*fault_log[1:], None], strict=True)
+            {**f, **recorder.recovery_after(f["at"], nxt)}
+            for f, nxt in zip(
+                fault_log, [g["at"] for g in fault_log[1:]] + [float("inf")], strict=False
+            )
         ],
     }
     name = f"{profile.name}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -205,7 +207,7 @@ def self_hosted(
             await asyncio.to_thread(pg_server.stop)
             await asyncio.to_thread(pg_server.start)
 
-        actions = {
+        actions: dict[str, Callable[[], Awaitable[None]]] = {
             "kill-worker": kill_worker,
             "restart-redis": restart_redis,
             "restart-postgres": restart_postgres,

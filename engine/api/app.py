@@ -17,6 +17,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -25,10 +26,12 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+import clinic_sim.api
+import displays.pages
 import notifier.api
 from engine.api import openapi, routes
 from engine.api.auth import RateLimiter, TokenBook
-from engine.api.http import JSON, on_engine_error, on_http_error, on_unexpected
+from engine.api.http import JSON, on_engine_error, on_http_error, on_store_down, on_unexpected
 from engine.clinic import DEMO_CLINICS, load_clinics
 from engine.errors import EngineError
 from engine.journal_postgres import Journal, apply_schema
@@ -165,6 +168,8 @@ ROUTES = [
     Route(
         API + "/reservations/{reservation}/{action}", routes.reservation_action, methods=["POST"]
     ),
+    *displays.pages.routes,
+    *clinic_sim.api.routes,
     Mount("/api/v1", routes=notifier.api.routes, middleware=[Middleware(Authenticated)]),
 ]
 
@@ -245,6 +250,10 @@ def create_app(settings: Settings) -> Starlette:
         exception_handlers={
             EngineError: on_engine_error,
             HTTPException: on_http_error,
+            RedisError: on_store_down,
+            OSError: on_store_down,
+            asyncpg.PostgresConnectionError: on_store_down,
+            asyncpg.InterfaceError: on_store_down,
             Exception: on_unexpected,
         },
     )

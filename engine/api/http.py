@@ -10,7 +10,14 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from engine.errors import BadRequest, EngineError, PayloadTooLarge, RateLimited, ValidationFailed
+from engine.errors import (
+    BadRequest,
+    EngineError,
+    PayloadTooLarge,
+    RateLimited,
+    Unavailable,
+    ValidationFailed,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -67,6 +74,16 @@ async def on_http_error(request: Request, exc: Exception) -> Response:
     codes = {404: "route_not_found", 405: "method_not_allowed"}
     body = {"error": {"code": codes.get(exc.status_code, "http_error"), "message": exc.detail}}
     return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+
+async def on_store_down(request: Request, exc: Exception) -> Response:
+    """A store that does not answer is a 503 the client may retry, not an internal error."""
+    log.warning(
+        "store unavailable on %s %s: %s", request.method, request.url.path, exc.__class__.__name__
+    )
+    return error_response(
+        Unavailable(f"a store did not answer ({exc.__class__.__name__}); retry shortly")
+    )
 
 
 async def on_unexpected(request: Request, exc: Exception) -> Response:

@@ -56,12 +56,12 @@ class Empty(msgspec.Struct, forbid_unknown_fields=True):
     pass
 
 
-def _engine(request: Request) -> Engine:
+def engine_of(request: Request) -> Engine:
     engine: Engine = request.app.state.engine
     return engine
 
 
-async def _who(request: Request) -> Principal:
+async def authenticate(request: Request) -> Principal:
     principal: Principal = await request.app.state.tokens.authenticate(
         request.headers.get("authorization")
     )
@@ -136,8 +136,8 @@ def reservation_view(clinic: Clinic, r: Reservation, now: int) -> dict[str, Any]
 
 
 async def take_ticket(request: Request) -> Response:
-    engine, clinic_id = _engine(request), request.path_params["clinic"]
-    who = (await _who(request)).require(clinic_id, "kiosk", "registrar", "head")
+    engine, clinic_id = engine_of(request), request.path_params["clinic"]
+    who = (await authenticate(request)).require(clinic_id, "kiosk", "registrar", "head")
     clinic = await engine.clinic(clinic_id)
     body, raw = await _body(request, TakeTicket)
     if clinic.service(body.service) is None:
@@ -158,7 +158,7 @@ async def take_ticket(request: Request) -> Response:
 
 async def get_ticket(request: Request) -> Response:
     """Public: the patient's phone opens it from the QR code; it holds no personal data."""
-    engine, clinic_id = _engine(request), request.path_params["clinic"]
+    engine, clinic_id = engine_of(request), request.path_params["clinic"]
     clinic = await engine.clinic(clinic_id)
     ticket, ahead = await engine.ticket(clinic_id, request.path_params["ticket"])
     rates = await engine.store.rates(clinic_id, ticket.service)
@@ -166,11 +166,11 @@ async def get_ticket(request: Request) -> Response:
 
 
 async def ticket_action(request: Request) -> Response:
-    engine, clinic_id = _engine(request), request.path_params["clinic"]
+    engine, clinic_id = engine_of(request), request.path_params["clinic"]
     action = request.path_params["action"]
     if action not in TICKET_ACTIONS:
         raise NotFound(f"no ticket action {action!r}", code="action_not_found")
-    who = (await _who(request)).require(clinic_id, "doctor", "registrar", "head")
+    who = (await authenticate(request)).require(clinic_id, "doctor", "registrar", "head")
     clinic = await engine.clinic(clinic_id)
     body, raw = await _body(request, TicketActionBody)
     if action == "transfer":
@@ -185,8 +185,8 @@ async def ticket_action(request: Request) -> Response:
 
 
 async def call_next(request: Request) -> Response:
-    engine, clinic_id = _engine(request), request.path_params["clinic"]
-    who = (await _who(request)).require(clinic_id, "doctor", "head")
+    engine, clinic_id = engine_of(request), request.path_params["clinic"]
+    who = (await authenticate(request)).require(clinic_id, "doctor", "head")
     clinic = await engine.clinic(clinic_id)
     cabinet = request.path_params["cabinet"]
     if clinic.cabinet(cabinet) is None:
@@ -204,8 +204,8 @@ async def call_next(request: Request) -> Response:
 
 
 async def put_duty(request: Request) -> Response:
-    engine, clinic_id = _engine(request), request.path_params["clinic"]
-    who = (await _who(request)).require(clinic_id, "head", "doctor")
+    engine, clinic_id = engine_of(request), request.path_params["clinic"]
+    who = (await authenticate(request)).require(clinic_id, "head", "doctor")
     clinic = await engine.clinic(clinic_id)
     doctor = request.path_params["doctor"]
     if clinic.doctor(doctor) is None:
@@ -236,20 +236,20 @@ async def put_duty(request: Request) -> Response:
 
 
 async def get_board(request: Request) -> Response:
-    engine, clinic_id = _engine(request), request.path_params["clinic"]
-    (await _who(request)).require(clinic_id, *ALL_STAFF)
+    engine, clinic_id = engine_of(request), request.path_params["clinic"]
+    (await authenticate(request)).require(clinic_id, *ALL_STAFF)
     return JSON(await engine.board(clinic_id))
 
 
 async def get_clinic(request: Request) -> Response:
-    engine, clinic_id = _engine(request), request.path_params["clinic"]
-    (await _who(request)).require(clinic_id, *ALL_STAFF, "partner")
+    engine, clinic_id = engine_of(request), request.path_params["clinic"]
+    (await authenticate(request)).require(clinic_id, *ALL_STAFF, "partner")
     return JSON(msgspec.to_builtins(await engine.clinic(clinic_id)))
 
 
 async def put_clinic(request: Request) -> Response:
-    engine, clinic_id = _engine(request), request.path_params["clinic"]
-    (await _who(request)).require(clinic_id, "admin")
+    engine, clinic_id = engine_of(request), request.path_params["clinic"]
+    (await authenticate(request)).require(clinic_id, "admin")
     raw = await read_body(request, request.app.state.settings.max_body_bytes)
     clinic = parse_clinic(raw)
     if clinic.id != clinic_id:
@@ -269,8 +269,8 @@ def _slot(clinic: Clinic, slot_id: str) -> Slot:
 
 
 async def list_slots(request: Request) -> Response:
-    engine, clinic_id = _engine(request), request.path_params["clinic"]
-    (await _who(request)).require(clinic_id, *ALL_STAFF, "partner")
+    engine, clinic_id = engine_of(request), request.path_params["clinic"]
+    (await authenticate(request)).require(clinic_id, *ALL_STAFF, "partner")
     clinic = await engine.clinic(clinic_id)
     now = engine.clock()
     query = request.query_params
@@ -304,8 +304,8 @@ async def list_slots(request: Request) -> Response:
 
 
 async def reserve_slot(request: Request) -> Response:
-    engine, clinic_id = _engine(request), request.path_params["clinic"]
-    who = (await _who(request)).require(clinic_id, "partner", "registrar", "head")
+    engine, clinic_id = engine_of(request), request.path_params["clinic"]
+    who = (await authenticate(request)).require(clinic_id, "partner", "registrar", "head")
     clinic = await engine.clinic(clinic_id)
     slot = _slot(clinic, request.path_params["slot"])
     body, raw = await _body(request, ReserveBody)
@@ -319,8 +319,8 @@ async def reserve_slot(request: Request) -> Response:
 
 
 async def cancel_slot(request: Request) -> Response:
-    engine, clinic_id = _engine(request), request.path_params["clinic"]
-    who = (await _who(request)).require(clinic_id, "partner", "registrar", "head")
+    engine, clinic_id = engine_of(request), request.path_params["clinic"]
+    who = (await authenticate(request)).require(clinic_id, "partner", "registrar", "head")
     clinic = await engine.clinic(clinic_id)
     slot = _slot(clinic, request.path_params["slot"])
     owner = who.token_id if who.role == "partner" else ""
@@ -332,7 +332,7 @@ async def cancel_slot(request: Request) -> Response:
 
 
 async def reservation_action(request: Request) -> Response:
-    engine, clinic_id = _engine(request), request.path_params["clinic"]
+    engine, clinic_id = engine_of(request), request.path_params["clinic"]
     action, rid = request.path_params["action"], request.path_params["reservation"]
     roles = {
         "move": ("partner", "registrar", "head"),
@@ -342,7 +342,7 @@ async def reservation_action(request: Request) -> Response:
     }
     if action not in roles:
         raise NotFound(f"no reservation action {action!r}", code="action_not_found")
-    who = (await _who(request)).require(clinic_id, *roles[action])
+    who = (await authenticate(request)).require(clinic_id, *roles[action])
     clinic = await engine.clinic(clinic_id)
     owner = who.token_id if who.role == "partner" else ""
     cmd: c.Command
@@ -366,8 +366,8 @@ async def reservation_action(request: Request) -> Response:
 
 
 async def get_reservation(request: Request) -> Response:
-    engine, clinic_id = _engine(request), request.path_params["clinic"]
-    who = (await _who(request)).require(clinic_id, "partner", "registrar", "head", "kiosk")
+    engine, clinic_id = engine_of(request), request.path_params["clinic"]
+    who = (await authenticate(request)).require(clinic_id, "partner", "registrar", "head", "kiosk")
     clinic = await engine.clinic(clinic_id)
     found = await engine.store.reservation(clinic_id, request.path_params["reservation"])
     if found is None or (who.role == "partner" and found.owner != who.token_id):

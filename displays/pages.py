@@ -1,0 +1,158 @@
+"""The screens' pages, served by the engine: jinja2 templates, plain scripts and styles.
+
+    /screen/{clinic}?token=           waiting-room screen (1920x1080)
+    /kiosk/{clinic}?token=            self-service kiosk: take a ticket, check in a booking
+    /t/{clinic}/{ticket}              a patient's ticket status (the QR link; no token)
+    /panel/{clinic}/{doctor}?token=   doctor's panel
+    /dashboard/{clinic}?token=        department head's dashboard
+    /city?token=                      the city's situation centre (an admin token)
+    /displays/qr.png?data=...         a QR code as PNG
+    /displays/static/...              scripts and styles
+
+A page holds the clinic's public configuration and the catalogue for its locale (``?lang=`` to
+override); its script reads the token from the URL, calls the JSON API with it and opens the push
+server's WebSocket (same origin ``/ws/...`` behind a proxy, or the ``?push=ws://host:port``
+given in the URL). Mount with ``ROUTES += displays.pages.routes``.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import msgspec
+import qrcode
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from displays.messages import catalogue
+from engine.clinic import ID_PATTERN, Clinic
+from engine.errors import NotFound
+from engine.service import Engine
+
+HERE = Path(__file__).parent
+QR_MAX_CHARS = 512
+_env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(HERE / "templates"),
+    autoescape=True,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def _json_for_script(data: Any) -> str:
+    # Inside <script> only "</" can end the element early; escape every "<".
+    return msgspec.json.encode(data).decode().replace("<", "\\u003c")
+
+
+def public_config(clinic: Clinic) -> dict[str, Any]:
+    """What every page may know of a clinic: names of services, cabinets and doctors."""
+    return {
+        "id": clinic.id,
+        "name": clinic.name,
+        "locale": clinic.locale,
+        "timezone": clinic.timezone,
+        "services": [{"id": s.id, "name": s.name, "prefix": s.prefix} for s in clinic.services],
+        "cabinets": {c.id: c.name for c in clinic.cabinets},
+        "doctors": [
+            {"id": d.id, "name": d.name, "cabinet": d.cabinet, "services": d.services}
+            for d in clinic.doctors
+        ],
+        "levels": {
+            "yellow": clinic.policy.yellow_wait_minutes,
+            "red": clinic.policy.red_wait_minutes,
+        },
+    }
+
+
+def render(page: str, request: Request, locale: str, title: str, **config: Any) -> Response:
+    lang = request.query_params.get("lang")
+    messages = catalogue(lang if lang in ("ru", "en") else locale)
+    body = _env.get_template(f"{page}.html.j2").render(
+        page=page,
+        title=title,
+        locale=messages["lang"][:2],
+        t=lambda key, **values: messages[key].format(**values),
+        config_json=_json_for_script({"page": page, "messages": messages, **config}),
+        **config,
+    )
+    return HTMLResponse(body, headers={"Cache-Control": "no-store"})
+
+
+async def _clinic(request: Request) -> Clinic:
+    clinic_id = request.path_params["clinic"]
+    if not ID_PATTERN.match(clinic_id):
+        raise NotFound("no such clinic", code="clinic_not_found")
+    engine: Engine = request.app.state.engine
+    return await engine.clinic(clinic_id)
+
+
+async def screen(request: Request) -> Response:
+    clinic = await _clinic(request)
+    return render("screen", request, clinic.locale, clinic.name, clinic=public_config(clinic))
+
+
+async def kiosk(request: Request) -> Response:
+    clinic = await _clinic(request)
+    return render("kiosk", request, clinic.locale, clinic.name, clinic=public_config(clinic))
+
+
+async def status(request: Request) -> Response:
+    clinic = await _clinic(request)
+    ticket = request.path_params["ticket"]
+    if not 1 <= len(ticket) <= 64 or not ticket.isalnum():
+        raise NotFound("no such ticket", code="ticket_not_found")
+    return render(
+        "status", request, clinic.locale, clinic.name, clinic=public_config(clinic), ticket=ticket
+    )
+
+
+async def panel(request: Request) -> Response:
+    clinic = await _clinic(request)
+    doctor = clinic.doctor(request.path_params["doctor"])
+    if doctor is None:
+        raise NotFound("no such doctor", code="doctor_not_found")
+    return render(
+        "panel", request, clinic.locale, doctor.name, clinic=public_config(clinic), doctor=doctor.id
+    )
+
+
+async def dashboard(request: Request) -> Response:
+    clinic = await _clinic(request)
+    return render("dashboard", request, clinic.locale, clinic.name, clinic=public_config(clinic))
+
+
+async def city(request: Request) -> Response:
+    engine: Engine = request.app.state.engine
+    await engine.load_clinics()
+    clinics = [public_config(c) for c in sorted(engine.clinics.values(), key=lambda c: c.name)]
+    locale = clinics[0]["locale"] if clinics else "ru"
+    return render("city", request, locale, "Clinic Queue", clinics=clinics)
+
+
+async def qr_png(request: Request) -> Response:
+    data = request.query_params.get("data", "")
+    if not 1 <= len(data) <= QR_MAX_CHARS:
+        return Response("data: 1-512 characters", status_code=400)
+    image = qrcode.make(data, box_size=8, border=2)
+    out = io.BytesIO()
+    image.save(out)
+    return Response(
+        out.getvalue(), media_type="image/png", headers={"Cache-Control": "max-age=86400"}
+    )
+
+
+routes = [
+    Route("/screen/{clinic}", screen),
+    Route("/kiosk/{clinic}", kiosk),
+    Route("/t/{clinic}/{ticket}", status),
+    Route("/panel/{clinic}/{doctor}", panel),
+    Route("/dashboard/{clinic}", dashboard),
+    Route("/city", city),
+    Route("/displays/qr.png", qr_png),
+    Mount("/displays/static", StaticFiles(directory=HERE / "static"), name="displays-static"),
+]

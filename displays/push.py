@@ -1,0 +1,286 @@
+"""The push server: screens' WebSockets on the ``websockets`` library's own asyncio server.
+
+    WS /ws/clinics/{clinic}?token=...&from=<offset>&epoch=<epoch>     (staff screens)
+    WS /ws/clinics/{clinic}?ticket=<ticket id>&from=...                 (a patient's status page)
+    GET /healthz                                                        (readiness)
+
+Not a Starlette route: measured here, the library's server with ``broadcast()`` costs about 20 us
+of CPU per delivered message where a route with a task per socket costs 33-57 us. Each process
+keeps one ``Feed`` per clinic it has sockets for (one XREAD reader, each event encoded once) and
+no task of its own per socket beyond the library's handler. Keepalive pings of the library are
+off (they add a task per socket): the feed pings every socket with one broadcast, clients answer
+and ping back, and the feed drops sockets gone silent.
+
+Several processes (``clinicq push --processes N``) either share one port through SO_REUSEPORT
+(the kernel spreads sockets; every process reads the clinics its sockets want) or listen on
+``port + i`` each (``--port-per-process``) for a proxy that spreads clinics by URL. Every process
+reads Redis, so a ticket taken through any engine worker reaches screens on every process.
+Close codes: 4000 + the HTTP status of the refusal (4401 bad token, 4403 wrong clinic or role,
+4404 no such clinic or ticket, 4400 bad query).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import http
+import logging
+import multiprocessing
+import multiprocessing.connection
+import signal
+import socket
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import asyncpg
+import redis.asyncio as aioredis
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from displays.feed import Feed, FeedOptions
+from displays.frames import PONG, hello_frame, parse_offset
+from displays.gcpolicy import GcPolicy
+from displays.public import suspended_tickets
+from engine.api.auth import TokenBook
+from engine.api.routes import ALL_STAFF
+from engine.board import board
+from engine.clinic import ID_PATTERN
+from engine.errors import BadRequest, EngineError, NotFound, Unavailable
+from engine.journal_postgres import Journal
+from engine.service import Engine
+from engine.settings import Settings
+from engine.store_redis import NotLoaded, RedisStore
+
+log = logging.getLogger(__name__)
+PATH_PREFIX = "/ws/clinics/"
+RELOAD_CLINICS_EVERY = 60.0
+
+
+@dataclass(frozen=True)
+class PushOptions:
+    host: str = "127.0.0.1"
+    port: int = 8001
+    processes: int = 1
+    port_per_process: bool = False
+    max_sockets: int = 19_000  # open files are capped at 20,000 a process here
+    # A fixed kernel send buffer per socket. Loopback and LAN autotuning grows it past 1 MB, which
+    # hides a stalled client from the write-buffer check and costs 10 GB at 10,000 sockets.
+    sndbuf: int = 64 * 1024
+    feed: FeedOptions = field(default_factory=FeedOptions)
+    gc_freeze_every: float = 60.0
+    gc_full_every: float = 6 * 3600.0
+
+
+class Hub:
+    """One process's feeds, and the socket handler that authenticates and joins them."""
+
+    def __init__(self, engine: Engine, tokens: TokenBook, options: PushOptions, process: int):
+        self.engine = engine
+        self.tokens = tokens
+        self.options = options
+        self.process = process
+        self.feeds: dict[str, Feed] = {}
+        self.sockets = 0
+        self._hello = hello_frame(process, options.feed.heartbeat)
+
+    def feed(self, clinic: str) -> Feed:
+        found = self.feeds.get(clinic)
+        if found is None or not found.alive:
+            found = self.feeds[clinic] = Feed(
+                clinic, self.engine.store.client, self.build_board, self.options.feed
+            ).start()
+        return found
+
+    async def build_board(self, clinic_id: str) -> dict[str, Any]:
+        """The engine's board plus each doctor's suspended tickets (id and number)."""
+        clinic = await self.engine.clinic(clinic_id)
+        store = self.engine.store
+        for _ in range(5):
+            try:
+                before = await store.epoch(clinic_id)
+                state = await store.dump(clinic_id)
+                epoch = await store.epoch(clinic_id)
+            except NotLoaded:
+                await self.engine.rebuild(clinic_id)
+                continue
+            if epoch is None or epoch != before:  # rebuilt while we read: read again
+                continue
+            out = board(clinic, state, epoch=epoch, now=self.engine.clock())
+            suspended = suspended_tickets(state)
+            for doctor in out["doctors"]:
+                doctor["suspended_tickets"] = suspended.get(doctor["id"], [])
+            return out
+        raise Unavailable("the clinic's live state could not be loaded", code="rebuilding")
+
+    def process_request(self, ws: ServerConnection, request: Request) -> Response | None:
+        path = urlsplit(request.path).path
+        if path == "/healthz":
+            return ws.respond(http.HTTPStatus.OK, "ok\n")
+        if not path.startswith(PATH_PREFIX):
+            return ws.respond(http.HTTPStatus.NOT_FOUND, "no such path\n")
+        if self.sockets >= self.options.max_sockets:
+            return ws.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "this process is full\n")
+        return None
+
+    async def handle(self, ws: ServerConnection) -> None:
+        self.sockets += 1
+        sock = ws.transport.get_extra_info("socket")
+        if sock is not None and self.options.sndbuf:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.options.sndbuf)
+        try:
+            try:
+                clinic, start, epoch = await self._authorize(ws)
+            except EngineError as exc:
+                await ws.close(4000 + exc.status, exc.code)
+                return
+            await ws.send(self._hello, text=True)
+            feed = self.feed(clinic)
+            feed.joining += 1
+            try:
+                await feed.join(ws, start, epoch)
+            finally:
+                feed.joining -= 1
+            members = feed.members
+            loop = asyncio.get_running_loop()
+            async for message in ws:
+                if ws in members:
+                    members[ws] = loop.time()
+                if '"ping"' in message:
+                    await ws.send(PONG, text=True)
+        except (ConnectionClosed, TimeoutError):
+            pass
+        finally:
+            self.sockets -= 1
+            for feed in self.feeds.values():
+                feed.members.pop(ws, None)
+
+    async def _authorize(self, ws: ServerConnection) -> tuple[str, int | None, str | None]:
+        assert ws.request is not None
+        url = urlsplit(ws.request.path)
+        clinic = url.path[len(PATH_PREFIX) :]
+        if not ID_PATTERN.match(clinic):
+            raise NotFound("no such clinic", code="clinic_not_found")
+        query = {k: v[0] for k, v in parse_qs(url.query).items()}
+        try:
+            start = parse_offset(query.get("from"))
+        except ValueError as exc:
+            raise BadRequest(str(exc), code="bad_offset") from None
+        await self.engine.clinic(clinic)
+        if "token" in query:
+            principal = await self.tokens.authenticate("Bearer " + query["token"])
+            principal.require(clinic, *ALL_STAFF)
+        elif "ticket" in query and len(query["ticket"]) <= 64:
+            # A patient's phone: the status link is the credential, as for GET /tickets/{id}.
+            await self.engine.ticket(clinic, query["ticket"])
+        else:
+            raise BadRequest("send ?token= or ?ticket=", code="no_credentials")
+        return clinic, start, query.get("epoch") or None
+
+    async def reload_clinics(self) -> None:
+        """Pick up clinics' configuration changes (names, services) made through the API."""
+        while True:
+            await asyncio.sleep(RELOAD_CLINICS_EVERY)
+            with contextlib.suppress(Exception):
+                await self.engine.load_clinics()
+
+    async def close(self) -> None:
+        for feed in self.feeds.values():
+            if feed.task:
+                feed.task.cancel()
+        await asyncio.gather(
+            *(f.task for f in self.feeds.values() if f.task), return_exceptions=True
+        )
+
+
+async def serve_process(settings: Settings, options: PushOptions, index: int = 0) -> None:
+    """Serve until SIGTERM or SIGINT: one push process."""
+    assert settings.redis_url and settings.database_url, "stores must be configured"
+    client = aioredis.from_url(settings.redis_url, socket_timeout=10, socket_connect_timeout=5)
+    pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=4)
+    store = RedisStore(
+        client, stream_max=settings.stream_max_len, idempotency_ttl=settings.idempotency_ttl_seconds
+    )
+    # Reads and rebuilds only: the journal's group-commit writer is never started here.
+    engine = Engine(store, Journal(pool), pool, idempotency_ttl=settings.idempotency_ttl_seconds)
+    hub = Hub(engine, TokenBook(pool), options, index)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    shared = options.processes > 1 and not options.port_per_process
+    port = options.port + (index if options.port_per_process else 0)
+    policy = GcPolicy(freeze_every=options.gc_freeze_every, full_every=options.gc_full_every)
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        server: Server
+        async with serve(
+            hub.handle,
+            options.host,
+            port,
+            process_request=hub.process_request,
+            compression=None,  # per-message deflate costs CPU and memory per socket
+            ping_interval=None,  # heartbeats are broadcast by the feeds instead
+            max_size=4096,  # clients only send pings
+            max_queue=4,
+            close_timeout=2,
+            server_header=None,
+            reuse_port=shared,
+        ) as server:
+            policy.install()
+            tasks = [
+                loop.create_task(policy.run(), name="gc-policy"),
+                loop.create_task(hub.reload_clinics(), name="reload-clinics"),
+            ]
+            log.info("push process %d serving on %s:%d", index, options.host, port)
+            await stop.wait()
+            server.close()
+    finally:
+        for task in tasks:
+            task.cancel()
+        policy.uninstall()
+        await hub.close()
+        await pool.close()
+        await client.aclose()
+
+
+def _child(settings: Settings, options: PushOptions, index: int) -> None:
+    import uvloop
+
+    logging.basicConfig(
+        level=logging.INFO, format=f"%(asctime)s %(levelname)s push[{index}] %(name)s: %(message)s"
+    )
+    # The library logs every connection at INFO: at 10,000 screens that is noise, not news.
+    logging.getLogger("websockets").setLevel(logging.WARNING)
+    uvloop.run(serve_process(settings, options, index))
+
+
+def run(settings: Settings, options: PushOptions) -> None:
+    """Run ``options.processes`` push processes; end them all when one ends or on a signal."""
+    if options.processes == 1:
+        _child(settings, options, 0)
+        return
+    ctx = multiprocessing.get_context("spawn")
+    children = [
+        ctx.Process(target=_child, args=(settings, options, i), name=f"clinicq-push-{i}")
+        for i in range(options.processes)
+    ]
+    for child in children:
+        child.start()
+
+    def stop(*_: object) -> None:
+        for child in children:
+            if child.is_alive():
+                child.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    multiprocessing.connection.wait([c.sentinel for c in children])
+    failed = any(c.exitcode not in (0, None, -signal.SIGTERM) for c in children)
+    stop()
+    for child in children:
+        child.join(timeout=15)
+    if failed:
+        sys.exit(1)

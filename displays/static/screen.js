@@ -1,0 +1,131 @@
+/* Waiting-room screen: the newest calls large, recent calls below, every queue's length and wait.
+ * Every call and recall is announced: a chime, then the browser's speech in the clinic's language.
+ * Announcements queue up and never cut each other off; calls made at the same moment are each
+ * held large on screen for HOLD_MS.
+ */
+(function () {
+  "use strict";
+  const { t, el, live, cabinetName, waitText, tick } = window.CQ;
+  const HOLD_MS = 15000;
+  const HERO_MAX = 4;
+  let calls = [];
+  let queues = [];
+  const firstSeen = new Map();
+  const announced = (window.CQ_ANNOUNCED = []);
+
+  const key = (c) => c.number + "|" + c.at;
+
+  function render() {
+    const now = Date.now();
+    const fresh = calls.filter((c) => now - (firstSeen.get(key(c)) || 0) < HOLD_MS).slice(0, HERO_MAX);
+    const hero = fresh.length ? fresh : calls.slice(0, 1);
+    const heroNode = document.getElementById("hero");
+    heroNode.className = "hero n" + hero.length;
+    heroNode.replaceChildren(...(hero.length ? hero.map((c) => callNode(c, "call", now)) :
+      [el("div", { class: "empty" }, t("no_calls"))]));
+    const rest = calls.filter((c) => !hero.includes(c)).slice(0, 8);
+    document.getElementById("recent").replaceChildren(...rest.map((c) => el("li", {}, callNode(c, "line", now))));
+    document.getElementById("queues").replaceChildren(...queues.map((q) =>
+      el("li", { "data-queue": q.service, class: "queue level-" + q.level },
+        el("span", { class: "name" }, q.prefix + " · " + q.name),
+        el("span", { class: "waiting" }, String(q.waiting)),
+        el("span", { class: "unit" }, t("waiting")),
+        el("span", { class: "eta" }, waitText(q.expected_wait_minutes)))));
+  }
+
+  function callNode(c, cls, now) {
+    const node = el("div", { class: cls + (c.recall ? " recall" : ""), "data-number": c.number },
+      el("span", { class: "number" }, c.number),
+      el("span", { class: "arrow" }, " → "),
+      el("span", { class: "cab" }, cabinetName(c.cabinet)),
+      c.recall ? el("span", { class: "again" }, " (" + t("recall") + ")") : null);
+    if (now - (firstSeen.get(key(c)) || 0) < HOLD_MS) node.classList.add("new");
+    return node;
+  }
+
+  // -- sound: one announcement at a time, in order ---------------------------------------------
+  const pending = [];
+  let speaking = false;
+  let audio = null;
+
+  function announce(c) {
+    const text = t(c.recall ? "announce_recall" : "announce", { number: c.number, cabinet: cabinetName(c.cabinet) });
+    announced.push(text);
+    pending.push(text);
+    if (!speaking) next();
+  }
+
+  function next() {
+    const text = pending.shift();
+    if (text === undefined) { speaking = false; return; }
+    speaking = true;
+    chime().then(() => speak(text)).then(next);
+  }
+
+  function chime() {
+    return new Promise((done) => {
+      try {
+        audio = audio || new AudioContext();
+        const osc = audio.createOscillator();
+        const gain = audio.createGain();
+        osc.connect(gain);
+        gain.connect(audio.destination);
+        const at = audio.currentTime;
+        osc.frequency.setValueAtTime(880, at);
+        osc.frequency.setValueAtTime(660, at + 0.3);
+        gain.gain.setValueAtTime(0.25, at);
+        gain.gain.exponentialRampToValueAtTime(0.001, at + 0.8);
+        osc.start(at);
+        osc.stop(at + 0.8);
+      } catch (_) { /* no audio device */ }
+      setTimeout(done, 900);
+    });
+  }
+
+  function speak(text) {
+    return new Promise((done) => {
+      if (!("speechSynthesis" in window)) { done(); return; }
+      const u = new SpeechSynthesisUtterance(text);
+      u.lang = t("lang");
+      u.rate = 0.9;
+      let finished = false;
+      const finish = () => { if (!finished) { finished = true; done(); } };
+      // Some systems never fire onend (no voice installed): do not let the queue stall.
+      setTimeout(finish, 4000 + text.length * 120);
+      u.onend = finish;
+      u.onerror = finish;
+      window.speechSynthesis.speak(u);
+    });
+  }
+
+  document.getElementById("sound").addEventListener("click", (e) => {
+    audio = audio || new AudioContext();
+    audio.resume();
+    e.currentTarget.hidden = true;
+  });
+
+  // -- live ---------------------------------------------------------------------------------------
+  live({
+    credential: "token=" + encodeURIComponent(window.CQ.token),
+    onBoard(board) {
+      calls = board.calls.map((c) => ({ number: c.number, cabinet: c.cabinet, at: c.at, recall: c.recall }));
+      for (const c of calls) if (!firstSeen.has(key(c))) firstSeen.set(key(c), 0);
+      queues = board.queues;
+      render();
+    },
+    onEvent(ev) {
+      if (ev.kind === "ticket_called" || ev.kind === "ticket_recalled") {
+        const c = { number: ev.ticket.number, cabinet: ev.ticket.cabinet, at: ev.at, recall: ev.ticket.recalls || 0 };
+        if (!firstSeen.get(key(c))) firstSeen.set(key(c), Date.now());
+        calls = [c, ...calls.filter((x) => key(x) !== key(c))].slice(0, 20);
+        announce(c);
+        render();
+      } else if (ev.kind === "day_opened") {
+        calls = [];
+        render();
+      }
+    },
+  });
+  tick("clock");
+  setInterval(render, 1000);
+})();

@@ -1,0 +1,60 @@
+/* A patient's ticket status: people ahead, expected wait, and the call the moment it happens. */
+(function () {
+  "use strict";
+  const { cfg, t, live, cabinetName, waitText } = window.CQ;
+  const id = cfg.ticket;
+  let ticket = null;
+  let refreshTimer = null;
+
+  function render() {
+    if (!ticket) return;
+    document.getElementById("number").textContent = ticket.number;
+    document.getElementById("service").textContent = ticket.service_name;
+    document.title = t("status_title", { number: ticket.number });
+    const states = {
+      waiting: "status_waiting", called: "status_called", serving: "status_serving",
+      suspended: "status_suspended", completed: "status_done",
+    };
+    const state = document.getElementById("state");
+    state.textContent = t(states[ticket.state] || "status_missed", { cabinet: cabinetName(ticket.cabinet) });
+    state.dataset.state = ticket.state;
+    const waiting = ticket.state === "waiting";
+    document.getElementById("ahead").textContent = waiting ? (ticket.ahead ? t("ahead", { count: ticket.ahead }) : t("ahead_none")) : "";
+    document.getElementById("wait").textContent = waiting ? waitText(ticket.expected_wait_minutes) : "";
+    const called = document.getElementById("called");
+    called.hidden = ticket.state !== "called";
+    called.textContent = t("status_called", { cabinet: cabinetName(ticket.cabinet) });
+  }
+
+  async function refresh() {
+    try {
+      const r = await fetch("/api/v1/clinics/" + encodeURIComponent(cfg.clinic.id) + "/tickets/" + encodeURIComponent(id));
+      if (r.status === 404) { document.getElementById("state").textContent = t("status_not_found"); return; }
+      if (r.ok) { ticket = await r.json(); render(); }
+    } catch (_) { /* offline: the socket's reconnect brings us back */ }
+  }
+
+  function refreshSoon() {
+    clearTimeout(refreshTimer);
+    refreshTimer = setTimeout(refresh, 300);
+  }
+
+  live({
+    credential: "ticket=" + encodeURIComponent(id),
+    onBoard(board, frame) {
+      if (frame.type === "snapshot") refresh();
+    },
+    onEvent(ev) {
+      if (!ticket) return;
+      const mine = ev.ticket && ev.ticket.id === id;
+      if (mine) {
+        ticket = Object.assign({}, ticket, { state: ev.ticket.state, cabinet: ev.ticket.cabinet || null });
+        render();
+        if ((ev.kind === "ticket_called" || ev.kind === "ticket_recalled") && navigator.vibrate) navigator.vibrate([300, 100, 300]);
+      }
+      if (mine || (ev.ticket && ev.ticket.service === ticket.service) || ev.doctor || ev.kind === "day_opened") refreshSoon();
+    },
+    onDenied() { document.getElementById("state").textContent = t("status_not_found"); },
+  });
+  refresh();
+})();
