@@ -33,6 +33,7 @@ from engine.store_redis import NotLoaded, RedisStore, ScriptAnswer
 log = logging.getLogger(__name__)
 STREAM_TAIL_ON_REBUILD = 1000
 RECONCILE_WINDOW = 5000
+CONFIG_CHANNEL = "clinicq_config"
 
 
 def wall_clock_ms() -> int:
@@ -67,15 +68,29 @@ class Engine:
 
     async def put_clinic(self, clinic: Clinic) -> None:
         """Store a clinic's configuration durably and make sure its live state exists."""
-        await self.pool.execute(
-            "INSERT INTO clinics (id, config) VALUES ($1, $2) "
-            "ON CONFLICT (id) DO UPDATE SET config = EXCLUDED.config, updated_at = now()",
-            clinic.id,
-            msgspec.json.encode(clinic).decode(),
-        )
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "INSERT INTO clinics (id, config) VALUES ($1, $2) "
+                "ON CONFLICT (id) DO UPDATE SET config = EXCLUDED.config, updated_at = now()",
+                clinic.id,
+                msgspec.json.encode(clinic).decode(),
+            )
+            # Other workers hold the configuration in memory: tell them, on commit.
+            await conn.execute("SELECT pg_notify($1, $2)", CONFIG_CHANNEL, clinic.id)
         self.clinics[clinic.id] = clinic
         if not await self.store.is_loaded(clinic.id):
             await self.rebuild(clinic.id)
+
+    async def listen_for_config(self, database_url: str) -> asyncpg.Connection:
+        """Forget a clinic's cached configuration when any worker changes it; returns the
+        listening connection, which the caller closes at shutdown."""
+        conn = await asyncpg.connect(database_url)
+
+        def changed(_conn: Any, _pid: int, _channel: str, clinic_id: object) -> None:
+            self.clinics.pop(str(clinic_id), None)  # fetched again on next use
+
+        await conn.add_listener(CONFIG_CHANNEL, changed)
+        return conn
 
     async def clinic(self, clinic_id: str) -> Clinic:
         """A clinic's configuration; one added through another worker is fetched on first use."""

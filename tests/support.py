@@ -108,7 +108,7 @@ def clinic_config(
     }
     return {
         "id": clinic_id,
-        "name": f"Поликлиника {clinic_id} 🏥",
+        "name": f"Поликлиника {clinic_id}",
         "timezone": timezone,
         "locale": "ru",
         "services": [

@@ -233,6 +233,7 @@ def create_app(settings: Settings) -> Starlette:
         if settings.sms_sending:
             sender = await sms_worker.start_worker(engine.pool, settings.notifier())
         task = asyncio.create_task(_background(engine))
+        listener = await engine.listen_for_config(settings.database_url or "")
         try:
             yield
         finally:
@@ -241,6 +242,7 @@ def create_app(settings: Settings) -> Starlette:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            await listener.close()
             await close_engine(engine)
 
     metrics = Metrics()

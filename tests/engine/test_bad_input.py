@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from tests.support import MakeClinic
@@ -132,3 +134,22 @@ async def test_illegal_moves_are_409_with_a_code(clinics: MakeClinic) -> None:
         f"{c.api}/doctors/d1/duty", json={"status": "on_duty", "cabinet": "c0"}, headers=h
     )
     assert (r.status_code, r.json()["error"]["code"]) == (409, "cabinet_occupied")
+
+
+async def test_a_clinic_named_with_emoji_and_cyrillic_round_trips(clinics: MakeClinic) -> None:
+    """Names are data: emoji and Cyrillic in a clinic's, service's and doctor's names come back intact."""
+    c = await clinics("names")
+    config = (await c.http.get(c.api, headers=c.auth("admin"))).json()
+    config["name"] = "Поликлиника № 7 🏥"
+    config["services"][0]["name"] = "Терапевт 👩‍⚕️"
+    config["doctors"][0]["name"] = "Ёлкина Ä. 😷"
+    r = await c.http.put(c.api, json=config, headers=c.auth("admin"))
+    assert r.status_code == 200, r.text
+    for _ in range(50):  # every worker hears of the change through PostgreSQL NOTIFY
+        board = (await c.http.get(f"{c.api}/board", headers=c.auth("display"))).json()
+        if board["name"] == "Поликлиника № 7 🏥":
+            break
+        await asyncio.sleep(0.1)
+    assert board["name"] == "Поликлиника № 7 🏥"
+    assert board["queues"][0]["name"] == "Терапевт 👩‍⚕️"
+    assert board["doctors"][0]["name"] == "Ёлкина Ä. 😷"
