@@ -17,8 +17,10 @@ import pytest
 from engine.api.auth import create_token
 from engine.cluster import EmbeddedCluster
 from engine.embedded import EmbeddedPostgres, EmbeddedRedis
-from engine.journal_postgres import apply_schema
-from tests.support import CLUSTER, ClinicClient, EngineServer, make_clinic
+from engine.journal_postgres import Journal, apply_schema
+from engine.service import Engine
+from engine.store_redis import RedisStore
+from tests.support import CLUSTER, ClinicClient, Clock, EngineServer, make_clinic, redis_client
 
 
 @pytest.fixture(scope="session")
@@ -107,3 +109,22 @@ async def clinics(
     yield make
     for client in made:
         await client.http.aclose()
+
+
+@pytest.fixture
+async def engine(redis_url: str, database_url: str) -> AsyncIterator[tuple[Engine, Clock]]:
+    """The engine in-process on the real stores, with an injected clock."""
+    client = redis_client(redis_url)
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
+    await apply_schema(pool)
+    store = RedisStore(client, stream_max=10_000, idempotency_ttl=3600)
+    await store.load_scripts()
+    journal = Journal(pool)
+    journal.start()
+    clock = Clock()
+    try:
+        yield Engine(store, journal, pool, clock=clock), clock
+    finally:
+        await journal.close()
+        await pool.close()
+        await client.aclose()

@@ -9,7 +9,9 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
@@ -173,3 +175,20 @@ async def make_clinic(
 
 
 MakeClinic = Callable[..., Awaitable[ClinicClient]]
+
+
+class Clock:
+    """An injected clock for the engine: set it to a local wall time in a zone."""
+
+    def __init__(self) -> None:
+        self.now = 0
+
+    def set(self, local: str, zone: str = "Europe/Moscow") -> None:
+        moment = datetime.fromisoformat(local).replace(tzinfo=ZoneInfo(zone))
+        self.now = int(moment.timestamp() * 1000)
+
+    def advance(self, minutes: float) -> None:
+        self.now += int(minutes * 60_000)
+
+    def __call__(self) -> int:
+        return self.now

@@ -3,52 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
-import asyncpg
 import pytest
 
 from engine import commands as c
 from engine.clinic import parse_clinic
 from engine.errors import NotFound
-from engine.journal_postgres import Journal, apply_schema
 from engine.service import Engine
-from engine.store_redis import RedisStore
-from tests.support import clinic_config, redis_client
+from tests.support import Clock, clinic_config
 
 pytestmark = pytest.mark.integration
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0
-
-    def set(self, local: str, zone: str) -> None:
-        moment = datetime.fromisoformat(local).replace(tzinfo=ZoneInfo(zone))
-        self.now = int(moment.timestamp() * 1000)
-
-    def __call__(self) -> int:
-        return self.now
-
-
-@pytest.fixture
-async def engine(redis_url: str, database_url: str) -> AsyncIterator[tuple[Engine, Clock]]:
-    client = redis_client(redis_url)
-    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
-    await apply_schema(pool)
-    store = RedisStore(client, stream_max=10_000, idempotency_ttl=3600)
-    await store.load_scripts()
-    journal = Journal(pool)
-    journal.start()
-    clock = Clock()
-    try:
-        yield Engine(store, journal, pool, clock=clock), clock
-    finally:
-        await journal.close()
-        await pool.close()
-        await client.aclose()
 
 
 async def _clinic(engine: Engine, zone: str) -> str:
