@@ -6,6 +6,7 @@ Three primaries, no replicas; the slots are split evenly and the nodes introduce
 
 from __future__ import annotations
 
+import random
 import socket
 import time
 from dataclasses import dataclass, field
@@ -25,6 +26,25 @@ def _command(port: int, *args: str) -> str:
         return sock.recv(65536).decode(errors="replace")
 
 
+def _cluster_port() -> int:
+    """A free port whose cluster bus port (port + 10000) is free too; so at most 55535."""
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(20_000, 55_535)
+        if _free(port) and _free(port + 10_000):
+            return port
+    raise ConfigError("cluster: no free pair of ports for a node and its cluster bus")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 @dataclass
 class EmbeddedCluster:
     data_dir: Path
@@ -37,8 +57,12 @@ class EmbeddedCluster:
 
     def start(self, timeout: float = 30.0) -> EmbeddedCluster:
         for i in range(self.size):
-            node = EmbeddedRedis(self.data_dir / f"node{i}", extra_args=["--cluster-enabled", "yes",
-                                 "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "3000"])  # fmt: skip
+            node = EmbeddedRedis(
+                data_dir=self.data_dir / f"node{i}",
+                port=_cluster_port(),
+                extra_args=["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                            "--cluster-node-timeout", "3000"],
+            )  # fmt: skip
             self.nodes.append(node.start())
         step = SLOTS // self.size
         for i, node in enumerate(self.nodes):
