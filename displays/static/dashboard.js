@@ -46,14 +46,31 @@
       cabinet: cabinet.value,
       services: boxes.map((b) => b.querySelector("input")).filter((i) => i.checked).map((i) => i.value),
     });
+    const chosen = () => boxes.map((b) => b.querySelector("input")).filter((i) => i.checked).map((i) => i.value);
     const cell = el("td", { class: "actions" },
       cabinet, el("span", { class: "boxes" }, ...boxes),
+      el("button", { class: "what-if", onclick: () => whatIf(d, { services: chosen(), status: "on_duty" }) }, t("what_if")),
       el("button", { class: "move", onclick: apply }, t("move")),
       el("button", { class: "on-duty", onclick: () => duty(d.id, { status: "on_duty" }) }, t("go_on_duty")),
       el("button", { class: "break", onclick: () => duty(d.id, { status: "break" }) }, t("go_break")),
       el("button", { class: "off", onclick: () => duty(d.id, { status: "off" }) }, t("go_off")));
     actionCells.set(d.id, cell);
     return cell;
+  }
+
+  // Ask the simulator what the queues would look like with this doctor on these queues,
+  // before moving anyone (clinic_sim's what-if, from the live board).
+  async function whatIf(d, change) {
+    say(t("what_if_running"), false);
+    try {
+      const out = await api("POST", "/what-if", Object.assign({ doctor: d.id }, change));
+      const wait = (v) => v === null ? t("what_if_no_doctor") : t("minutes", { minutes: v });
+      const rows = out.after.queues.map((q, i) =>
+        q.name + ": " + wait(out.before.queues[i].longest_wait_minutes) + " → " + wait(q.longest_wait_minutes));
+      say(t("what_if_result", { doctor: d.name }) + " " + rows.join("; "), false);
+    } catch (e) {
+      say(e.message, true);
+    }
   }
 
   async function duty(id, body) {

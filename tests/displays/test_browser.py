@@ -218,6 +218,9 @@ async def test_dashboard_move_changes_who_call_next_serves(
     await row.locator("input[value=therapy]").uncheck()
     await row.locator("input[value=surgery]").check()
     await row.locator("select.move-cabinet").select_option("c2")
+    await row.locator("button.what-if").click()  # the simulator's forecast before the move
+    await expect(dash.locator("#message")).to_contain_text("Прогноз", timeout=WAIT_MS)
+    await expect(dash.locator("#message")).to_contain_text("Хирург:")
     await row.locator("button.move").click()
     await expect(row.locator("td.services")).to_have_text("Хирург", timeout=WAIT_MS)
     await expect(row.locator("td.cabinet")).to_have_text("Кабинет 2")
