@@ -12,7 +12,8 @@ pytestmark = pytest.mark.integration
 async def test_icu_doctor_registers_a_relative_through_the_engine(clinics: MakeClinic) -> None:
     """An icu_doctor token may; a kiosk token may not; no token is 401; the phone comes back masked."""
     c = await clinics("icu")
-    path = "/api/v1/icu/patients/p1"
+    # Patient ids are city-wide (like a policy number), so each run admits a new one.
+    path = f"/api/v1/icu/patients/p-{c.clinic}"
     r = await c.http.put(
         f"{path}/status", json={"status": "admitted"}, headers=c.auth("icu_doctor")
     )
