@@ -1,4 +1,4 @@
-"""A clinic's configuration: services (queues), cabinets, doctors, schedules and queue policy.
+"""A clinic's configuration: services (queues), cabinets, doctors, schedules, queue policy, kiosks.
 
 Loaded from a TOML file (``demo_clinic.toml`` ships) and changeable through the API; it is data,
 validated once by msgspec, and every rule reads it as plain values.
@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import msgspec
 
 from engine.errors import ConfigError, ValidationFailed
+from ticketing.errors import PrinterConfigError
+from ticketing.printer_config import check_printer
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 
@@ -60,6 +62,17 @@ class Policy(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     booking_days_ahead: int = 14
 
 
+class Kiosk(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A self-service kiosk and its ticket printer (a URL as in ``docs/TICKETING.md``).
+
+    ``profile`` names the printer model's python-escpos profile; it overrides the URL's.
+    """
+
+    id: str
+    printer: str
+    profile: str | None = None
+
+
 class Clinic(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     id: str
     name: str
@@ -69,6 +82,7 @@ class Clinic(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     cabinets: list[Cabinet] = msgspec.field(default_factory=list)
     doctors: list[Doctor] = msgspec.field(default_factory=list)
     policy: Policy = msgspec.field(default_factory=Policy)
+    kiosks: list[Kiosk] = msgspec.field(default_factory=list)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -82,6 +96,9 @@ class Clinic(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     def cabinet(self, cabinet_id: str) -> Cabinet | None:
         return next((c for c in self.cabinets if c.id == cabinet_id), None)
+
+    def kiosk(self, kiosk_id: str) -> Kiosk | None:
+        return next((k for k in self.kiosks if k.id == kiosk_id), None)
 
     def validate(self) -> Clinic:
         """Check cross-references; raise ValidationFailed naming the first problem."""
@@ -100,6 +117,7 @@ class Clinic(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             ("service", [s.id for s in self.services]),
             ("cabinet", [c.id for c in self.cabinets]),
             ("doctor", [d.id for d in self.doctors]),
+            ("kiosk", [k.id for k in self.kiosks]),
         ):
             problems += [
                 f"{kind} id {i!r} is not a valid id" for i in ids if not ID_PATTERN.match(i)
@@ -122,6 +140,11 @@ class Clinic(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
                 problems.append(f"doctor {d.id!r}: unknown cabinet {d.cabinet!r}")
             if d.schedule and not (d.schedule.service or d.services):
                 problems.append(f"doctor {d.id!r}: a schedule needs a service")
+        for k in self.kiosks:
+            try:
+                check_printer(k.printer, k.profile)
+            except PrinterConfigError as exc:
+                problems.append(f"kiosk {k.id!r}: {exc}")
         if self.policy.priority_run < 1 or self.policy.max_recalls < 0:
             problems.append("policy: priority_run >= 1 and max_recalls >= 0")
         if problems:

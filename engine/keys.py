@@ -20,6 +20,9 @@ the same names; the list below is the map of what they use.
     q:{c}:events        stream: every event, entry id "{offset}-0"
     q:{c}:idem:{key}    string: "{fingerprint}|{answer}" for a retried write
     q:{c}:rebuild       string: the lock held while a clinic is rebuilt from the journal
+    q:{c}:pj:{job}      string: a print job's record (JSON), for every worker; expires
+    q:{c}:pt:{ticket}   string: the print job of a ticket ("pending" while it is submitted)
+    q:{c}:printers      hash: kiosk id -> its printer's last observed state (JSON)
 """
 
 from __future__ import annotations
@@ -43,6 +46,18 @@ def rebuild_lock(clinic: str) -> str:
 
 def idem(clinic: str, key: str) -> str:
     return prefix(clinic) + "idem:" + key
+
+
+def print_job(clinic: str, job: str) -> str:
+    return prefix(clinic) + "pj:" + job
+
+
+def ticket_print_job(clinic: str, ticket: str) -> str:
+    return prefix(clinic) + "pt:" + ticket
+
+
+def printers(clinic: str) -> str:
+    return prefix(clinic) + "printers"
 
 
 def clinic_key(clinic: str, name: str) -> str:

@@ -99,9 +99,14 @@ def _children(pid: int) -> list[int]:
 
 
 def clinic_config(
-    clinic_id: str, *, doctors: int = 3, timezone: str = "Europe/Moscow"
+    clinic_id: str,
+    *,
+    doctors: int = 3,
+    timezone: str = "Europe/Moscow",
+    kiosks: list[dict[str, str]] | None = None,
 ) -> dict[str, object]:
-    """A clinic for one test: therapy (Т) and surgery (Х), ``doctors`` therapists in own cabinets."""
+    """A clinic for one test: therapy (Т) and surgery (Х), ``doctors`` therapists in own cabinets,
+    and ``kiosks`` (``{"id": ..., "printer": URL}``) when given."""
     schedule = {
         "weekdays": [1, 2, 3, 4, 5, 6, 7],
         "start": "00:00",
@@ -128,6 +133,7 @@ def clinic_config(
             }
             for i in range(doctors)
         ],
+        **({"kiosks": kiosks} if kiosks is not None else {}),
     }
 
 

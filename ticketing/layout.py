@@ -15,13 +15,13 @@ from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.dates import format_datetime
-from escpos.capabilities import CAPABILITIES
 from escpos.constants import QR_ECLEVEL_M
 from escpos.printer import Dummy
 
 from ticketing import codepage as cp
-from ticketing.errors import PrinterConfigError, TicketDataError
+from ticketing.errors import TicketDataError
 from ticketing.messages import MESSAGES, message
+from ticketing.printer_config import code_page
 
 NUMBER_SIZE = 4  # character width and height multiplier for the ticket number (1-8)
 QR_MODULE_DOTS = 6  # printer dots per QR module: about 5 mm wide codes on 203 dpi heads
@@ -147,13 +147,8 @@ def render(ops: list[Op], profile: str = "default", codepage: str | None = None)
 
     The code page defaults to the best Cyrillic page the profile offers (CP866 on "default").
     """
-    if profile not in CAPABILITIES["profiles"]:
-        raise PrinterConfigError(f"unknown printer profile {profile!r}")
+    page = code_page(profile, codepage)  # PrinterConfigError
     printer = Dummy(profile=profile)
-    pages = printer.profile.get_code_pages()
-    page = (codepage or cp.choose(pages)).upper()
-    if page not in pages:
-        raise PrinterConfigError(f"profile {profile!r} has no code page {page}")
     columns = int(printer.profile.get_columns("a"))
 
     def line(text: str) -> None:

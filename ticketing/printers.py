@@ -11,15 +11,14 @@ import contextlib
 import socket
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any, Final
-from urllib.parse import parse_qsl, unquote, urlsplit
 
 from escpos import printer as escpos_printer
 from escpos.exceptions import DeviceNotFoundError
 from escpos.exceptions import Error as EscposError
 
 from ticketing.errors import PrinterConfigError, PrinterError, PrinterNotReady
+from ticketing.printer_config import SCHEMES, PrinterConfig, parse_printer_url, usb_ids
 from ticketing.status import (
     DLE_EOT_PAPER,
     DLE_EOT_PRINTER,
@@ -30,81 +29,10 @@ from ticketing.status import (
     state_of,
 )
 
-SCHEMES: Final = ("tcp", "usb", "serial", "file", "cups")
+__all__ = ["SCHEMES", "EscposPrinter", "PrinterConfig", "open_printer", "parse_printer_url"]
+
 # Only these transports carry the printer's real-time replies back to us.
 _QUERYABLE: Final = frozenset({"tcp", "usb", "serial"})
-_OPTIONS: Final = frozenset(
-    {"profile", "codepage", "timeout", "status_timeout", "baudrate", "in_ep", "out_ep"}
-)
-
-
-@dataclass(frozen=True)
-class PrinterConfig:
-    """A parsed printer URL; ``timeout`` bounds connect and send, ``status_timeout`` a reply."""
-
-    scheme: str
-    target: str  # host, "vid:pid", device path or CUPS printer name
-    host: str | None = None
-    port: int | None = None
-    profile: str = "default"
-    codepage: str | None = None
-    timeout: float = 3.0
-    status_timeout: float = 0.5
-    options: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
-
-
-def parse_printer_url(url: str) -> PrinterConfig:
-    """Parse ``scheme://...?profile=...&codepage=...&timeout=...`` into a PrinterConfig."""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in SCHEMES:
-        raise PrinterConfigError(
-            f"printer {url!r}: scheme must be one of {', '.join(s + '://' for s in SCHEMES)}"
-        )
-    options = dict(parse_qsl(parts.query))
-    unknown = set(options) - _OPTIONS
-    if unknown:
-        raise PrinterConfigError(f"printer {url!r}: unknown option(s) {', '.join(sorted(unknown))}")
-    try:
-        # usb://VID:PID is not a host and port; only tcp and cups have ports.
-        port = parts.port if parts.scheme in ("tcp", "cups") else None
-        timeout = float(options.pop("timeout", 3.0))
-        status_timeout = float(options.pop("status_timeout", 0.5))
-    except ValueError as exc:
-        raise PrinterConfigError(f"printer {url!r}: {exc}") from exc
-    if timeout <= 0 or status_timeout <= 0:
-        raise PrinterConfigError(f"printer {url!r}: time-outs must be positive")
-    common: dict[str, Any] = {
-        "profile": options.pop("profile", "default"),
-        "codepage": options.pop("codepage", None),
-        "timeout": timeout,
-        "status_timeout": status_timeout,
-        "options": options,
-    }
-    host = parts.hostname
-    path = unquote(parts.path)
-    if parts.scheme == "tcp":
-        if not host:
-            raise PrinterConfigError(f"printer {url!r}: expected tcp://HOST[:PORT]")
-        return PrinterConfig("tcp", host, host=host, port=port or 9100, **common)
-    if parts.scheme == "usb":
-        ids = parts.netloc
-        if not _usb_ids(ids):
-            raise PrinterConfigError(f"printer {url!r}: expected usb://VENDOR:PRODUCT in hex")
-        return PrinterConfig("usb", ids, **common)
-    if parts.scheme == "cups":
-        name = path.strip("/")
-        return PrinterConfig("cups", name, host=host, port=port, **common)
-    if not path or parts.netloc:
-        raise PrinterConfigError(f"printer {url!r}: expected {parts.scheme}:///absolute/path")
-    return PrinterConfig(parts.scheme, path, **common)
-
-
-def _usb_ids(ids: str) -> tuple[int, int] | None:
-    vendor, _, product = ids.partition(":")
-    try:
-        return int(vendor, 16), int(product, 16)
-    except ValueError:
-        return None
 
 
 class _Network(escpos_printer.Network):
@@ -214,7 +142,7 @@ class EscposPrinter:
         if c.scheme == "tcp":
             return _Network(c.host, c.port, timeout=c.timeout, **kind)
         if c.scheme == "usb":
-            vendor, product = _usb_ids(c.target) or (0, 0)
+            vendor, product = usb_ids(c.target) or (0, 0)
             endpoints = {k: int(c.options[k], 0) for k in ("in_ep", "out_ep") if k in c.options}
             return escpos_printer.Usb(
                 vendor, product, timeout=int(c.timeout * 1000), **endpoints, **kind

@@ -22,6 +22,7 @@ from typing import Final, Protocol, TypeVar
 
 from ticketing.errors import PrinterError, PrinterNotReady, SpoolError
 from ticketing.layout import TicketPrint, layout, render
+from ticketing.printer_config import code_page
 from ticketing.status import NOT_READY, PrinterState
 
 log = logging.getLogger(__name__)
@@ -117,15 +118,29 @@ class Spool:
         self._jobs: OrderedDict[str, PrintJob] = OrderedDict()
         self._on_alert = on_alert
         self._on_fallback = on_fallback
+        self._started = False
 
     async def start(self) -> None:
         """Check each printer's profile and code page, then start one worker task per printer."""
         for printer in self._printers.values():
-            render([], profile=printer.profile, codepage=printer.codepage)  # PrinterConfigError
+            code_page(printer.profile, printer.codepage)  # PrinterConfigError
+        self._started = True
         for printer_id in self._printers:
-            self._queues[printer_id] = asyncio.Queue()
-            task = asyncio.create_task(self._work(printer_id), name=f"spool:{printer_id}")
-            self._workers.append(task)
+            self._start_worker(printer_id)
+
+    def add(self, printer_id: str, printer: Printer) -> None:
+        """Add a printer, or replace the adapter of one that was reconfigured; its state restarts
+        as unknown. On a running spool the new printer's worker starts at once."""
+        code_page(printer.profile, printer.codepage)  # PrinterConfigError
+        self._printers[printer_id] = printer  # a worker reads the adapter at each job
+        self._states[printer_id] = PrinterState.UNKNOWN
+        if self._started and printer_id not in self._queues:
+            self._start_worker(printer_id)
+
+    def _start_worker(self, printer_id: str) -> None:
+        self._queues[printer_id] = asyncio.Queue()
+        task = asyncio.create_task(self._work(printer_id), name=f"spool:{printer_id}")
+        self._workers.append(task)
 
     async def close(self) -> None:
         """Stop the workers; queued jobs are failed so their kiosks fall back."""
@@ -133,6 +148,7 @@ class Spool:
             task.cancel()
         await asyncio.gather(*self._workers, return_exceptions=True)
         self._workers.clear()
+        self._started = False
         for job in list(self._jobs.values()):
             if not job.done.is_set():
                 self._fail(job, "spool closed")
@@ -144,11 +160,18 @@ class Spool:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    def submit(self, printer_id: str, ticket: TicketPrint) -> PrintJob:
-        """Render ``ticket`` for the printer and queue it; returns at once."""
+    def submit(
+        self, printer_id: str, ticket: TicketPrint, *, reprint_of: str | None = None
+    ) -> PrintJob:
+        """Render ``ticket`` for the printer and queue it; returns at once.
+
+        ``reprint_of`` marks a copy of a job this spool no longer holds (say, one another process
+        printed): the same ticket data renders to the same bytes.
+        """
         printer = self._printer(printer_id)
         data = render(layout(ticket), profile=printer.profile, codepage=printer.codepage)
-        return self._enqueue(PrintJob(self._new_id(), printer_id, ticket, data))
+        job = PrintJob(self._new_id(), printer_id, ticket, data, reprint_of=reprint_of)
+        return self._enqueue(job)
 
     def reprint(self, job_id: str, printer_id: str | None = None) -> PrintJob:
         """Queue the same ticket again as a new job, never a new ticket.

@@ -1,14 +1,54 @@
-/* Kiosk: choose a service (or check in a booking by its code), get the ticket with its QR code. */
+/* Kiosk: choose a service (or check in a booking by its code), get the ticket with its QR code.
+ *
+ * With ?kiosk=<id> the ticket is also printed on that kiosk's printer. The ticket is already
+ * issued and on screen; printing only adds paper. When the job fails (no paper, printer offline)
+ * or does not finish in time, the screen says so and keeps the number and QR large for longer. */
 (function () {
   "use strict";
   const { t, api, live, waitText, serviceName, say, params, token, pushBase } = window.CQ;
   const sections = ["choose", "booking", "ticket"];
+  const kiosk = params.get("kiosk");
+  const PRINT_WAIT_MS = 20000;
   let backTimer = null;
+  let printRun = 0; // bumped per ticket, so a late answer about an earlier ticket is dropped
+  let printJob = null;
 
-  function show(id) {
+  function show(id, stayMs) {
     for (const s of sections) document.getElementById(s).hidden = s !== id;
     clearTimeout(backTimer);
-    if (id !== "choose") backTimer = setTimeout(() => show("choose"), 45000);
+    if (id !== "choose") backTimer = setTimeout(() => show("choose"), stayMs || 45000);
+    else printRun += 1;
+  }
+
+  function printState(state) {
+    const node = document.getElementById("print-state");
+    node.hidden = !state;
+    node.dataset.state = state;
+    node.textContent = state ? t("print_" + state) : "";
+    document.getElementById("ticket").classList.toggle("fallback", state === "fallback");
+    document.getElementById("reprint").hidden = !(state === "fallback" && printJob);
+    if (state === "fallback") show("ticket", 120000); // time to write the number down
+  }
+
+  async function print(path, body) {
+    if (!kiosk) return;
+    const run = ++printRun;
+    const base = "/kiosks/" + encodeURIComponent(kiosk) + "/print";
+    printState("printing");
+    let job = null;
+    try {
+      job = await api("POST", base + path, body);
+      const deadline = Date.now() + PRINT_WAIT_MS;
+      while (!job.done && Date.now() < deadline && run === printRun) {
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        job = await api("GET", base + "/" + encodeURIComponent(job.id));
+      }
+    } catch (_) {
+      // No answer about the printer is no paper as far as the patient can tell.
+    }
+    if (run !== printRun) return;
+    if (job) printJob = job.id;
+    printState(job && job.state === "printed" ? "printed" : "fallback");
   }
 
   function statusLink(path) {
@@ -26,7 +66,10 @@
     qr.src = "/displays/qr.png?data=" + encodeURIComponent(link);
     qr.dataset.link = link;
     say("", false);
+    printJob = null;
+    printState("");
     show("ticket");
+    print("", { ticket: view.id });
   }
 
   async function take(service) {
@@ -43,6 +86,9 @@
   document.getElementById("booking-open").addEventListener("click", () => {
     show("booking");
     document.getElementById("booking-code").focus();
+  });
+  document.getElementById("reprint").addEventListener("click", () => {
+    if (printJob) print("/" + encodeURIComponent(printJob) + "/reprint", {});
   });
   for (const back of document.querySelectorAll("button.back")) back.addEventListener("click", () => show("choose"));
   document.getElementById("booking-form").addEventListener("submit", async (e) => {

@@ -29,6 +29,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 import clinic_sim.api
 import displays.pages
 import notifier.api
+import ticketing.api
 from engine.api import openapi, routes
 from engine.api.auth import RateLimiter, TokenBook
 from engine.api.http import JSON, on_engine_error, on_http_error, on_store_down, on_unexpected
@@ -41,6 +42,8 @@ from engine.settings import Settings
 from engine.store_redis import RedisStore
 from notifier import worker as sms_worker
 from notifier.store_postgres import init_schema as init_sms_schema
+from ticketing.records_redis import PrintRecords
+from ticketing.service import PrintService
 
 log = logging.getLogger(__name__)
 RECONCILE_EVERY_SECONDS = 10.0
@@ -170,6 +173,7 @@ ROUTES = [
     ),
     *displays.pages.routes,
     *clinic_sim.api.routes,
+    *ticketing.api.routes,
     Mount("/api/v1", routes=notifier.api.routes, middleware=[Middleware(Authenticated)]),
 ]
 
@@ -234,9 +238,12 @@ def create_app(settings: Settings) -> Starlette:
             sender = await sms_worker.start_worker(engine.pool, settings.notifier())
         task = asyncio.create_task(_background(engine))
         listener = await engine.listen_for_config(settings.database_url or "")
+        app.state.printing = PrintService(PrintRecords(engine.store.client))
+        await app.state.printing.start()
         try:
             yield
         finally:
+            await app.state.printing.close()
             if sender is not None:
                 await sms_worker.stop_worker(sender)
             task.cancel()

@@ -6,6 +6,7 @@ from typing import Any
 
 import msgspec
 
+import ticketing.api
 from engine.api import routes as r
 
 ERROR = {
@@ -44,6 +45,18 @@ OPERATIONS: list[tuple[str, str, str, Any, str, int]] = [
      "partner (own), registrar, head, kiosk", 200),
     ("post", "/api/v1/clinics/{clinic}/reservations/{reservation}/{action}",
      "move ({slot}), confirm, cancel, check-in", r.MoveBody, "partner, registrar, head; kiosk for check-in", 200),
+    ("post", "/api/v1/clinics/{clinic}/kiosks/{kiosk}/print",
+     "Print an issued ticket at the kiosk's printer; answers at once with the job",
+     ticketing.api.PrintBody, "kiosk, registrar, head", 202),
+    ("get", "/api/v1/clinics/{clinic}/kiosks/{kiosk}/print/{job}",
+     "A print job's state; fallback: keep the ticket on screen", None, "kiosk, registrar, head", 200),
+    ("post", "/api/v1/clinics/{clinic}/kiosks/{kiosk}/print/{job}/reprint",
+     "Print the same ticket again at this kiosk (never a new ticket)", None,
+     "kiosk, registrar, head", 202),
+    ("get", "/api/v1/clinics/{clinic}/kiosks/{kiosk}/printer", "The kiosk printer's last state",
+     None, "kiosk, registrar, head", 200),
+    ("get", "/api/v1/clinics/{clinic}/alerts", "Kiosk printers out of paper, offline or gone silent",
+     None, "head, registrar", 200),
     ("post", "/api/v1/clinics/{clinic}/what-if",
      "Predict waits under a roster change (simulated from the live board)", None, "head", 200),
     ("put", "/api/v1/icu/patients/{patient_id}/status", "ICU: admitted, discharged, transferred, deceased",

@@ -243,8 +243,11 @@ async def get_board(request: Request) -> Response:
 
 async def get_clinic(request: Request) -> Response:
     engine, clinic_id = engine_of(request), request.path_params["clinic"]
-    (await authenticate(request)).require(clinic_id, *ALL_STAFF, "partner")
-    return JSON(msgspec.to_builtins(await engine.clinic(clinic_id)))
+    who = (await authenticate(request)).require(clinic_id, *ALL_STAFF, "partner")
+    config = msgspec.to_builtins(await engine.clinic(clinic_id))
+    if who.role not in ("admin", "head"):
+        config.pop("kiosks", None)  # printer addresses are the clinic's own business
+    return JSON(config)
 
 
 async def put_clinic(request: Request) -> Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -98,3 +99,16 @@ async def test_every_role_against_every_endpoint(clinics: MakeClinic, endpoint: 
     assert set(refused) == expected, f"{name}: refused {sorted(map(str, refused))}"
     if None in refused:
         assert refused[None] == 401
+
+
+async def test_printer_addresses_are_shown_to_heads_and_admins_only(clinics: MakeClinic) -> None:
+    """A partner or a kiosk reading the clinic's configuration does not see its printers."""
+    c = await clinics("printers")
+    config = (await c.http.get(c.api, headers=c.auth("admin"))).json()
+    config["kiosks"] = [{"id": "hall-1", "printer": "tcp://127.0.0.1:9100"}]
+    assert (await c.http.put(c.api, json=config, headers=c.auth("admin"))).status_code == 200
+    await asyncio.sleep(1)  # both workers hear of the change through NOTIFY within milliseconds
+    for role, sees in [("admin", True), ("head", True), ("partner", False), ("kiosk", False)]:
+        for _ in range(4):  # a few times, so both workers answer
+            body = (await c.http.get(c.api, headers=c.auth(role))).json()
+            assert ("kiosks" in body) is sees, role

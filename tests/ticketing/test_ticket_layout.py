@@ -14,7 +14,15 @@ from sample_ticket import STATUS_URL, make_ticket
 from ticketing.errors import TicketDataError
 from ticketing.layout import QR, Cut, Number, Text, TicketPrint, layout
 
-PURE = ("layout.py", "codepage.py", "status.py", "messages.py", "preview.py")
+PURE = (
+    "layout.py",
+    "codepage.py",
+    "status.py",
+    "messages.py",
+    "preview.py",
+    "printer_config.py",
+    "records.py",
+)
 FORBIDDEN = ("asyncio", "socket", "threading", "ticketing.printers", "ticketing.spool")
 
 

@@ -1,0 +1,97 @@
+"""The kiosk page prints, and shows the ticket large when the printer fails; the dashboard alerts."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fake_printer import FakePrinter
+
+from tests.support import EngineServer, MakeClinic
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+WAIT_MS = 10_000
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.browser,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no Chromium at {CHROMIUM}"),
+]
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Any]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--no-first-run"]
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+async def test_kiosk_page_prints_or_falls_back_and_dashboard_alerts(
+    clinics: MakeClinic,
+    engine_server: EngineServer,
+    printer_factory: Callable[..., FakePrinter],
+    browser: Any,
+) -> None:
+    """A working printer: "take your ticket". Out of paper: the on-screen notice, the number and
+    QR enlarged, a reprint button; the head's dashboard lists the printer as out of paper."""
+    from playwright.async_api import expect
+
+    working, empty = printer_factory("online"), printer_factory("paper_out")
+    cc = await clinics(
+        "kioskpage",
+        kiosks=[{"id": "hall-1", "printer": working.url}, {"id": "hall-2", "printer": empty.url}],
+    )
+    errors: list[str] = []
+
+    async def open_page(path: str, width: int = 1280, height: int = 1024) -> Any:
+        page = await browser.new_page(viewport={"width": width, "height": height})
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        await page.goto(engine_server.url + path)
+        return page
+
+    pages = {}
+    for kiosk in ("hall-1", "hall-2"):
+        page = await open_page(f"/kiosk/{cc.clinic}?token={cc.tokens['kiosk']}&kiosk={kiosk}")
+        await page.click("button[data-service=therapy]")
+        pages[kiosk] = page
+
+    ok, bad = pages["hall-1"], pages["hall-2"]
+    await expect(ok.locator("#print-state")).to_have_attribute(
+        "data-state", "printed", timeout=WAIT_MS
+    )
+    await expect(ok.locator("#print-state")).to_have_text("Возьмите талон из принтера")
+    await expect(ok.locator("#reprint")).to_be_hidden()
+
+    await expect(bad.locator("#print-state")).to_have_attribute(
+        "data-state", "fallback", timeout=WAIT_MS
+    )
+    await expect(bad.locator("#print-state")).to_contain_text("Принтер не отвечает")
+    await expect(bad.locator("#ticket")).to_have_class("ticket fallback")
+    await expect(bad.locator("#ticket-number")).to_have_text("Т-002")
+    await expect(bad.locator("#ticket-qr")).to_have_js_property("complete", True)
+    await expect(bad.locator("#reprint")).to_be_visible()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    await bad.screenshot(path=str(SHOTS / "kiosk-fallback.png"))
+
+    dashboard = await open_page(f"/dashboard/{cc.clinic}?token={cc.tokens['head']}", 1920, 1080)
+    alert = dashboard.locator("#printers li[data-kiosk=hall-2]")
+    await expect(alert).to_have_attribute("data-state", "paper_out", timeout=WAIT_MS)
+    await expect(alert).to_contain_text("Киоск hall-2: нет бумаги")
+    await expect(dashboard.locator("#printers li")).to_have_count(1)
+
+    board = await cc.http.get(cc.api + "/board", headers=cc.auth("display"))
+    assert [q["waiting"] for q in board.json()["queues"]] == [2, 0]
+    assert errors == []
+    for page in (ok, bad, dashboard):
+        await page.close()

@@ -1,0 +1,127 @@
+"""What the engine keeps of printing, pure: job and printer records, and the ticket to print.
+
+Records are shared by every engine worker (``records_redis``): a kiosk's print request reaches
+one worker, its poll for the outcome or a reprint may reach another. A job's record carries the
+ticket's print data, so any worker can print the same ticket again.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import msgspec
+
+from engine.clinic import Clinic
+from engine.model.entities import Ticket
+from engine.model.eta import expected_wait_minutes
+from ticketing.layout import TicketPrint
+from ticketing.status import NOT_READY, PrinterState
+
+FINISHED: Final = frozenset({"printed", "failed"})
+
+
+class JobRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """A print job as every worker sees it; ``state`` is a ``spool.JobState`` value."""
+
+    id: str
+    clinic: str
+    kiosk: str
+    ticket: str  # the engine's ticket id
+    state: str
+    paper: TicketPrint  # what is printed, kept so that any worker can reprint it
+    error: str | None = None
+    printer_state: str | None = None
+    attempts: int = 0
+    reprint_of: str | None = None
+    submitted_at: int = 0  # wall clock, ms
+    finished_at: int | None = None
+
+    @property
+    def fallback(self) -> bool:
+        """The ticket will not come out of the printer: the kiosk shows it on screen."""
+        return self.state == "failed"
+
+
+class PrinterRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """A kiosk printer's last observed state (``status.PrinterState``), from whichever worker."""
+
+    kiosk: str
+    state: str = PrinterState.UNKNOWN.value
+    message: str = ""
+    at: int | None = None  # wall clock, ms; None: never observed
+
+
+def alert_level(state: str) -> str | None:
+    """``red`` when tickets cannot print, ``yellow`` when they soon may not or nobody can tell."""
+    if state in NOT_READY:
+        return "red"
+    if state in (PrinterState.PAPER_NEAR_END, PrinterState.UNKNOWN):
+        return "yellow"
+    return None
+
+
+def is_alert(record: PrinterRecord) -> bool:
+    """A state worth the department head's attention.
+
+    A printer never heard from is not one: silence at start-up is the normal state of printers
+    that cannot answer status queries (file, CUPS, many cheap models). A printer that answered
+    and then fell silent is.
+    """
+    return record.at is not None and alert_level(record.state) is not None
+
+
+def ticket_print(
+    clinic: Clinic,
+    ticket: Ticket,
+    ahead: int,
+    rates: tuple[int, int, int] | None,
+    status_url: str,
+) -> TicketPrint:
+    """The paper ticket for an issued ticket; ``rates`` are (served, seconds, doctors on duty)."""
+    service = clinic.service(ticket.service)
+    waiting = ticket.state == "waiting"
+    return TicketPrint(
+        clinic_name=clinic.name,
+        number=ticket.number,
+        service_name=service.name if service else ticket.service,
+        cabinet=ticket.cabinet,
+        issued_at=datetime.fromtimestamp(ticket.issued_at / 1000, UTC),
+        tz=clinic.timezone,
+        locale=clinic.locale,
+        people_ahead=ahead if waiting else 0,
+        expected_wait_minutes=expected_wait_minutes(ahead, *rates) if rates and waiting else None,
+        status_url=status_url,
+    )
+
+
+def status_url(base_url: str, clinic: str, ticket: str) -> str:
+    """The ticket's status page, the link in its QR code (the same page the kiosk's QR opens)."""
+    return f"{base_url.rstrip('/')}/t/{clinic}/{ticket}"
+
+
+def job_view(record: JobRecord) -> dict[str, Any]:
+    """A job as the API answers it; ``fallback`` tells the kiosk to keep the ticket on screen."""
+    return {
+        "id": record.id,
+        "kiosk": record.kiosk,
+        "ticket": record.ticket,
+        "number": record.paper.number,
+        "state": record.state,
+        "done": record.state in FINISHED,
+        "fallback": record.fallback,
+        "error": record.error,
+        "printer_state": record.printer_state,
+        "attempts": record.attempts,
+        "reprint_of": record.reprint_of,
+    }
+
+
+def printer_view(record: PrinterRecord) -> dict[str, Any]:
+    return {
+        "kiosk": record.kiosk,
+        "state": record.state,
+        "level": alert_level(record.state) if record.at is not None else None,
+        "message": record.message,
+        "at": record.at,
+    }
