@@ -216,7 +216,16 @@ class SmsStore:
                 "SELECT * FROM sms_patients WHERE patient_id = $1 FOR UPDATE", patient_id
             )
             if old is not None and old["clinic"] != clinic:
-                raise PatientNotFound("no such ICU patient in this clinic")
+                # A patient id is city-wide. Another hospital's ICU may admit a patient whom the
+                # first one discharged or transferred; the first hospital's consents end then,
+                # since a relative agreed to hear from the ICU that asked them.
+                if (
+                    old["status"] == PatientStatus.ADMITTED.value
+                    or status != PatientStatus.ADMITTED
+                ):
+                    raise PatientNotFound("no such ICU patient in this clinic")
+                await _close_consents(conn, patient_id, by, now)
+                old = None
             change = change_status(PatientStatus(old["status"]) if old else None, status)
             row = await conn.fetchrow(
                 """
@@ -224,6 +233,7 @@ class SmsStore:
                     (patient_id, clinic, label, attending_doctor, status, updated_by, updated_at)
                 VALUES ($1, $2, coalesce($3, ''), $4, $5, $6, $7)
                 ON CONFLICT (patient_id) DO UPDATE SET
+                    clinic = $2,
                     label = coalesce($3, sms_patients.label),
                     attending_doctor = coalesce($4, sms_patients.attending_doctor),
                     status = $5, updated_by = $6, updated_at = $7
@@ -515,3 +525,14 @@ async def _cancel_pending(
         " VALUES ($1, 'cancelled', 'cancel', $2, $3)",
         [(r["id"], reason, now) for r in ids],
     )
+
+
+async def _close_consents(conn: Conn, patient_id: str, by: str, now: datetime) -> None:
+    """End every active consent for a patient (the patient moved to another hospital's ICU)."""
+    rows = await conn.fetch(
+        "UPDATE sms_relatives SET active = false WHERE patient_id = $1 AND active RETURNING id",
+        patient_id,
+    )
+    for row in rows:
+        await _consent_event(conn, row["id"], "revoked", by, now)
+        await _cancel_pending(conn, now, "patient moved to another hospital", relative_id=row["id"])

@@ -170,3 +170,21 @@ async def test_death_via_api_alerts_and_stops(client: httpx.AsyncClient) -> None
     assert r.status_code == 409 and r.json()["error"]["code"] == "illegal_transition"
     r = await client.put(f"{P}/status", json={"status": "asleep"})
     assert r.status_code == 422
+
+
+async def test_another_icu_admits_a_transferred_patient_and_old_consents_end(
+    client: httpx.AsyncClient,
+) -> None:
+    """After a transfer another hospital may admit the patient; the first one's consents end."""
+    other = {"x-clinic": "c2"}
+    await admit(client)
+    r = await client.post(f"{P}/relatives", json={"phone": "+79161112233", "relation": "мать"})
+    assert r.status_code == 201
+    refused = await client.put(f"{P}/status", json={"status": "admitted"}, headers=other)
+    assert refused.status_code == 404  # still in the first ICU
+    assert (await client.put(f"{P}/status", json={"status": "transferred"})).status_code == 200
+    moved = await client.put(f"{P}/status", json={"status": "admitted"}, headers=other)
+    assert moved.status_code == 200, moved.text
+    relatives = (await client.get(f"{P}/relatives", headers=other)).json()["relatives"]
+    assert relatives and all(not rel["active"] for rel in relatives)
+    assert (await client.get(f"{P}/relatives")).status_code == 404
