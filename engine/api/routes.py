@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, Literal
 
 import msgspec
@@ -14,9 +14,9 @@ from engine import commands as c
 from engine.api.auth import Principal
 from engine.api.http import JSON, decode_body, read_body
 from engine.clinic import Clinic, parse_clinic
-from engine.errors import BadRequest, Forbidden, NotFound, ValidationFailed
-from engine.model.booking import Slot, find_slot, slots_for
-from engine.model.clock import service_day, to_local
+from engine.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
+from engine.model.booking import Slot, booking_window, find_slot, slots_for
+from engine.model.clock import to_local
 from engine.model.entities import Reservation, Ticket
 from engine.model.eta import expected_wait_minutes
 from engine.model.tickets import TICKET_ACTIONS
@@ -264,10 +264,14 @@ async def put_clinic(request: Request) -> Response:
 # -- slots and reservations ----------------------------------------------------------------------
 
 
-def _slot(clinic: Clinic, slot_id: str) -> Slot:
+def _slot(clinic: Clinic, slot_id: str, now: int, *, to_book: bool = True) -> Slot:
+    """A slot that the schedules have and, ``to_book``, that is open for booking now."""
     slot = find_slot(clinic, slot_id)
     if slot is None:
         raise NotFound(f"no slot {slot_id!r} in the schedules", code="slot_not_found")
+    first, last = booking_window(clinic, now)
+    if to_book and not first <= slot.start.date() <= last:
+        raise Conflict(f"bookings are open from {first} to {last}", code="outside_booking_window")
     return slot
 
 
@@ -281,7 +285,10 @@ async def list_slots(request: Request) -> Response:
         day = date.fromisoformat(query["date"]) if query.get("date") else None
     except ValueError:
         raise ValidationFailed("date must be YYYY-MM-DD") from None
-    day = day or date.fromisoformat(service_day(now, clinic.timezone))
+    first, last = booking_window(clinic, now)
+    day = day or first
+    if not first - timedelta(days=366) <= day <= last:
+        raise ValidationFailed(f"slots are listed up to {last}, bookings being open until then")
     doctor = query.get("doctor") or None
     if doctor is not None and clinic.doctor(doctor) is None:
         raise NotFound(f"no doctor {doctor!r} in this clinic", code="doctor_not_found")
@@ -310,7 +317,7 @@ async def reserve_slot(request: Request) -> Response:
     engine, clinic_id = engine_of(request), request.path_params["clinic"]
     who = (await authenticate(request)).require(clinic_id, "partner", "registrar", "head")
     clinic = await engine.clinic(clinic_id)
-    slot = _slot(clinic, request.path_params["slot"])
+    slot = _slot(clinic, request.path_params["slot"], engine.clock())
     body, raw = await _body(request, ReserveBody)
     patient = _text(body.patient, "patient")
     channel = _text(body.channel, "channel")
@@ -325,7 +332,7 @@ async def cancel_slot(request: Request) -> Response:
     engine, clinic_id = engine_of(request), request.path_params["clinic"]
     who = (await authenticate(request)).require(clinic_id, "partner", "registrar", "head")
     clinic = await engine.clinic(clinic_id)
-    slot = _slot(clinic, request.path_params["slot"])
+    slot = _slot(clinic, request.path_params["slot"], engine.clock(), to_book=False)
     owner = who.token_id if who.role == "partner" else ""
     key, fp = _idem(request, who, b"")
     result = await engine.execute(
@@ -351,7 +358,7 @@ async def reservation_action(request: Request) -> Response:
     cmd: c.Command
     if action == "move":
         body, raw = await _body(request, MoveBody)
-        cmd = c.Move(rid, _slot(clinic, body.slot), owner)
+        cmd = c.Move(rid, _slot(clinic, body.slot, engine.clock()), owner)
     else:
         _, raw = await _body(request, Empty)
         simple: dict[str, c.Command] = {

@@ -30,6 +30,8 @@ return run(function()
       emit({kind = 'ticket_no_show', ticket = t, doctor = release(d, id)})
     else
       t.recalls, t.called_at = (t.recalls or 0) + 1, NOW
+      -- A doctor moved since the call recalls the patient to where they are now.
+      if d ~= nil and d.cabinet then t.cabinet = d.cabinet end
       jput('tickets', id, t)
       push_call(t)
       emit({kind = 'ticket_recalled', ticket = t})

@@ -8,6 +8,9 @@ return run(function()
   local slot, slot_time = ARGV[10], tonumber(ARGV[11])
   if r.state == 'checked_in' then fail('checked_in', 'the patient has already checked in') end
   if slot == r.slot then fail('same_slot', 'the reservation already holds that slot') end
+  if ARGV[13] ~= r.service then
+    fail('service_mismatch', 'a booking moves only to a slot of the same service')
+  end
   if slot_time <= NOW then fail('slot_past', 'that slot has already begun') end
   local taken, expired = holding(slot)
   if taken then fail('slot_taken', 'slot ' .. slot .. ' is already reserved') end

@@ -65,7 +65,15 @@ def find_slot(clinic: Clinic, slot_id: str) -> Slot | None:
         day = datetime.strptime(ymd, "%Y%m%d").date()
     except ValueError:
         return None
+    if not date(1970, 1, 2) <= day < date(9999, 12, 31):
+        return None  # no schedule reaches there, and the last day's slots would overflow
     return next((s for s in slots_for(clinic, day, doctor) if s.id == slot_id), None)
+
+
+def booking_window(clinic: Clinic, now_ms: int) -> tuple[date, date]:
+    """The first and last local dates open for booking: today and ``booking_days_ahead`` more."""
+    today = datetime.fromtimestamp(now_ms / 1000, ZoneInfo(clinic.timezone)).date()
+    return today, today + timedelta(days=clinic.policy.booking_days_ahead)
 
 
 def _hhmm(text: str) -> time:
@@ -172,6 +180,10 @@ def move(
         raise DecisionError("checked_in", "the patient has already checked in")
     if slot.id == reservation.slot:
         raise DecisionError("same_slot", "the reservation already holds that slot")
+    if slot.service != reservation.service:
+        raise DecisionError(
+            "service_mismatch", "a booking moves only to a slot of the same service"
+        )
     if slot.start_ms <= now:
         raise DecisionError("slot_past", "that slot has already begun")
     taken, expired = _holding(state, slot.id, now)

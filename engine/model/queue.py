@@ -180,7 +180,9 @@ def act(
             ticket = replace(ticket, state=State.NO_SHOW, finished_at=now)
             out.emit(state, ev.TicketNoShow, now, ticket=ticket, doctor=_release(doctor, ticket.id))
         else:
-            ticket = replace(ticket, recalls=ticket.recalls + 1, called_at=now)
+            # A doctor moved since the call recalls the patient to where they are now.
+            cabinet = doctor.cabinet if doctor is not None and doctor.cabinet else ticket.cabinet
+            ticket = replace(ticket, recalls=ticket.recalls + 1, called_at=now, cabinet=cabinet)
             out.emit(state, ev.TicketRecalled, now, ticket=ticket)
     elif action == Action.START:
         ticket = replace(ticket, state=target, started_at=now)

@@ -153,3 +153,18 @@ async def test_a_clinic_named_with_emoji_and_cyrillic_round_trips(clinics: MakeC
     assert board["name"] == "Поликлиника № 7 🏥"
     assert board["queues"][0]["name"] == "Терапевт 👩‍⚕️"
     assert board["doctors"][0]["name"] == "Ёлкина Ä. 😷"
+
+
+async def test_slots_beyond_the_booking_window_are_refused(clinics: MakeClinic) -> None:
+    """A slot in the year 9999 (or past the window) is refused before it reaches the store."""
+    c = await clinics("window")
+    h = c.auth("partner")
+    url = f"{c.api}/slots/{{}}/reservation"
+    far = await c.http.post(url.format("d0.20991231.0800"), json={"patient": "P"}, headers=h)
+    assert (far.status_code, far.json()["error"]["code"]) == (409, "outside_booking_window")
+    edge = await c.http.post(url.format("d0.99991231.2345"), json={"patient": "P"}, headers=h)
+    assert (edge.status_code, edge.json()["error"]["code"]) == (404, "slot_not_found")
+    listing = await c.http.get(f"{c.api}/slots", params={"date": "9999-12-31"}, headers=h)
+    assert listing.status_code == 422
+    board = await c.http.get(f"{c.api}/board", headers=c.auth("display"))
+    assert board.status_code == 200

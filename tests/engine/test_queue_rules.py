@@ -9,7 +9,7 @@ import pytest
 from engine import commands as c
 from engine.clinic import parse_clinic
 from engine.errors import Conflict
-from engine.model.booking import find_slot
+from engine.model.booking import Slot, find_slot
 from engine.service import Engine
 from tests.support import Clock, clinic_config
 
@@ -114,6 +114,8 @@ async def test_a_doctor_moved_mid_call_keeps_the_patient(engine: Live) -> None:
         "doctor"
     ]
     assert (doctor.cabinet, doctor.current) == ("c2", ticket.id)
+    recalled = (await e.execute(clinic, c.Act(ticket.id, "recall")))["ticket"]
+    assert recalled.cabinet == "c2"  # the screen sends the patient to where the doctor is now
     await e.execute(clinic, c.Act(ticket.id, "start", actor="d0"))
     done = await e.execute(clinic, c.Act(ticket.id, "complete", actor="d0"))
     assert done["ticket"].state == "completed"
@@ -154,6 +156,10 @@ async def test_a_move_keeps_exactly_one_slot(engine: Live) -> None:
     assert refused.value.code == "slot_taken"
     holders = await e.store.slot_holders(clinic, [a.id, b.id, d.id])
     assert holders[a.id].id == mine.id and d.id not in holders
+    other_service = Slot("d0.20261126.0945", "d0", "surgery", d.start, d.minutes)
+    with pytest.raises(Conflict) as mismatch:
+        await e.execute(clinic, c.Move(mine.id, other_service))
+    assert mismatch.value.code == "service_mismatch"
     await e.execute(clinic, c.Move(mine.id, d))
     holders = await e.store.slot_holders(clinic, [a.id, d.id])
     assert a.id not in holders and holders[d.id].id == mine.id
