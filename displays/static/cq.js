@@ -39,7 +39,9 @@
     });
     const data = await r.json().catch(() => ({}));
     if (!r.ok) {
-      const e = new Error((data.error && data.error.message) || r.statusText);
+      // Known refusals are said in the page's language; the server's English text is the fallback.
+      const code = data.error && data.error.code;
+      const e = new Error((code && M["err_" + code]) || (data.error && data.error.message) || r.statusText);
       e.status = r.status;
       e.code = data.error && data.error.code;
       throw e;

@@ -95,7 +95,8 @@
     e.preventDefault();
     const code = document.getElementById("booking-code").value.trim();
     try {
-      const view = await api("POST", "/reservations/" + encodeURIComponent(code) + "/check-in", {});
+      const patient = document.getElementById("booking-patient").value.trim();
+      const view = await api("POST", "/reservations/" + encodeURIComponent(code) + "/check-in", { patient });
       showTicket(view.ticket);
       say(t("kiosk_checked_in"), false);
     } catch (err) {

@@ -56,6 +56,10 @@ class Empty(msgspec.Struct, forbid_unknown_fields=True):
     pass
 
 
+class CheckInBody(msgspec.Struct, forbid_unknown_fields=True):
+    patient: str | None = None  # a kiosk must give the patient reference the booking was made with
+
+
 def engine_of(request: Request) -> Engine:
     engine: Engine = request.app.state.engine
     return engine
@@ -359,12 +363,20 @@ async def reservation_action(request: Request) -> Response:
     if action == "move":
         body, raw = await _body(request, MoveBody)
         cmd = c.Move(rid, _slot(clinic, body.slot, engine.clock()), owner)
+    elif action == "check-in":
+        body, raw = await _body(request, CheckInBody)
+        if who.role == "kiosk":
+            # Reservation ids are short and sequential: at a kiosk the patient also proves
+            # who they are, and a wrong pair reads as "not found" so ids cannot be probed.
+            found = await engine.store.reservation(clinic_id, rid)
+            if found is None or not body.patient or body.patient.strip() != found.patient:
+                raise NotFound("no such booking for that patient", code="reservation_not_found")
+        cmd = c.CheckIn(rid)
     else:
         _, raw = await _body(request, Empty)
         simple: dict[str, c.Command] = {
             "confirm": c.Confirm(rid, owner),
             "cancel": c.Cancel(reservation=rid, owner=owner),
-            "check-in": c.CheckIn(rid),
         }
         cmd = simple[action]
     key, fp = _idem(request, who, raw)

@@ -264,7 +264,9 @@ async def test_screens_never_receive_patient_data(
         assert reserved.status_code == 201, reserved.text
         rid = reserved.json()["id"]
         checked = await cc.http.post(
-            cc.api + f"/reservations/{rid}/check-in", headers=cc.auth("kiosk")
+            cc.api + f"/reservations/{rid}/check-in",
+            json={"patient": patient},
+            headers=cc.auth("kiosk"),
         )
         assert checked.status_code == 200, checked.text
         await cc.http.post(

@@ -46,7 +46,7 @@ MATRIX: list[tuple[str, str, str, Any, set[str | None]]] = [
         "check in",
         "POST",
         "/reservations/{reservation}/check-in",
-        None,
+        {"patient": "P"},
         {"kiosk", "registrar", "head", "admin"},
     ),
     ("cancel by slot", "DELETE", "/slots/{slot}/reservation", None, BOOKERS),
@@ -112,3 +112,22 @@ async def test_printer_addresses_are_shown_to_heads_and_admins_only(clinics: Mak
         for _ in range(4):  # a few times, so both workers answer
             body = (await c.http.get(c.api, headers=c.auth(role))).json()
             assert ("kiosks" in body) is sees, role
+
+
+async def test_a_kiosk_checks_in_only_with_the_patients_reference(clinics: MakeClinic) -> None:
+    """Sequential reservation ids cannot be probed at a kiosk: a wrong pair is 'not found'."""
+    c = await clinics("checkin")
+    slots = (await c.http.get(f"{c.api}/slots?free=true", headers=c.auth("head"))).json()["slots"]
+    made = await c.http.post(
+        f"{c.api}/slots/{slots[-1]['id']}/reservation",
+        json={"patient": "полис 7700 1234", "confirm": True},
+        headers=c.auth("registrar"),
+    )
+    rid = made.json()["id"]
+    url = f"{c.api}/reservations/{rid}/check-in"
+    for body in (None, {"patient": "полис 0000 0000"}, {"patient": ""}):
+        r = await c.http.post(url, json=body, headers=c.auth("kiosk"))
+        assert (r.status_code, r.json()["error"]["code"]) == (404, "reservation_not_found")
+    r = await c.http.post(url, json={"patient": "полис 7700 1234"}, headers=c.auth("kiosk"))
+    assert r.status_code == 200, r.text
+    assert r.json()["ticket"]["state"] == "waiting"
