@@ -18,7 +18,7 @@ import uvicorn
 
 from clinic_sim.cli import commands as sim_commands
 from displays.cli import push
-from engine.api.auth import ROLES, create_token
+from engine.api.auth import ROLES, create_token, list_tokens, revoke_tokens
 from engine.embedded import EmbeddedPostgres, EmbeddedRedis
 from engine.errors import EngineError
 from engine.journal_postgres import Journal, apply_schema
@@ -125,6 +125,9 @@ def run(workers: int, port: int | None) -> None:
         )
         click.echo(f"  department head:      {base}/dashboard/demo?token={tokens['head']}&{ws}")
         click.echo(f"  API docs:             {base}/docs")
+        click.echo(
+            f"  stores:               REDIS_URL={settings.redis_url} DATABASE_URL={settings.database_url}"
+        )
         click.echo("  tokens (shown once):  " + ", ".join(f"{r}={t}" for r, t in tokens.items()))
         click.echo(f"  a simulated morning:  clinicq demo --url {base} --token {tokens['head']}\n")
         _serve(settings, workers, settings.host, settings.port)
@@ -151,6 +154,7 @@ async def _demo_tokens(settings: Settings) -> dict[str, str]:
 
     engine = await open_engine(settings)
     try:
+        await revoke_tokens(engine.pool, label="demo")  # last run's demo links stop working
         out = {}
         for role, doctor in (("kiosk", None), ("display", None), ("doctor", "ivanova"),
                              ("head", None), ("registrar", None), ("partner", None), ("icu_doctor", "ivanova")):  # fmt: skip
@@ -189,6 +193,46 @@ def token_create(role: str, clinic: str | None, doctor: str | None, label: str) 
     click.echo(f"{token_id} {secret}")
 
 
+@token.command("list")
+def token_list() -> None:
+    """List tokens (never the secrets): id, role, clinic, doctor, label, created, revoked."""
+    url = _need_database(_settings())
+
+    async def go() -> list[Any]:
+        pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
+        try:
+            await apply_schema(pool)
+            return await list_tokens(pool)
+        finally:
+            await pool.close()
+
+    for row in _run(go()):
+        state = f"revoked {row['revoked_at']:%Y-%m-%d}" if row["revoked_at"] else "live"
+        click.echo(
+            f"{row['id']}  {row['role']:<10} {row['clinic'] or '-':<12} {row['doctor'] or '-':<10} "
+            f"{row['label'] or '-':<10} {row['created_at']:%Y-%m-%d %H:%M}  {state}"
+        )
+
+
+@token.command("revoke")
+@click.argument("token_id")
+def token_revoke(token_id: str) -> None:
+    """Revoke a token by its id (tk_...); it stops working within 30 s on every worker."""
+    url = _need_database(_settings())
+
+    async def go() -> int:
+        pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
+        try:
+            await apply_schema(pool)
+            return await revoke_tokens(pool, token_id=token_id)
+        finally:
+            await pool.close()
+
+    if _run(go()) == 0:
+        raise click.ClickException(f"no live token {token_id!r}")
+    click.echo(f"revoked {token_id}")
+
+
 @main.group()
 def audit() -> None:
     """Check the journal."""
@@ -205,7 +249,10 @@ def audit_verify(clinic: str | None) -> None:
         try:
             await apply_schema(pool)
             journal = Journal(pool)
-            names = [clinic] if clinic else await journal.clinics()
+            known = await journal.clinics()
+            if clinic and clinic not in known:
+                raise click.ClickException(f"no journal for clinic {clinic!r}")
+            names = [clinic] if clinic else known
             return [await journal.verify(name) for name in names]
         finally:
             await pool.close()

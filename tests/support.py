@@ -176,6 +176,13 @@ async def make_clinic(
         clinic = None if role == "partner" else clinic_id
         tokens[role] = (await create_token(db, role, clinic=clinic, doctor=doctor))[1]
     tokens["doctor_d1"] = (await create_token(db, "doctor", clinic=clinic_id, doctor="d1"))[1]
+    if await db.fetchval("SELECT 1 FROM clinics WHERE id = 'elsewhere'") is None:
+        other = await http.put(
+            "/api/v1/clinics/elsewhere",
+            json=clinic_config("elsewhere"),  # type: ignore[arg-type]
+            headers={"Authorization": f"Bearer {admin}"},
+        )
+        assert other.status_code == 200, other.text
     tokens["other_clinic_head"] = (await create_token(db, "head", clinic="elsewhere"))[1]
     return ClinicClient(http, clinic_id, tokens)
 

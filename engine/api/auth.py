@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from engine.clinic import parse_clinic
 from engine.errors import Forbidden, RateLimited, Unauthorized, ValidationFailed
 
 ROLES = ("kiosk", "registrar", "doctor", "head", "display", "partner", "icu_doctor", "admin")
@@ -67,6 +68,14 @@ async def create_token(
         raise ValidationFailed("a doctor token needs --clinic and --doctor")
     if role not in ("admin", "partner") and not clinic:
         raise ValidationFailed(f"a {role} token needs --clinic")
+    if doctor and role not in ("doctor", "icu_doctor"):
+        raise ValidationFailed(f"a {role} token is not bound to a doctor; leave out --doctor")
+    if clinic is not None:
+        config = await pool.fetchval("SELECT config FROM clinics WHERE id = $1", clinic)
+        if config is None:
+            raise ValidationFailed(f"no clinic {clinic!r}")
+        if doctor and parse_clinic(config.encode()).doctor(doctor) is None:
+            raise ValidationFailed(f"no doctor {doctor!r} in clinic {clinic!r}")
     token = "cq_" + secrets.token_urlsafe(24)
     token_id = "tk_" + secrets.token_hex(4)
     await pool.execute(
@@ -79,6 +88,24 @@ async def create_token(
         label,
     )
     return token_id, token
+
+
+async def revoke_tokens(
+    pool: asyncpg.Pool, *, token_id: str | None = None, label: str | None = None
+) -> int:
+    """Revoke one token by id, or every live token with a label; return how many."""
+    status = await pool.execute(
+        "UPDATE tokens SET revoked_at = now() WHERE revoked_at IS NULL AND (id = $1 OR label = $2)",
+        token_id,
+        label,
+    )
+    return int(status.split()[-1])
+
+
+async def list_tokens(pool: asyncpg.Pool) -> list[asyncpg.Record]:
+    return await pool.fetch(
+        "SELECT id, role, clinic, doctor, label, created_at, revoked_at FROM tokens ORDER BY created_at"
+    )
 
 
 class TokenBook:

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.support import TEST_KEY
+from tests.support import TEST_KEY, MakeClinic
 
 pytestmark = pytest.mark.integration
 
@@ -24,14 +24,27 @@ def clinicq(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_token_create_prints_a_working_token_once(database_url: str) -> None:
-    """A token is printed with its id; the database keeps only its digest."""
-    result = clinicq(
-        "token", "create", "--role", "kiosk", "--clinic", "demo", DATABASE_URL=database_url
+async def test_tokens_are_created_listed_and_revoked(
+    clinics: MakeClinic, database_url: str
+) -> None:
+    """A token is printed once; `token list` shows it (not its secret); `token revoke` ends it."""
+    c = await clinics("cli")
+    made = clinicq(
+        "token", "create", "--role", "kiosk", "--clinic", c.clinic, DATABASE_URL=database_url
     )
-    assert result.returncode == 0, result.stderr
-    token_id, token = result.stdout.split()
-    assert token_id.startswith("tk_") and token.startswith("cq_")
+    assert made.returncode == 0, made.stderr
+    token_id, secret = made.stdout.split()
+    assert token_id.startswith("tk_") and secret.startswith("cq_")
+    r = await c.http.get(f"{c.api}/board", headers={"Authorization": f"Bearer {secret}"})
+    assert r.status_code == 200
+    listed = clinicq("token", "list", DATABASE_URL=database_url)
+    line = next(row for row in listed.stdout.splitlines() if row.startswith(token_id))
+    assert "live" in line and secret not in listed.stdout
+    assert clinicq("token", "revoke", token_id, DATABASE_URL=database_url).returncode == 0
+    listed = clinicq("token", "list", DATABASE_URL=database_url)
+    assert "revoked" in next(row for row in listed.stdout.splitlines() if row.startswith(token_id))
+    again = clinicq("token", "revoke", token_id, DATABASE_URL=database_url)
+    assert again.returncode != 0 and "no live token" in again.stderr
 
 
 @pytest.mark.parametrize(
@@ -48,6 +61,14 @@ def test_token_create_prints_a_working_token_once(database_url: str) -> None:
         (["audit", "verify"], "", "set DATABASE_URL"),
         (["serve"], "port", "CLINICQ_PORT must be a TCP port"),
         (["sms", "status"], "", "the sms commands need"),
+        (
+            ["token", "create", "--role", "kiosk", "--clinic", "nowhere"],
+            "db",
+            "no clinic 'nowhere'",
+        ),
+        (["token", "create", "--role", "kiosk", "--clinic", "Ж😀"], "db", "no clinic"),
+        (["audit", "verify", "--clinic", "nope"], "db", "no journal for clinic 'nope'"),
+        (["token", "revoke", "tk_nothing"], "db", "no live token"),
     ],
 )
 def test_bad_invocations_fail_in_one_line(
