@@ -23,6 +23,8 @@ def connect(url: str, *, cluster: bool = False) -> Any:
         "socket_connect_timeout": 5,
         "retry": Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=2),
         "retry_on_error": [ConnectionError, TimeoutError],
+        # redis-py's default pool holds 100 connections; a worker may have more requests in flight.
+        "max_connections": 2048,
     }
     if cluster:
         return RedisCluster.from_url(url, **options)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import os
 import sys
 
 import click
+import uvloop
 
 from loadtest import bench
 from loadtest.profiles import PROFILES
@@ -27,6 +27,52 @@ def bench_command(seconds: int, connections: int, workers: int) -> None:
     sys.exit(bench.main(seconds, connections, workers))
 
 
+def _counts(value: str) -> list[int]:
+    try:
+        counts = [int(v) for v in value.split(",") if v.strip()]
+    except ValueError:
+        raise click.BadParameter("a comma-separated list of numbers") from None
+    if not counts or min(counts) < 1:
+        raise click.BadParameter("a comma-separated list of positive numbers")
+    return counts
+
+
+@cli.command("ws-bench")
+@click.option("--screens", default="1000,5000,10000", show_default=True, help="screen counts")
+@click.option("--rate", default=200.0, show_default=True, type=click.FloatRange(1, 2000),
+              help="events a second, city-wide")  # fmt: skip
+@click.option("--clinics", default=50, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--processes", default=2, show_default=True, type=click.IntRange(1, 8),
+              help="push processes (and calibration processes)")  # fmt: skip
+@click.option("--generators", default=4, show_default=True, type=click.IntRange(1, 16),
+              help="screen generator processes")  # fmt: skip
+@click.option("--seconds", default=20.0, show_default=True, type=click.FloatRange(1, 120),
+              help="the recording window of each phase")  # fmt: skip
+@click.option("--warmup", default=5.0, show_default=True, type=click.FloatRange(0, 60))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 4),
+              help="engine workers")  # fmt: skip
+@click.option("--gc", "gc_mode", type=click.Choice(["policy", "default", "both"]), default="policy",
+              show_default=True, help="the push processes' GC: displays/gcpolicy.py, CPython's, or both")  # fmt: skip
+def ws_bench_command(
+    screens: str, rate: float, clinics: int, processes: int, generators: int, seconds: float,
+    warmup: float, workers: int, gc_mode: str,
+) -> None:  # fmt: skip
+    """Event-to-screen latency and push CPU per message, against a bare broadcast calibration."""
+    from loadtest import ws_bench
+
+    counts = _counts(screens)
+    if max(counts) > 18_000 * processes or max(counts) > 18_000 * generators:
+        raise click.ClickException("keep every process under 18,000 sockets: add processes")
+    variants = {"policy": (True,), "default": (False,), "both": (True, False)}[gc_mode]
+    click.echo(ws_bench.HEADER)
+    report = ws_bench.main(
+        counts, rate=rate, clinics=clinics, processes=processes, generators=generators,
+        seconds=seconds, warmup=warmup, workers=workers, gc_variants=variants,
+    )  # fmt: skip
+    click.echo(f"report: {report['path']}")
+    sys.exit(1 if any(p["violations"] for p in report["phases"]) else 0)
+
+
 @cli.command("run")
 @click.argument("profile", type=click.Choice(sorted(PROFILES)))
 @click.option("--url", default=None, help="a running engine on loopback (default: start one)")
@@ -44,10 +90,15 @@ def bench_command(seconds: int, connections: int, workers: int) -> None:
 @click.option(
     "--restart-postgres", type=float, default=None, help="restart PostgreSQL at this second"
 )
+@click.option("--screens/--no-screens", default=True, show_default=True,
+              help="open the profile's live sockets through push processes (self-hosted only)")  # fmt: skip
+@click.option("--push-processes", default=3, show_default=True, type=click.IntRange(1, 8))
+@click.option("--generators", default=4, show_default=True, type=click.IntRange(1, 16),
+              help="socket generator processes")  # fmt: skip
 def run_command(
     profile: str, url: str | None, token: str | None, seconds: float | None, seed: int, workers: int,
     plant_duplicate: bool, kill_worker: float | None, restart_redis: float | None,
-    restart_postgres: float | None,
+    restart_postgres: float | None, screens: bool, push_processes: int, generators: int,
 ) -> None:  # fmt: skip
     """Run a load profile, check the invariants, write an HTML and a JSON report."""
     from loadtest import run
@@ -72,19 +123,28 @@ def run_command(
             raise click.ClickException(
                 "--url needs --token (admin) and DATABASE_URL for the invariant checks"
             )
-        data = asyncio.run(
+        data = uvloop.run(
             run.run_profile(chosen, url=url, token=token, database_url=database_url, seed=seed,
                             plant_duplicate=plant_duplicate)
         )  # fmt: skip
     else:
         data = run.self_hosted(
-            chosen, seed, workers, fault_plan=plan, plant_duplicate=plant_duplicate
-        )
+            chosen, seed, workers, fault_plan=plan, plant_duplicate=plant_duplicate,
+            screens=screens, push_processes=push_processes, generators=generators,
+        )  # fmt: skip
     for op, stats in data["operations"].items():
         click.echo(
             f"{op:<12} n={stats['count']:<7} ok={stats['ok']:<7} refused={stats['refused']:<6} "
             f"errors={stats['errors']:<5} p50={stats['p50_ms']:.1f} p99={stats['p99_ms']:.1f} "
             f"p99.9={stats['p99.9_ms']:.1f} max={stats['max_ms']:.1f} ms"
+        )
+    if data.get("screens"):
+        sc = data["screens"]
+        lat = sc["event_to_screen_ms"]
+        click.echo(
+            f"screens      open={sc['opened']} in {sc['open_seconds']} s  frames/s={sc['delivered_per_second']} "
+            f"event-to-screen p50={lat['p50']:.1f} p99={lat['p99']:.1f} p99.9={lat['p99.9']:.1f} "
+            f"max={lat['max']:.1f} ms  push={sc['push_us_per_message']} us/frame"
         )
     for f in data.get("faults", []):
         click.echo(
@@ -95,6 +155,30 @@ def run_command(
         click.echo(f"VIOLATION {v['invariant']}: {v['detail']}")
     click.echo(f"report: {data['report']['html']}")
     sys.exit(1 if data["violations"] else 0)
+
+
+@cli.command("knee")
+@click.option("--profile", "name", default="city-peak", show_default=True,
+              type=click.Choice(sorted(PROFILES)))  # fmt: skip
+@click.option("--workers", default="1,2,3", show_default=True, help="engine worker counts")
+@click.option("--rates", default="100,200,400,800,1600", show_default=True,
+              help="offered write operations a second, in order")  # fmt: skip
+@click.option("--seconds", default=20.0, show_default=True, type=click.FloatRange(2, 300))
+@click.option("--bound", default=100.0, show_default=True, help="the write p99 bound, ms")
+@click.option("--seed", default=1, show_default=True)
+def knee_command(
+    name: str, workers: str, rates: str, seconds: float, bound: float, seed: int
+) -> None:
+    """Step the open-loop write rate until p99 passes the bound, for each engine worker count."""
+    from loadtest import knee
+
+    profile = dataclasses.replace(PROFILES[name], seconds=seconds)
+    click.echo(knee.HEADER)
+    report = knee.main(profile, _counts(workers), [float(r) for r in _counts(rates)], bound, seed)
+    for k in report["knees"]:
+        found = k["knee_writes_per_second"]
+        click.echo(f"{k['workers']} worker(s): knee {found if found else 'below the first step'}")
+    click.echo(f"report: {report['path']}")
 
 
 if __name__ == "__main__":

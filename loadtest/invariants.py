@@ -66,3 +66,27 @@ def screens_in_order(
         if offsets != expected[: len(offsets)] or len(set(offsets)) != len(offsets):
             out.append(Violation("screen missed or repeated events", screen))
     return out
+
+
+def screens_complete(
+    received: dict[str, tuple[int, list[int]]], last: dict[str, int]
+) -> list[Violation]:
+    """Every screen got every event of its clinic from its snapshot's offset to the clinic's last.
+
+    ``received`` maps a screen ("clinic#n") to its snapshot's offset and the event offsets it got
+    after it; ``last`` is each clinic's newest published offset.
+    """
+    out = []
+    for screen, (start, offsets) in received.items():
+        clinic = screen.split("#", 1)[0]
+        if start < 0:
+            out.append(Violation("screen never joined", screen))
+        elif offsets != list(range(start + 1, last.get(clinic, start) + 1)):
+            got = f"{offsets[0]}..{offsets[-1]} ({len(offsets)})" if offsets else "none"
+            out.append(
+                Violation(
+                    "screen missed events",
+                    f"{screen}: after {start} up to {last.get(clinic)}, got {got}",
+                )
+            )
+    return out

@@ -32,6 +32,13 @@ class Profile:
     spike_window: tuple[float, float] = (0.0, 0.0)
     mix: Mix = field(default_factory=Mix)
     max_requests: int = 2_000_000  # a hard bound on every run
+    # Live sockets per clinic through the push server: waiting-room screens, doctors' panels,
+    # department heads' dashboards (self-hosted runs only; see loadtest/screens.py).
+    screens: tuple[int, int, int] = (0, 0, 0)
+
+    @property
+    def screens_per_clinic(self) -> int:
+        return sum(self.screens)
 
     def rate_at(self, t: float) -> float:
         start, end = self.spike_window
@@ -50,6 +57,8 @@ PROFILES = {
         ops_per_second=200,
         reads_per_second=50,
         doctors_per_clinic=4,
+        # ~30,000 live connections (FACTS.md): 660 x (13 screens + 31 panels + 1 dashboard).
+        screens=(13, 31, 1),
     ),
     "spike": Profile(
         "spike",

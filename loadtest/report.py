@@ -97,6 +97,16 @@ def write(
         f"<li>{html.escape(v['invariant'])}: {html.escape(v['detail'])}</li>"
         for v in data["violations"][:50]
     )
+    screens = ""
+    if data.get("screens"):
+        sc, lat = data["screens"], data["screens"]["event_to_screen_ms"]
+        screens = (
+            f"<p>Live sockets: {sc['opened']} open (in {sc['open_seconds']:g} s) on "
+            f"{sc['push_processes']} push processes, {sc['delivered_per_second']} frames/s; "
+            f"event to screen p50 {lat['p50']:g} ms, p99 {lat['p99']:g} ms, p99.9 "
+            f"{lat['p99.9']:g} ms, max {lat['max']:g} ms; push CPU "
+            f"{sc['push_us_per_message']:g} us per delivered frame.</p>"
+        )
     figures = "".join(f"<h2>{html.escape(title)}</h2>{svg}" for title, svg in plots(recorder))
     page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(name)}</title>
 <style>body{{font:15px/1.5 system-ui,sans-serif;margin:2rem;max-width:70rem}}
@@ -107,7 +117,7 @@ td,th{{padding:.2rem .6rem;border-bottom:1px solid #ddd;text-align:right}}
 Target {data["profile"]["ops_per_second"]:g} writes/s + {data["profile"]["reads_per_second"]:g} reads/s over
 {data["profile"]["clinics"]} clinics for {data["profile"]["seconds"]:g} s; {data["requests"]} requests;
 late starts p99 {data["late_start_p99_ms"]:g} ms; load generator CPU {data["generator_cpu_seconds"]:.1f} s.</p>
-<ul>{violations}</ul>
+{screens}<ul>{violations}</ul>
 <table><tr><th>operation</th>{header}</tr>{rows}</table>{figures}</body></html>"""
     html_path = directory / f"{name}.html"
     html_path.write_text(page)

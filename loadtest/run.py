@@ -11,18 +11,20 @@ import asyncio
 import os
 import resource
 import shutil
+import signal
+import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
-import httpx
 import msgspec
 import psutil
+import uvloop
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from engine.api.auth import create_token
@@ -30,11 +32,14 @@ from engine.embedded import EmbeddedPostgres, EmbeddedRedis
 from engine.journal_postgres import apply_schema
 from loadtest import invariants, report
 from loadtest.bench import serve
+from loadtest.http import LeanClient
 from loadtest.invariants import Acknowledged
 from loadtest.openloop import arrivals, drive
 from loadtest.profiles import Profile
 from loadtest.recorder import Recorder
 from loadtest.scenario import Scenario
+from loadtest.screens import Collected, Fleet, Target
+from loadtest.ws_bench import ServerSet, make_tokens, published, screen_violations, start_push
 
 REPORTS = Path(__file__).with_name("reports")
 LOOPBACK = ("127.", "localhost", "[::1]", "::1")
@@ -82,6 +87,48 @@ async def _inject(faults: list[Fault], started: float, log: list[dict[str, Any]]
         log.append({"fault": name, "at": at, "took_seconds": round(time.monotonic() - began, 2)})
 
 
+@dataclass
+class ScreenSetup:
+    """Live sockets for a run: the push processes, their Redis, how many generator processes."""
+
+    push: ServerSet
+    redis_url: str
+    generators: int = 4
+
+
+def screen_targets(
+    profile: Profile, clinics: list[str], push: ServerSet, tokens: dict[tuple[str, str], list[str]]
+) -> list[Target]:
+    """The profile's screens, panels and dashboards of every clinic; clinic i on push i % N."""
+    out = []
+    for i, clinic in enumerate(clinics):
+        for role, count in zip(("display", "doctor", "head"), profile.screens, strict=True):
+            mine = tokens[clinic, role]
+            for k in range(count):
+                path = f"/ws/clinics/{clinic}?token={mine[k % len(mine)]}"
+                out.append(Target(f"{clinic}#{role}{k}", push.port_for(i), path))
+    return out
+
+
+def screens_summary(
+    collected: Collected, opened: int, failures: list[str], seconds: float
+) -> dict[str, Any]:
+    h = collected.latency
+    return {
+        "opened": opened,
+        "failures": failures[:10],
+        "frames": dict(collected.frames),
+        "delivered_per_second": round(sum(collected.frames.values()) / seconds),
+        "event_to_screen_ms": {
+            "count": h.get_total_count(),
+            **{f"p{p}": h.get_value_at_percentile(p) / 1000 for p in (50, 95, 99, 99.9)},
+            "max": h.get_max_value() / 1000,
+        },
+        "closed": {str(k): v for k, v in collected.closed.items()},
+        "generator_cpu_seconds": round(collected.generator_cpu_seconds, 2),
+    }
+
+
 async def run_profile(
     profile: Profile,
     *,
@@ -93,12 +140,29 @@ async def run_profile(
     plant_duplicate: bool = False,
     quiet: bool = False,
     faults: list[Fault] | None = None,
+    screens: ScreenSetup | None = None,
 ) -> dict[str, Any]:
     check_loopback(url)
-    limits = httpx.Limits(max_connections=400, max_keepalive_connections=400)
-    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as http:
+    fleet: Fleet | None = None
+    screen_data: dict[str, Any] = {}
+    screen_bad: list[invariants.Violation] = []
+    async with LeanClient(url, max_connections=400, timeout=60) as http:
         scenario = Scenario(http, token, profile, seed)
         await scenario.setup()
+        if screens is not None and profile.screens_per_clinic:
+            ids = [c.id for c in scenario.clinics]
+            _, tokens = await make_tokens(
+                database_url, ids, ("display", "doctor", "head"), profile.doctors_per_clinic
+            )
+            targets = screen_targets(profile, ids, screens.push, tokens)
+            fleet = Fleet(screens.generators)
+            began = time.monotonic()
+            opened, failures = await asyncio.to_thread(fleet.open, targets, 64, 300.0)
+            screen_data["open_seconds"] = round(time.monotonic() - began, 1)
+            if not quiet:
+                print(f"{opened} of {len(targets)} sockets open in {screen_data['open_seconds']} s")
+            push_cpu = screens.push.cpu_seconds()
+            await asyncio.to_thread(fleet.record, True)
         writes = arrivals(profile, seed)
         reads_profile = replace(profile, ops_per_second=profile.reads_per_second)
         reads = arrivals(reads_profile, seed + 1) if profile.reads_per_second else []
@@ -122,6 +186,27 @@ async def run_profile(
             )
             progress.update(bar, completed=profile.seconds)
         cpu_after = resource.getrusage(resource.RUSAGE_SELF)
+    if fleet is not None and screens is not None:
+        try:
+            await asyncio.to_thread(fleet.record, False)
+            push_cpu = screens.push.cpu_seconds() - push_cpu
+            await asyncio.sleep(3.0)  # the last events reach every screen
+            collected = await asyncio.to_thread(fleet.collect, True)
+            screen_data.update(screens_summary(collected, opened, failures, profile.seconds))
+            delivered = sum(collected.frames.values())
+            screen_data["push_processes"] = len(screens.push.processes)
+            screen_data["push_cpu_seconds"] = round(push_cpu, 2)
+            screen_data["push_us_per_message"] = round(push_cpu * 1e6 / max(1, delivered), 2)
+            stream = await published(screens.redis_url, [c.id for c in scenario.clinics])
+            screen_bad = screen_violations(collected.received, stream)
+            if opened < len(targets):
+                screen_bad.append(
+                    invariants.Violation(
+                        "screens did not open", f"{len(targets) - opened} of {len(targets)}"
+                    )
+                )
+        finally:
+            await asyncio.to_thread(fleet.close)
     acks: list[Acknowledged] = scenario.acknowledged
     if plant_duplicate and scenario.tickets:
         first = scenario.tickets[0]
@@ -131,6 +216,7 @@ async def run_profile(
         *invariants.no_number_twice(acks),
         *invariants.no_slot_twice(acks, cancelled),
         *invariants.all_journaled(acks, found),
+        *screen_bad,
     ]
     data = {
         "profile": {k: v for k, v in asdict(profile).items() if k != "mix"},
@@ -144,6 +230,7 @@ async def run_profile(
         "late_start_p99_ms": recorder.late_starts_ms.get_value_at_percentile(99) / 1000,
         "generator_cpu_seconds": (cpu_after.ru_utime + cpu_after.ru_stime)
         - (cpu_before.ru_utime + cpu_before.ru_stime),
+        "screens": screen_data,
         "violations": [asdict(v) for v in violations],
         "faults": [
             {**f, **recorder.recovery_after(f["at"], nxt)}
@@ -172,13 +259,20 @@ def self_hosted(
     seed: int,
     workers: int,
     fault_plan: dict[str, float] | None = None,
+    *,
+    screens: bool = True,
+    push_processes: int = 3,
+    generators: int = 4,
     **kwargs: Any,
 ) -> dict[str, Any]:
     """Start embedded stores and an engine, run the profile (with faults), stop everything.
 
     ``fault_plan`` maps "kill-worker", "restart-redis", "restart-postgres" to the second of the run
-    at which to do it.
+    at which to do it. With ``screens`` and a profile that has them, ``push_processes`` push
+    processes serve the profile's sockets, opened from ``generators`` processes.
     """
+    # SIGTERM ends the run through the ``finally`` below, which stops every child it started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     data_dir = Path(tempfile.mkdtemp(prefix="clinicq-load-"))
     redis_server = EmbeddedRedis(data_dir / "redis").start()
     pg_server = EmbeddedPostgres(data_dir / "pg").start()
@@ -189,8 +283,12 @@ def self_hosted(
         "CLINICQ_RATE_BURST": "1000000",
     }
     process = None
+    push: ServerSet | None = None
     try:
         process, url = serve("engine.asgi:app", {**os.environ, **env}, workers)
+        if screens and profile.screens_per_clinic:
+            push = start_push(push_processes, redis_server.url, pg_server.url)
+            kwargs["screens"] = ScreenSetup(push, redis_server.url, generators)
         token = asyncio.run(_admin_token(pg_server.url))
         engine_process = process
 
@@ -213,7 +311,7 @@ def self_hosted(
             "restart-postgres": restart_postgres,
         }
         faults = [(at, name, actions[name]) for name, at in (fault_plan or {}).items()]
-        return asyncio.run(
+        return uvloop.run(
             run_profile(
                 profile,
                 url=url,
@@ -225,6 +323,8 @@ def self_hosted(
             )
         )
     finally:
+        if push is not None:
+            push.stop()
         if process is not None:
             process.terminate()
             process.wait(timeout=20)

@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import httpx
-
+from loadtest.http import LeanClient, Response
 from loadtest.invariants import Acknowledged
 from loadtest.openloop import Operation
 from loadtest.profiles import Profile
@@ -64,7 +63,7 @@ class ClinicLoad:
 
 @dataclass
 class Scenario:
-    http: httpx.AsyncClient
+    http: LeanClient
     token: str
     profile: Profile
     seed: int = 1
@@ -235,7 +234,7 @@ class Scenario:
         return op
 
 
-def _outcome(response: httpx.Response) -> str:
+def _outcome(response: Response) -> str:
     if response.status_code < 400:
         return "ok"
     return "refused" if response.status_code < 500 and response.status_code != 429 else "error"
