@@ -18,7 +18,6 @@ import os
 import shutil
 import signal
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -27,7 +26,6 @@ from typing import Any
 import psutil
 import uvloop
 
-from engine.embedded import EmbeddedPostgres, EmbeddedRedis
 from loadtest.bench import serve
 from loadtest.http import LeanClient
 from loadtest.openloop import arrivals, drive
@@ -35,6 +33,7 @@ from loadtest.profiles import Profile
 from loadtest.recorder import Recorder, _histogram
 from loadtest.run import _admin_token
 from loadtest.scenario import Scenario
+from loadtest.stores import start_stores
 
 REPORTS = Path(__file__).with_name("reports")
 WRITES = ("take_ticket", "call_next", "complete", "reserve", "move")
@@ -125,16 +124,9 @@ def main(
 ) -> dict[str, Any]:
     # SIGTERM ends the run through the ``finally`` below, which stops every child it started.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    data_dir = Path(tempfile.mkdtemp(prefix="clinicq-knee-"))
-    redis_server = EmbeddedRedis(data_dir / "redis").start()
-    pg_server = EmbeddedPostgres(data_dir / "pg").start()
-    env = {
-        **os.environ,
-        "REDIS_URL": redis_server.url,
-        "DATABASE_URL": pg_server.url,
-        "CLINICQ_RATE_LIMIT": "1000000",
-        "CLINICQ_RATE_BURST": "1000000",
-    }
+    run_stores = start_stores("clinicq-knee-")
+    data_dir, redis_server, pg_server = run_stores.data_dir, run_stores.redis, run_stores.postgres
+    env = run_stores.env
     stores = [redis_server.process.pid] if redis_server.process else []
     here = str((data_dir / "pg").resolve())
     for p in psutil.process_iter(["cmdline"]):

@@ -13,7 +13,6 @@ import resource
 import shutil
 import signal
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, replace
@@ -28,7 +27,6 @@ import uvloop
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from engine.api.auth import create_token
-from engine.embedded import EmbeddedPostgres, EmbeddedRedis
 from engine.journal_postgres import apply_schema
 from loadtest import invariants, report
 from loadtest.bench import serve
@@ -39,6 +37,7 @@ from loadtest.profiles import Profile
 from loadtest.recorder import Recorder
 from loadtest.scenario import Scenario
 from loadtest.screens import Collected, Fleet, Target
+from loadtest.stores import start_stores
 from loadtest.ws_bench import ServerSet, make_tokens, published, screen_violations, start_push
 
 REPORTS = Path(__file__).with_name("reports")
@@ -273,15 +272,9 @@ def self_hosted(
     """
     # SIGTERM ends the run through the ``finally`` below, which stops every child it started.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    data_dir = Path(tempfile.mkdtemp(prefix="clinicq-load-"))
-    redis_server = EmbeddedRedis(data_dir / "redis").start()
-    pg_server = EmbeddedPostgres(data_dir / "pg").start()
-    env = {
-        "REDIS_URL": redis_server.url,
-        "DATABASE_URL": pg_server.url,
-        "CLINICQ_RATE_LIMIT": "1000000",
-        "CLINICQ_RATE_BURST": "1000000",
-    }
+    run_stores = start_stores("clinicq-load-")
+    data_dir, redis_server, pg_server = run_stores.data_dir, run_stores.redis, run_stores.postgres
+    env = run_stores.env
     process = None
     push: ServerSet | None = None
     try:

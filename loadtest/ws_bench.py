@@ -31,7 +31,6 @@ import random
 import shutil
 import signal
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -48,7 +47,7 @@ import uvloop
 
 from engine import keys
 from engine.api.auth import create_token
-from engine.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
+from engine.embedded import free_port
 from engine.journal_postgres import apply_schema
 from loadtest import invariants
 from loadtest.bench import serve
@@ -58,6 +57,7 @@ from loadtest.profiles import Profile
 from loadtest.recorder import Recorder
 from loadtest.scenario import synthetic_clinic
 from loadtest.screens import HOST, Collected, Fleet, Target
+from loadtest.stores import start_stores
 
 REPORTS = Path(__file__).with_name("reports")
 log = logging.getLogger(__name__)
@@ -605,29 +605,24 @@ def main(
 ) -> dict[str, Any]:
     # SIGTERM ends the run through the ``finally`` below, which stops every child it started.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    data_dir = Path(tempfile.mkdtemp(prefix="clinicq-wsbench-"))
-    redis_server = EmbeddedRedis(data_dir / "redis").start()
-    pg_server = EmbeddedPostgres(data_dir / "pg").start()
-    env = {
-        **os.environ,
-        "REDIS_URL": redis_server.url,
-        "DATABASE_URL": pg_server.url,
-        "CLINICQ_RATE_LIMIT": "1000000",
-        "CLINICQ_RATE_BURST": "1000000",
-    }
+    run_stores = start_stores("clinicq-wsbench-")
+    data_dir, redis_server, pg_server = run_stores.data_dir, run_stores.redis, run_stores.postgres
+    env = run_stores.env
     run_id = f"wsb{os.getpid() % 10000}"
     names = [f"{run_id}-{i}" for i in range(clinics)]
     engine = None
     sets: list[ServerSet] = []
     try:
         engine, url = serve("engine.asgi:app", env, workers)
-        admin, tokens = asyncio.run(make_tokens(pg_server.url, names))
+        admin, _ = asyncio.run(make_tokens(pg_server.url, []))
 
         async def prepare() -> None:
             async with LeanClient(url, timeout=60) as http:
                 await setup_clinics(http, admin, names)
 
         asyncio.run(prepare())
+        # Tokens name existing clinics only, so the screens' tokens come after the clinics.
+        _, tokens = asyncio.run(make_tokens(pg_server.url, names))
         bench = Bench(
             names, rate, seconds, warmup, generators, redis_server.url, pg_server.url,
             engine.pid, redis_server.process.pid if redis_server.process else None, url, admin,
