@@ -29,9 +29,10 @@
   async function refresh() {
     try {
       const r = await fetch("/api/v1/clinics/" + encodeURIComponent(cfg.clinic.id) + "/tickets/" + encodeURIComponent(id));
-      if (r.status === 404) { document.getElementById("state").textContent = t("status_not_found"); return; }
+      if (r.status === 404) { document.getElementById("state").textContent = t("status_not_found"); return false; }
       if (r.ok) { ticket = await r.json(); render(); }
     } catch (_) { /* offline: the socket's reconnect brings us back */ }
+    return true;
   }
 
   function refreshSoon() {
@@ -39,7 +40,10 @@
     refreshTimer = setTimeout(refresh, 300);
   }
 
-  live({
+  // An unknown ticket (a mistyped or yesterday's link) gets its answer and no socket at all.
+  refresh().then((found) => { if (found) follow(); });
+
+  function follow() { live({
     credential: "ticket=" + encodeURIComponent(id),
     onBoard(board, frame) {
       if (frame.type === "snapshot") refresh();
@@ -55,6 +59,5 @@
       if (mine || (ev.ticket && ev.ticket.service === ticket.service) || ev.doctor || ev.kind === "day_opened") refreshSoon();
     },
     onDenied() { document.getElementById("state").textContent = t("status_not_found"); },
-  });
-  refresh();
+  }); }
 })();
