@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import clinic_sim.api
@@ -174,7 +174,18 @@ ROUTES = [
     *displays.pages.routes,
     *clinic_sim.api.routes,
     *ticketing.api.routes,
-    Mount("/api/v1", routes=notifier.api.routes, middleware=[Middleware(Authenticated)]),
+    # The ICU routes read request.state.principal; one Route each (not a Mount, which would
+    # swallow every /api/v1 path and turn a wrong method elsewhere into a 404).
+    *[
+        Route(
+            "/api/v1" + r.path,
+            r.endpoint,
+            methods=sorted(r.methods or ()),
+            middleware=[Middleware(Authenticated)],
+        )
+        for r in notifier.api.routes
+        if isinstance(r, Route)
+    ],
 ]
 
 

@@ -168,3 +168,10 @@ async def test_slots_beyond_the_booking_window_are_refused(clinics: MakeClinic) 
     assert listing.status_code == 422
     board = await c.http.get(f"{c.api}/board", headers=c.auth("display"))
     assert board.status_code == 200
+
+
+async def test_a_wrong_method_is_405_with_a_code(clinics: MakeClinic) -> None:
+    """PATCH on the tickets route is 'method not allowed', not 'not found'."""
+    c = await clinics("method")
+    r = await c.http.patch(f"{c.api}/tickets", json={}, headers=c.auth("kiosk"))
+    assert (r.status_code, r.json()["error"]["code"]) == (405, "method_not_allowed")
