@@ -152,6 +152,8 @@ class DayResult:
             "served": self.count("served"),
             "no_shows": self.count("no_show"),
             "unserved": self.count("unserved"),
+            # Booked patients who never came to the clinic (so never took a place in a queue).
+            "absent": self.count("absent"),
             "walk_in_share": round(self.walk_in_share, 3),
             "booked_within_kpi_share": None if kpi is None else round(kpi, 3),
             "kpi_minutes": self.kpi_minutes,
