@@ -15,8 +15,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from clinic_sim.whatif import RosterChange, predict
+from engine.api.handlers import authenticate, engine_of
 from engine.api.http import JSON, decode_body
-from engine.api.routes import authenticate, engine_of
 from engine.errors import NotFound, ValidationFailed
 
 # Bounds the work one request may ask for: runs x waiting patients simulated per roster.

@@ -45,7 +45,7 @@ from displays.frames import PONG, hello_frame, parse_offset
 from displays.gcpolicy import GcPolicy
 from displays.public import suspended_tickets
 from engine.api.auth import TokenBook
-from engine.api.routes import ALL_STAFF
+from engine.api.handlers import ALL_STAFF
 from engine.board import board
 from engine.clinic import ID_PATTERN
 from engine.errors import BadRequest, EngineError, NotFound, Unavailable

@@ -21,8 +21,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from engine.api.handlers import authenticate, engine_of
 from engine.api.http import JSON, decode_body
-from engine.api.routes import authenticate, engine_of
 from engine.clinic import Clinic, Kiosk
 from engine.errors import Conflict, NotFound
 from ticketing.errors import PrinterConfigError, SpoolError

@@ -30,7 +30,7 @@ import clinic_sim.api
 import displays.pages
 import notifier.api
 import ticketing.api
-from engine.api import openapi, routes
+from engine.api import booking, openapi, routes
 from engine.api.auth import RateLimiter, TokenBook
 from engine.api.http import JSON, on_engine_error, on_http_error, on_store_down, on_unexpected
 from engine.clinic import DEMO_CLINICS, load_clinics
@@ -164,12 +164,12 @@ ROUTES = [
     Route(API + "/cabinets/{cabinet}/call-next", routes.call_next, methods=["POST"]),
     Route(API + "/doctors/{doctor}/duty", routes.put_duty, methods=["PUT"]),
     Route(API + "/board", routes.get_board, methods=["GET"]),
-    Route(API + "/slots", routes.list_slots, methods=["GET"]),
-    Route(API + "/slots/{slot}/reservation", routes.reserve_slot, methods=["POST"]),
-    Route(API + "/slots/{slot}/reservation", routes.cancel_slot, methods=["DELETE"]),
-    Route(API + "/reservations/{reservation}", routes.get_reservation, methods=["GET"]),
+    Route(API + "/slots", booking.list_slots, methods=["GET"]),
+    Route(API + "/slots/{slot}/reservation", booking.reserve_slot, methods=["POST"]),
+    Route(API + "/slots/{slot}/reservation", booking.cancel_slot, methods=["DELETE"]),
+    Route(API + "/reservations/{reservation}", booking.get_reservation, methods=["GET"]),
     Route(
-        API + "/reservations/{reservation}/{action}", routes.reservation_action, methods=["POST"]
+        API + "/reservations/{reservation}/{action}", booking.reservation_action, methods=["POST"]
     ),
     *displays.pages.routes,
     *clinic_sim.api.routes,

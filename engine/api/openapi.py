@@ -7,6 +7,7 @@ from typing import Any
 import msgspec
 
 import ticketing.api
+from engine.api import booking as b
 from engine.api import routes as r
 
 ERROR = {
@@ -38,13 +39,13 @@ OPERATIONS: list[tuple[str, str, str, Any, str, int]] = [
     ("get", "/api/v1/clinics/{clinic}/slots", "Slots of a day (?date=&doctor=&free=)", None,
      "staff, partner", 200),
     ("post", "/api/v1/clinics/{clinic}/slots/{slot}/reservation", "Hold or book a slot",
-     r.ReserveBody, "partner, registrar, head", 201),
+     b.ReserveBody, "partner, registrar, head", 201),
     ("delete", "/api/v1/clinics/{clinic}/slots/{slot}/reservation", "Cancel the slot's reservation",
      None, "partner (own), registrar, head", 200),
     ("get", "/api/v1/clinics/{clinic}/reservations/{reservation}", "A reservation", None,
      "partner (own), registrar, head, kiosk", 200),
     ("post", "/api/v1/clinics/{clinic}/reservations/{reservation}/{action}",
-     "move ({slot}), confirm, cancel, check-in", r.MoveBody, "partner, registrar, head; kiosk for check-in", 200),
+     "move ({slot}), confirm, cancel, check-in", b.MoveBody, "partner, registrar, head; kiosk for check-in", 200),
     ("post", "/api/v1/clinics/{clinic}/kiosks/{kiosk}/print",
      "Print an issued ticket at the kiosk's printer; answers at once with the job",
      ticketing.api.PrintBody, "kiosk, registrar, head", 202),
