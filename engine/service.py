@@ -13,8 +13,8 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import asyncpg
 import msgspec
@@ -28,9 +28,10 @@ from engine.journal_postgres import Entry, Journal
 from engine.model import events as ev
 from engine.model.clock import service_day
 from engine.model.state import fold
-from engine.store_redis import NotLoaded, RedisStore, ScriptAnswer
+from engine.store_redis import NotLoaded, RedisStore
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 STREAM_TAIL_ON_REBUILD = 1000
 RECONCILE_WINDOW = 5000
 CONFIG_CHANNEL = "clinicq_config"
@@ -114,7 +115,12 @@ class Engine:
         now = self.clock()
         day = service_day(now, clinic.timezone)
         name, args = script_call(cmd, clinic, now, self.hold_ms)
-        answer = await self._run(clinic_id, name, now, day, args, idem_key, fingerprint)
+        answer = await self._loaded(
+            clinic_id,
+            lambda: self.store.run(
+                name, clinic_id, now, day, args, idem_key=idem_key, request_fingerprint=fingerprint
+            ),
+        )
         record = f"{fingerprint}|{answer.raw.decode()}" if idem_key and not answer.error else None
         await self.journal.append(
             [
@@ -134,27 +140,11 @@ class Engine:
             raise from_code(answer.error, answer.message)
         return answer.result
 
-    async def _run(
-        self,
-        clinic_id: str,
-        name: str,
-        now: int,
-        day: str,
-        args: list[str | int],
-        idem_key: str,
-        fingerprint: str,
-    ) -> ScriptAnswer:
+    async def _loaded(self, clinic_id: str, step: Callable[[], Awaitable[T]]) -> T:
+        """Run ``step``; if Redis has lost the clinic, rebuild it from the journal and run again."""
         for _ in range(3):
             try:
-                return await self.store.run(
-                    name,
-                    clinic_id,
-                    now,
-                    day,
-                    args,
-                    idem_key=idem_key,
-                    request_fingerprint=fingerprint,
-                )
+                return await step()
             except NotLoaded:
                 await self.rebuild(clinic_id)
         raise Unavailable("the clinic's live state could not be loaded", code="rebuilding")
@@ -211,25 +201,17 @@ class Engine:
 
     async def board(self, clinic_id: str) -> dict[str, Any]:
         clinic = await self.clinic(clinic_id)
-        for _ in range(3):
-            try:
-                state = await self.store.dump(clinic_id)
-                epoch = await self.store.epoch(clinic_id) or ""
-                return board(clinic, state, epoch=epoch, now=self.clock())
-            except NotLoaded:
-                await self.rebuild(clinic_id)
-        raise Unavailable("the clinic's live state could not be loaded", code="rebuilding")
+
+        async def read() -> dict[str, Any]:
+            state = await self.store.dump(clinic_id)
+            epoch = await self.store.epoch(clinic_id) or ""
+            return board(clinic, state, epoch=epoch, now=self.clock())
+
+        return await self._loaded(clinic_id, read)
 
     async def ticket(self, clinic_id: str, ticket_id: str) -> tuple[Any, int]:
         await self.clinic(clinic_id)
-        for _ in range(3):
-            try:
-                found = await self.store.ticket(clinic_id, ticket_id)
-                break
-            except NotLoaded:
-                await self.rebuild(clinic_id)
-        else:
-            raise Unavailable("the clinic's live state could not be loaded", code="rebuilding")
+        found = await self._loaded(clinic_id, lambda: self.store.ticket(clinic_id, ticket_id))
         if found is None:
             raise NotFound(f"no ticket {ticket_id!r} today", code="ticket_not_found")
         return found
