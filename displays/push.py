@@ -101,13 +101,9 @@ class Hub:
         store = self.engine.store
         for _ in range(5):
             try:
-                before = await store.epoch(clinic_id)
-                state = await store.dump(clinic_id)
-                epoch = await store.epoch(clinic_id)
+                state, epoch = await store.snapshot(clinic_id)  # one transaction: no torn read
             except NotLoaded:
                 await self.engine.rebuild(clinic_id)
-                continue
-            if epoch is None or epoch != before:  # rebuilt while we read: read again
                 continue
             out = board(clinic, state, epoch=epoch, now=self.engine.clock())
             suspended = suspended_tickets(state)

@@ -203,8 +203,7 @@ class Engine:
         clinic = await self.clinic(clinic_id)
 
         async def read() -> dict[str, Any]:
-            state = await self.store.dump(clinic_id)
-            epoch = await self.store.epoch(clinic_id) or ""
+            state, epoch = await self.store.snapshot(clinic_id)
             return board(clinic, state, epoch=epoch, now=self.clock())
 
         return await self._loaded(clinic_id, read)

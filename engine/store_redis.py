@@ -183,12 +183,14 @@ class RedisStore:
     async def is_loaded(self, clinic: str) -> bool:
         return bool(await self.client.hexists(keys.meta(clinic), "epoch"))
 
-    async def epoch(self, clinic: str) -> str | None:
-        value = await self.client.hget(keys.meta(clinic), "epoch")
-        return value.decode() if value else None
-
     async def dump(self, clinic: str) -> ClinicState:
-        """Read a clinic's whole live state (the board, the rebuild check, the model tests)."""
+        """Read a clinic's whole live state (the rebuild check, the model tests)."""
+        state, _ = await self.snapshot(clinic)
+        return state
+
+    async def snapshot(self, clinic: str) -> tuple[ClinicState, str]:
+        """A clinic's whole live state and the epoch it belongs to, read in one transaction,
+        so a rebuild can never slip between the two."""
         k = lambda name: keys.clinic_key(clinic, name)  # noqa: E731
         async with self.client.pipeline(transaction=True) as pipe:
             for name in ("meta", "seq", "tickets", "doctors", "res", "slots", "stats"):
@@ -215,7 +217,7 @@ class RedisStore:
         for field, value in stats.items():
             service, kind = field.decode().rsplit(":", 1)
             setattr(state.stats.setdefault(service, ServiceStats()), kind, int(value))
-        return state
+        return state, meta[b"epoch"].decode()
 
     async def restore(
         self,
