@@ -3,25 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import secrets
 import subprocess
 import sys
 from collections.abc import Awaitable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
 import click
+import httpx
 import uvicorn
 
 from clinic_sim.cli import commands as sim_commands
 from displays.cli import push
+from engine import audit as audit_mod
 from engine.api.auth import ROLES, create_token, list_tokens, revoke_tokens
+from engine.audit import Anchor, parse_anchors
 from engine.embedded import EmbeddedPostgres, EmbeddedRedis
 from engine.errors import EngineError
-from engine.journal_postgres import Journal, apply_schema
+from engine.journal_postgres import apply_schema
 from engine.settings import Settings
 from notifier.cli import SmsCliConfig, sms
 from ticketing.cli import commands as ticket_commands
@@ -235,25 +240,42 @@ def token_revoke(token_id: str) -> None:
 
 @main.group()
 def audit() -> None:
-    """Check the journal."""
+    """Check the journal, and anchor its chain heads outside the database."""
+
+
+def _read_anchors(path: Path | None) -> dict[str, Anchor]:
+    if path is None:
+        return {}
+    try:
+        return parse_anchors([json.loads(line) for line in path.read_text().splitlines() if line])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise click.ClickException(f"cannot read the anchor file {path}: {exc}") from exc
 
 
 @audit.command("verify")
 @click.option("--clinic", default=None, help="one clinic (default: all)")
-def audit_verify(clinic: str | None) -> None:
-    """Walk every clinic's hash chain; exit 1 if any entry was altered, removed or reordered."""
+@click.option(
+    "--anchor",
+    "anchor_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="an anchor file written by `audit anchor`: the chain must still pass through it",
+)
+def audit_verify(clinic: str | None, anchor_file: Path | None) -> None:
+    """Walk every clinic's hash chain in one consistent snapshot; exit 1 naming the clinic, the
+    offset and the kind of break if any entry was altered, removed or reordered."""
     url = _need_database(_settings())
+    anchors = _read_anchors(anchor_file)
 
     async def go() -> list[Any]:
         pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
         try:
             await apply_schema(pool)
-            journal = Journal(pool)
-            known = await journal.clinics()
+            known = await audit_mod.clinics(pool)
             if clinic and clinic not in known:
                 raise click.ClickException(f"no journal for clinic {clinic!r}")
-            names = [clinic] if clinic else known
-            return [await journal.verify(name) for name in names]
+            names = [clinic] if clinic else sorted(set(known) | set(anchors))
+            return [await audit_mod.verify(pool, name, anchors) for name in names]
         finally:
             await pool.close()
 
@@ -264,10 +286,50 @@ def audit_verify(clinic: str | None) -> None:
             click.echo(f"{report.clinic}: ok, {report.entries} entries, head {report.head}")
         else:
             bad += 1
-            click.echo(f"{report.clinic}: BROKEN at entry seq {report.broken_at}: {report.reason}")
+            click.echo(f"{report.clinic}: BROKEN at offset {report.broken_at}: {report.reason}")
     if not reports:
         click.echo("no journal entries")
     sys.exit(1 if bad else 0)
+
+
+@audit.command("anchor")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="append the heads to this file (JSON lines)",
+)
+@click.option("--url", "post_url", default=None, help="also POST the heads as JSON to this URL")
+def audit_anchor(out: Path | None, post_url: str | None) -> None:
+    """Print every clinic's chain head now (JSON lines). Keep it outside the database: a later
+    rewrite of the chain, even by a superuser, no longer passes `audit verify --anchor`."""
+    url = _need_database(_settings())
+
+    async def go() -> list[Anchor]:
+        pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
+        try:
+            await apply_schema(pool)
+            return await audit_mod.anchor(pool)
+        finally:
+            await pool.close()
+
+    heads = _run(go())
+    stamp = datetime.now(UTC).isoformat(timespec="seconds")
+    lines = [json.dumps({**a.as_json(), "at": stamp}, ensure_ascii=False) for a in heads]
+    for line in lines:
+        click.echo(line)
+    if out is not None:
+        try:
+            with out.open("a") as f:
+                f.writelines(line + "\n" for line in lines)
+        except OSError as exc:
+            raise click.ClickException(f"cannot write {out}: {exc}") from exc
+    if post_url:
+        try:
+            response = httpx.post(post_url, json=[json.loads(line) for line in lines], timeout=10)
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            raise click.ClickException(f"could not send the anchor to {post_url}: {exc}") from exc
 
 
 main.add_command(push)

@@ -1,9 +1,16 @@
-"""The durable journal in PostgreSQL: group commit, a per-clinic hash chain, replay, audit.
+"""The durable journal in PostgreSQL: group commit, the fence against a stale Redis, replay.
 
 Writers hand over a command's events and wait; one flusher task per process commits everything
-pending in one transaction, so a burst of concurrent requests costs one fsync, not one each.
-Each entry's hash covers the previous entry's hash, so editing, deleting or reordering history
-breaks the chain that ``verify`` walks.
+pending in one ``journal_append`` call, so a burst of concurrent requests costs one fsync, not
+one each. ``journal_append`` (schema.sql) extends each clinic's hash chain in offset order and is
+the fence: an event is committed only if the predecessor Redis decided it on is the journal's own
+last entry (``prev_link``, the SHA-1 of that entry's body). Anything else is refused:
+
+    JournalRefused            the entry contradicts the journal: the clinic's Redis is not the
+                              journal's history (``clash``, ``diverged``) or a row was removed
+                              from the journal (``hole``). Nothing was committed.
+    JournalGap                its predecessors did not arrive in time (a worker died holding
+                              them): the caller fills the gap from the Redis stream.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,10 +30,14 @@ from engine.errors import Conflict, Unavailable
 log = logging.getLogger(__name__)
 GENESIS = b"\x00" * 32
 SCHEMA = Path(__file__).with_name("schema.sql")
+ROLES = Path(__file__).with_name("roles.sql")
+GAP_WAIT_SECONDS = 1.0  # how long an entry may wait for another worker's predecessors
+RETRY_PAUSE_SECONDS = 0.002  # between rounds when only waiting entries are left
 
 
-def chain_hash(prev: bytes, clinic: str, offset: int, body: str) -> bytes:
-    return hashlib.sha256(prev + f"{clinic}\n{offset}\n".encode() + body.encode()).digest()
+def link_of(body: str) -> str:
+    """An event's link: the SHA-1 of its body, as Lua's ``redis.sha1hex`` computes it."""
+    return hashlib.sha1(body.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -37,6 +49,48 @@ class Entry:
     body: str
     idem_key: str | None = None
     idem_record: str | None = None
+    prev_link: str = ""  # the link of the event Redis decided this one after
+
+    @property
+    def link(self) -> str:
+        return link_of(self.body)
+
+
+def chained(entries: Sequence[Entry], first_prev: str) -> list[Entry]:
+    """Entries of one script answer (consecutive offsets), each linked to the one before it."""
+    out, prev = [], first_prev
+    for e in entries:
+        out.append(
+            Entry(e.clinic, e.offset, e.kind, e.at_ms, e.body, e.idem_key, e.idem_record, prev)
+        )
+        prev = e.link
+    return out
+
+
+class JournalRefused(Conflict):
+    """The journal refused an entry: ``reason`` is clash, diverged or hole (see the module)."""
+
+    def __init__(self, clinic: str, offset: int, reason: str) -> None:
+        super().__init__(
+            "the live state moved under this request; retry it", code="journal_diverged"
+        )
+        self.clinic, self.offset, self.reason = clinic, offset, reason
+
+
+class JournalGap(Unavailable):
+    def __init__(self, clinic: str, offset: int) -> None:
+        super().__init__("the journal is waiting for earlier events; retry", code="journal_gap")
+        self.clinic, self.offset = clinic, offset
+
+
+@dataclass(frozen=True)
+class Head:
+    """A clinic's chain head: the last committed offset, its link and hash, how many entries."""
+
+    offset: int = 0
+    link: str = ""
+    hash: bytes = GENESIS
+    entries: int = 0
 
 
 @dataclass
@@ -45,27 +99,23 @@ class _Pending:
     done: asyncio.Future[None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
-
-
-@dataclass(frozen=True)
-class VerifyReport:
-    clinic: str
-    entries: int
-    head: str
-    broken_at: int | None = None  # the seq of the first entry whose hash does not hold
-    reason: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.broken_at is None
+    since: float = field(default_factory=time.monotonic)
 
 
 async def apply_schema(pool: asyncpg.Pool) -> None:
+    """Create or upgrade the engine's tables (as the database's administrator)."""
     async with pool.acquire() as conn:
         # Several workers start at once: serialise the DDL.
         async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(727101)")
             await conn.execute(SCHEMA.read_text())
+
+
+async def apply_roles(pool: asyncpg.Pool) -> None:
+    """Create the engine's least-privilege role and its grants (after every schema is applied)."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(727101)")
+        await conn.execute(ROLES.read_text())
 
 
 class Journal:
@@ -93,7 +143,8 @@ class Journal:
                 pending.done.set_exception(Unavailable("the journal is shutting down"))
 
     async def append(self, entries: Sequence[Entry]) -> None:
-        """Return once every entry is committed (or was already, with the same body)."""
+        """Return once every entry is committed (or was already, with the same body); raise
+        JournalRefused or JournalGap otherwise."""
         if not entries:
             return
         pending = _Pending(entries)
@@ -112,7 +163,7 @@ class Journal:
                     batch.append(item)
                     taken += len(item.entries)
                 try:
-                    conflicts = await self._write([e for p in batch for e in p.entries])
+                    refused = await self._write([e for p in batch for e in p.entries])
                 except Exception as exc:  # the flusher must outlive any one batch
                     log.warning("journal batch failed: %s", exc.__class__.__name__)
                     failure = Unavailable(f"the journal could not commit: {exc.__class__.__name__}")
@@ -120,30 +171,38 @@ class Journal:
                         if not p.done.done():
                             p.done.set_exception(failure)
                     continue
-                for p in batch:
-                    if p.done.done():
-                        continue
-                    clash = next((e for e in p.entries if (e.clinic, e.offset) in conflicts), None)
-                    if clash is None:
-                        p.done.set_result(None)
-                    else:
-                        p.done.set_exception(
-                            Conflict(
-                                "the live state moved under this request; retry it",
-                                code="journal_diverged",
-                            )
-                        )
+                waiting = self._settle(batch, refused)
+                if waiting:
+                    # Another worker's commit holds the predecessors: try again next round.
+                    self._pending.extend(waiting)
+                    if len(waiting) == len(batch):
+                        await asyncio.sleep(RETRY_PAUSE_SECONDS)
 
-    async def _write(self, entries: list[Entry]) -> set[tuple[str, int]]:
-        """Commit new entries in one round trip; return those that clash with a committed one.
+    @staticmethod
+    def _settle(batch: list[_Pending], refused: dict[tuple[str, int], str]) -> list[_Pending]:
+        """Answer each pending request of a written batch; return those still waiting."""
+        now, waiting = time.monotonic(), []
+        for p in batch:
+            if p.done.done():
+                continue
+            statuses = [(e, refused.get((e.clinic, e.offset))) for e in p.entries]
+            bad = next(((e, s) for e, s in statuses if s not in (None, "waiting")), None)
+            late = next((e for e, s in statuses if s == "waiting"), None)
+            if bad is not None:
+                p.done.set_exception(JournalRefused(bad[0].clinic, bad[0].offset, str(bad[1])))
+            elif late is None:
+                p.done.set_result(None)
+            elif now - p.since > GAP_WAIT_SECONDS:
+                p.done.set_exception(JournalGap(late.clinic, late.offset))
+            else:
+                waiting.append(p)
+        return waiting
 
-        ``journal_append`` (schema.sql) locks the clinics' chain heads, skips entries already
-        journaled with the same body (a retry, or the reconciler got there first) and extends
-        each chain as ``chain_hash`` does.
-        """
+    async def _write(self, entries: list[Entry]) -> dict[tuple[str, int], str]:
+        """One round trip; the entries not committed, with why."""
         rows = await self.pool.fetch(
-            "SELECT clash_clinic, clash_offset FROM journal_append("
-            "$1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[])",
+            "SELECT r_clinic, r_offset, r_status FROM journal_append($1::text[], $2::bigint[], "
+            "$3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])",
             [e.clinic for e in entries],
             [e.offset for e in entries],
             [e.kind for e in entries],
@@ -151,24 +210,46 @@ class Journal:
             [e.body for e in entries],
             [e.idem_key for e in entries],
             [e.idem_record for e in entries],
+            [e.prev_link for e in entries],
+            [e.link for e in entries],
         )
         self.batches += 1
-        self.entries_written += len(entries)
-        return {(r["clash_clinic"], r["clash_offset"]) for r in rows}
+        self.entries_written += len(entries) - len(rows)
+        return {(r["r_clinic"], r["r_offset"]): r["r_status"] for r in rows}
 
     # -- reads ---------------------------------------------------------------------------------
 
-    async def bodies(self, clinic: str) -> list[str]:
-        """Every event body of a clinic in offset order, for a rebuild."""
+    async def head(self, clinic: str) -> Head:
+        row = await self.pool.fetchrow(
+            "SELECT last_offset, last_link, last_hash, entries FROM journal_head WHERE clinic = $1",
+            clinic,
+        )
+        if row is None:
+            return Head()
+        return Head(row["last_offset"], row["last_link"], bytes(row["last_hash"]), row["entries"])
+
+    async def heads(self) -> dict[str, Head]:
         rows = await self.pool.fetch(
-            'SELECT body FROM journal WHERE clinic = $1 ORDER BY "offset"', clinic
+            "SELECT clinic, last_offset, last_link, last_hash, entries FROM journal_head"
+        )
+        return {
+            r["clinic"]: Head(r["last_offset"], r["last_link"], bytes(r["last_hash"]), r["entries"])
+            for r in rows
+        }
+
+    async def bodies(self, clinic: str, after: int = 0) -> list[str]:
+        """A clinic's event bodies after an offset, in offset order (a rebuild's tail)."""
+        rows = await self.pool.fetch(
+            'SELECT body FROM journal WHERE clinic = $1 AND "offset" > $2 ORDER BY "offset"',
+            clinic,
+            after,
         )
         return [r["body"] for r in rows]
 
     async def idempotency_records(self, clinic: str, max_age_seconds: int) -> dict[str, str]:
         rows = await self.pool.fetch(
             "SELECT idem_key, idem_record FROM journal WHERE clinic = $1 AND idem_key IS NOT NULL "
-            "AND recorded_at > now() - make_interval(secs => $2) ORDER BY seq",
+            'AND recorded_at > now() - make_interval(secs => $2) ORDER BY "offset"',
             clinic,
             float(max_age_seconds),
         )
@@ -181,36 +262,14 @@ class Journal:
         return {r["offset"] for r in rows}
 
     async def max_offset(self, clinic: str) -> int:
-        value = await self.pool.fetchval(
-            'SELECT coalesce(max("offset"), 0) FROM journal WHERE clinic = $1', clinic
-        )
-        return int(value)
+        return (await self.head(clinic)).offset
 
-    async def verify(self, clinic: str) -> VerifyReport:
-        """Walk a clinic's chain in commit order and check every link and the head."""
-        prev, count = GENESIS, 0
-        async with self.pool.acquire() as conn, conn.transaction():
-            cursor = conn.cursor(
-                'SELECT seq, "offset", body, prev_hash, hash FROM journal '
-                "WHERE clinic = $1 ORDER BY seq",
-                clinic,
-            )
-            async for row in cursor:
-                count += 1
-                if bytes(row["prev_hash"]) != prev:
-                    return VerifyReport(clinic, count, prev.hex(), row["seq"], "a link is missing")
-                expected = chain_hash(prev, clinic, row["offset"], row["body"])
-                if bytes(row["hash"]) != expected:
-                    return VerifyReport(
-                        clinic, count, prev.hex(), row["seq"], "an entry was altered"
-                    )
-                prev = expected
-            head = await conn.fetchrow(
-                "SELECT last_hash, entries FROM journal_head WHERE clinic = $1", clinic
-            )
-        if head is not None and (bytes(head["last_hash"]) != prev or head["entries"] != count):
-            return VerifyReport(clinic, count, prev.hex(), -1, "entries were removed from the end")
-        return VerifyReport(clinic, count, prev.hex())
+    async def ensure_partitions(self) -> None:
+        """This month's and next month's partitions exist (the default one stays empty)."""
+        await self.pool.execute(
+            "SELECT journal_ensure_partition((date_trunc('month', now() AT TIME ZONE 'UTC') "
+            "+ make_interval(months => m))::date) FROM generate_series(0, 1) AS m"
+        )
 
     async def clinics(self) -> list[str]:
         rows = await self.pool.fetch("SELECT clinic FROM journal_head ORDER BY clinic")

@@ -4,7 +4,7 @@ A clinic's keys all carry the clinic id as a Redis Cluster hash tag (``q:{demo}:
 on one shard and one Lua script may touch them all. The Lua scripts receive ``prefix`` and build
 the same names; the list below is the map of what they use.
 
-    q:{c}:meta          hash: epoch, day, offset, arrival
+    q:{c}:meta          hash: epoch, day, offset, arrival, link (SHA-1 of the last event's body)
     q:{c}:seq           hash: service -> last number issued today
     q:{c}:tickets       hash: ticket id -> ticket JSON
     q:{c}:wp:{service}  zset: waiting priority walk-ins, scored by arrival
@@ -67,3 +67,10 @@ def clinic_key(clinic: str, name: str) -> str:
 
 # Every per-clinic key without a variable part; rebuild and dump walk this list.
 FIXED = ("meta", "seq", "tickets", "doctors", "cab", "dutyn", "res", "slots", "calls", "stats")
+# Keys that are not derived from the journal: a rebuild keeps them.
+_KEPT = ("rebuild", "pj:", "pt:", "printers")
+
+
+def is_derived(clinic: str, key: str) -> bool:
+    """Whether a key of the clinic's holds live state that a rebuild replaces."""
+    return not key.removeprefix(prefix(clinic)).startswith(_KEPT)

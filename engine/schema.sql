@@ -1,27 +1,93 @@
--- The durable side of the engine. Applied at start-up; every statement is idempotent.
+-- The durable side of the engine. Applied at start-up by the database's administrator role (the
+-- one in DATABASE_URL); every statement is idempotent. The engine itself then runs as the
+-- least-privilege role set up by roles.sql.
 
--- The journal: every event the engine decided, per clinic, append-only and hash-chained.
--- `seq` is the order entries were committed in, the order of the chain; `offset` is the clinic's
--- event offset that Redis assigned. `body` is the event's exact JSON text, the bytes hashed.
+-- The journal: every event the engine decided, per clinic, append-only and hash-chained, in
+-- monthly partitions (by commit time) so that old months can be archived and detached.
+-- `offset` is the clinic's event offset that Redis assigned; a clinic's offsets are contiguous
+-- and committed in order, which journal_append enforces under the clinic's head lock (a unique
+-- index cannot span partitions). `body` is the event's exact JSON text.
+-- Upgrade from the first release's journal (one unpartitioned table whose hash covered only
+-- clinic, offset and body): keep it as journal_v1 and re-chain its rows below.
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+               WHERE c.relname = 'journal' AND c.relkind = 'r' AND n.nspname = current_schema()) THEN
+        ALTER TABLE journal RENAME TO journal_v1;
+        ALTER TABLE journal_head RENAME TO journal_head_v1;
+    END IF;
+END;
+$$;
+
 CREATE TABLE IF NOT EXISTS journal (
-    seq          bigserial PRIMARY KEY,
-    clinic       text      NOT NULL,
-    "offset"     bigint    NOT NULL,
-    kind         text      NOT NULL,
-    at_ms        bigint    NOT NULL,
-    body         text      NOT NULL,
+    seq          bigserial,
+    clinic       text        NOT NULL,
+    "offset"     bigint      NOT NULL,
+    kind         text        NOT NULL,
+    at_ms        bigint      NOT NULL,
+    body         text        NOT NULL,
     idem_key     text,
     idem_record  text,
-    prev_hash    bytea     NOT NULL,
-    hash         bytea     NOT NULL,
-    recorded_at  timestamptz NOT NULL DEFAULT now(),
-    UNIQUE (clinic, "offset")
+    prev_hash    bytea       NOT NULL,
+    hash         bytea       NOT NULL,
+    recorded_at  timestamptz NOT NULL
+) PARTITION BY RANGE (recorded_at);
+
+CREATE INDEX IF NOT EXISTS journal_clinic_offset ON journal (clinic, "offset");
+CREATE INDEX IF NOT EXISTS journal_clinic_recorded ON journal (clinic, recorded_at)
+    WHERE idem_key IS NOT NULL;
+CREATE TABLE IF NOT EXISTS journal_default PARTITION OF journal DEFAULT;
+
+-- Each clinic's chain head: the last committed offset, its chain hash, and `last_link`, the
+-- SHA-1 of its body as Redis computed it (the fence: see journal_append).
+CREATE TABLE IF NOT EXISTS journal_head (
+    clinic       text   PRIMARY KEY,
+    last_offset  bigint NOT NULL DEFAULT 0,
+    last_link    text   NOT NULL DEFAULT '',
+    last_hash    bytea  NOT NULL DEFAULT decode(repeat('00', 32), 'hex'),
+    entries      bigint NOT NULL DEFAULT 0,
+    waiting      bigint NOT NULL DEFAULT 0
 );
 
-CREATE TABLE IF NOT EXISTS journal_head (
-    clinic     text   PRIMARY KEY,
-    last_hash  bytea  NOT NULL,
-    entries    bigint NOT NULL
+-- Entries that arrived before their predecessor (another worker's group commit still in flight):
+-- they join the journal, in order, when the gap closes.
+CREATE TABLE IF NOT EXISTS journal_waiting (
+    clinic       text   NOT NULL,
+    "offset"     bigint NOT NULL,
+    link         text   NOT NULL,
+    prev_link    text   NOT NULL,
+    kind         text   NOT NULL,
+    at_ms        bigint NOT NULL,
+    body         text   NOT NULL,
+    idem_key     text,
+    idem_record  text,
+    PRIMARY KEY (clinic, "offset", link)
+);
+
+-- A clinic's folded live state at an offset, so that a rebuild folds only the tail.
+-- `chain_hash` is the journal's hash at that offset (a snapshot belongs to one history);
+-- `digest` = sha256(chain_hash || state) guards the state's bytes.
+CREATE TABLE IF NOT EXISTS journal_snapshot (
+    clinic      text        NOT NULL,
+    "offset"    bigint      NOT NULL,
+    chain_hash  bytea       NOT NULL,
+    state       bytea       NOT NULL,
+    digest      bytea       NOT NULL,
+    taken_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (clinic, "offset")
+);
+
+-- A month's last chain head per clinic, written when the month is archived, so that
+-- `audit verify` checks the attached months against it.
+CREATE TABLE IF NOT EXISTS journal_checkpoint (
+    clinic       text        NOT NULL,
+    month        date        NOT NULL,
+    last_offset  bigint      NOT NULL,
+    last_hash    bytea       NOT NULL,
+    entries      bigint      NOT NULL,
+    signature    bytea,
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (clinic, month)
 );
 
 CREATE OR REPLACE FUNCTION journal_is_append_only() RETURNS trigger AS $$
@@ -30,12 +96,46 @@ BEGIN
 END;
 $$ LANGUAGE plpgsql;
 
-DO $$
+-- A month's partition, with the append-only triggers (statement-level TRUNCATE triggers are not
+-- inherited, so every partition carries its own).
+CREATE OR REPLACE FUNCTION journal_ensure_partition(p_month date) RETURNS text
+SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    name text := 'journal_' || to_char(p_month, 'YYYY_MM');
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'journal_append_only') THEN
+    IF to_regclass(name) IS NULL THEN
+        EXECUTE format('CREATE TABLE %I PARTITION OF journal FOR VALUES FROM (%L) TO (%L)',
+                       name, p_month::timestamptz, (p_month + interval '1 month')::timestamptz);
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'journal_no_truncate'
+                   AND tgrelid = to_regclass(name)) THEN
+        EXECUTE format('CREATE TRIGGER journal_no_truncate BEFORE TRUNCATE ON %I '
+                       'FOR EACH STATEMENT EXECUTE FUNCTION journal_is_append_only()', name);
+    END IF;
+    RETURN name;
+END;
+$$ LANGUAGE plpgsql;
+
+DO $$
+DECLARE
+    t text;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'journal_append_only'
+                   AND tgrelid = 'journal'::regclass) THEN
         CREATE TRIGGER journal_append_only BEFORE UPDATE OR DELETE ON journal
             FOR EACH ROW EXECUTE FUNCTION journal_is_append_only();
     END IF;
+    FOREACH t IN ARRAY ARRAY['journal', 'journal_default', 'journal_head', 'journal_checkpoint'] LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'journal_no_truncate'
+                       AND tgrelid = t::regclass) THEN
+            EXECUTE format('CREATE TRIGGER journal_no_truncate BEFORE TRUNCATE ON %I '
+                           'FOR EACH STATEMENT EXECUTE FUNCTION journal_is_append_only()', t);
+        END IF;
+    END LOOP;
+    -- This month and the next always exist; the background task keeps it so.
+    PERFORM journal_ensure_partition(date_trunc('month', now() AT TIME ZONE 'UTC')::date);
+    PERFORM journal_ensure_partition((date_trunc('month', now() AT TIME ZONE 'UTC')
+                                      + interval '1 month')::date);
 END;
 $$;
 
@@ -56,54 +156,185 @@ CREATE TABLE IF NOT EXISTS tokens (
     revoked_at  timestamptz
 );
 
--- Append a batch (group commit) in one round trip: lock the heads the batch touches in a fixed
--- order, skip entries already journaled with the same body, report those journaled with another
--- body (a clash), and extend each clinic's chain: hash = sha256(prev || "clinic\noffset\nbody").
+-- The canonical encoding an entry's hash covers (docs/ARCHITECTURE.md, "Tamper evidence"):
+-- every column the engine reads back, each as "<byte length>:<UTF-8 bytes>", NULL as "~", in
+-- this order: clinic, offset, kind, at_ms, recorded_at (µs since 1970), idem_key, idem_record,
+-- body. hash = sha256(prev_hash || encoding). engine/journal_postgres.py: canonical() is the same.
+CREATE OR REPLACE FUNCTION journal_field(v text) RETURNS text AS $$
+    SELECT CASE WHEN v IS NULL THEN '~'
+                ELSE octet_length(convert_to(v, 'UTF8'))::text || ':' || v END;
+$$ LANGUAGE sql IMMUTABLE;
+
+CREATE OR REPLACE FUNCTION journal_entry_hash(
+    p_prev bytea, p_clinic text, p_offset bigint, p_kind text, p_at bigint,
+    p_recorded timestamptz, p_idem_key text, p_idem_record text, p_body text
+) RETURNS bytea AS $$
+    SELECT sha256(p_prev || convert_to(
+        journal_field(p_clinic) || journal_field(p_offset::text) || journal_field(p_kind)
+        || journal_field(p_at::text)
+        || journal_field(((extract(epoch FROM p_recorded) * 1000000)::bigint)::text)
+        || journal_field(p_idem_key) || journal_field(p_idem_record) || journal_field(p_body),
+        'UTF8'));
+$$ LANGUAGE sql IMMUTABLE;
+
+-- One entry onto a clinic's chain; returns its hash. Only journal_append calls it.
+CREATE OR REPLACE FUNCTION journal_link_entry(
+    p_prev bytea, p_clinic text, p_offset bigint, p_kind text, p_at bigint, p_body text,
+    p_idem_key text, p_idem_record text, p_recorded timestamptz
+) RETURNS bytea AS $$
+DECLARE
+    h bytea := journal_entry_hash(p_prev, p_clinic, p_offset, p_kind, p_at, p_recorded,
+                                  p_idem_key, p_idem_record, p_body);
+BEGIN
+    INSERT INTO journal (clinic, "offset", kind, at_ms, body, idem_key, idem_record, prev_hash,
+                         hash, recorded_at)
+        VALUES (p_clinic, p_offset, p_kind, p_at, p_body, p_idem_key, p_idem_record, p_prev, h,
+                p_recorded);
+    RETURN h;
+END;
+$$ LANGUAGE plpgsql;
+
+-- Append a batch (group commit) in one round trip. For each clinic, under its head lock, in
+-- offset order, an entry is:
+--   at or below the head: already journaled with the same body (a retry) -> nothing; with
+--     another body -> 'clash'; not there at all -> 'hole' (a row was removed: reported, never
+--     patched over);
+--   the head's successor: committed only if its prev_link (the SHA-1 of its predecessor as
+--     Redis had it) equals the head's link; else 'diverged': Redis decided it on a history that
+--     is not the journal's (a Redis that came back behind, a promoted lagging replica);
+--   further ahead: parked in journal_waiting ('waiting') until its predecessors arrive.
+-- Every row returned is an entry that was not (yet) committed. SECURITY DEFINER: the engine's
+-- role may call it but may not write the journal tables itself.
 CREATE OR REPLACE FUNCTION journal_append(
     p_clinic text[], p_offset bigint[], p_kind text[], p_at bigint[], p_body text[],
-    p_idem_key text[], p_idem_record text[]
-) RETURNS TABLE (clash_clinic text, clash_offset bigint) AS $$
+    p_idem_key text[], p_idem_record text[], p_prev_link text[], p_link text[]
+) RETURNS TABLE (r_clinic text, r_offset bigint, r_status text)
+SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
     r record;
-    existing text;
-    current_clinic text := NULL;
-    prev bytea;
-    n bigint;
+    w record;
+    found_body text;
+    cur text := NULL;
+    h_offset bigint;
+    h_link text;
+    h_hash bytea;
+    h_entries bigint;
+    h_waiting bigint;
+    ts timestamptz := now();
 BEGIN
-    INSERT INTO journal_head (clinic, last_hash, entries)
-        SELECT DISTINCT u, decode(repeat('00', 32), 'hex'), 0 FROM unnest(p_clinic) AS u ORDER BY u
-        ON CONFLICT DO NOTHING;
+    INSERT INTO journal_head (clinic)
+        SELECT DISTINCT u FROM unnest(p_clinic) AS u ORDER BY u ON CONFLICT DO NOTHING;
     PERFORM 1 FROM journal_head WHERE clinic = ANY (p_clinic) ORDER BY clinic FOR UPDATE;
-    -- Clinic by clinic, each in the order given; a head is written once per clinic.
     FOR r IN
-        SELECT * FROM unnest(p_clinic, p_offset, p_kind, p_at, p_body, p_idem_key, p_idem_record)
-            WITH ORDINALITY AS b(clinic, "offset", kind, at_ms, body, idem_key, idem_record, k)
-        ORDER BY b.clinic, b.k
+        SELECT * FROM unnest(p_clinic, p_offset, p_kind, p_at, p_body, p_idem_key, p_idem_record,
+                             p_prev_link, p_link)
+            WITH ORDINALITY AS b(clinic, "offset", kind, at_ms, body, idem_key, idem_record,
+                                 prev_link, link, k)
+        ORDER BY b.clinic, b."offset", b.k
     LOOP
-        IF current_clinic IS DISTINCT FROM r.clinic THEN
-            IF current_clinic IS NOT NULL THEN
-                UPDATE journal_head SET last_hash = prev, entries = n WHERE clinic = current_clinic;
+        IF cur IS DISTINCT FROM r.clinic THEN
+            IF cur IS NOT NULL THEN
+                UPDATE journal_head SET last_offset = h_offset, last_link = h_link,
+                    last_hash = h_hash, entries = h_entries, waiting = h_waiting
+                    WHERE clinic = cur;
             END IF;
-            current_clinic := r.clinic;
-            SELECT h.last_hash, h.entries INTO prev, n FROM journal_head h WHERE h.clinic = r.clinic;
+            cur := r.clinic;
+            SELECT last_offset, last_link, last_hash, entries, waiting
+                INTO h_offset, h_link, h_hash, h_entries, h_waiting
+                FROM journal_head WHERE clinic = cur;
         END IF;
-        SELECT j.body INTO existing FROM journal j WHERE j.clinic = r.clinic AND j."offset" = r."offset";
-        IF FOUND THEN
-            IF existing <> r.body THEN
-                clash_clinic := r.clinic;
-                clash_offset := r."offset";
+        r_clinic := r.clinic;
+        r_offset := r."offset";
+        IF r."offset" <= h_offset THEN
+            SELECT j.body INTO found_body FROM journal j
+                WHERE j.clinic = r.clinic AND j."offset" = r."offset";
+            IF NOT FOUND THEN
+                r_status := 'hole';
+                RETURN NEXT;
+            ELSIF found_body <> r.body THEN
+                r_status := 'clash';
                 RETURN NEXT;
             END IF;
             CONTINUE;
         END IF;
-        INSERT INTO journal (clinic, "offset", kind, at_ms, body, idem_key, idem_record, prev_hash, hash)
-            VALUES (r.clinic, r."offset", r.kind, r.at_ms, r.body, r.idem_key, r.idem_record, prev,
-                    sha256(prev || convert_to(r.clinic || E'\n' || r."offset" || E'\n' || r.body, 'UTF8')))
-            RETURNING hash INTO prev;
-        n := n + 1;
+        IF r."offset" > h_offset + 1 THEN
+            INSERT INTO journal_waiting (clinic, "offset", link, prev_link, kind, at_ms, body,
+                                         idem_key, idem_record)
+                VALUES (r.clinic, r."offset", r.link, r.prev_link, r.kind, r.at_ms, r.body,
+                        r.idem_key, r.idem_record)
+                ON CONFLICT DO NOTHING;
+            h_waiting := h_waiting + 1;
+            r_status := 'waiting';
+            RETURN NEXT;
+            CONTINUE;
+        END IF;
+        IF r.prev_link <> h_link THEN
+            r_status := 'diverged';
+            RETURN NEXT;
+            CONTINUE;
+        END IF;
+        h_hash := journal_link_entry(h_hash, r.clinic, r."offset", r.kind, r.at_ms, r.body,
+                                     r.idem_key, r.idem_record, ts);
+        h_offset := r."offset";
+        h_link := r.link;
+        h_entries := h_entries + 1;
+        -- Entries parked behind this one may follow now.
+        IF h_waiting > 0 THEN
+            LOOP
+                SELECT * INTO w FROM journal_waiting
+                    WHERE clinic = cur AND "offset" = h_offset + 1 AND prev_link = h_link LIMIT 1;
+                EXIT WHEN NOT FOUND;
+                h_hash := journal_link_entry(h_hash, w.clinic, w."offset", w.kind, w.at_ms,
+                                             w.body, w.idem_key, w.idem_record, ts);
+                h_offset := w."offset";
+                h_link := w.link;
+                h_entries := h_entries + 1;
+            END LOOP;
+            DELETE FROM journal_waiting WHERE clinic = cur AND "offset" <= h_offset;
+            SELECT count(*) INTO h_waiting FROM journal_waiting WHERE clinic = cur;
+        END IF;
     END LOOP;
-    IF current_clinic IS NOT NULL THEN
-        UPDATE journal_head SET last_hash = prev, entries = n WHERE clinic = current_clinic;
+    IF cur IS NOT NULL THEN
+        UPDATE journal_head SET last_offset = h_offset, last_link = h_link, last_hash = h_hash,
+            entries = h_entries, waiting = h_waiting
+            WHERE clinic = cur;
     END IF;
 END;
 $$ LANGUAGE plpgsql;
+
+-- The upgrade's second half: the first release's entries, re-chained under the full encoding
+-- in offset order, once (their old chain is kept in journal_v1 for the record).
+DO $$
+DECLARE
+    r record;
+    cur text := NULL;
+    h bytea;
+    n bigint;
+    last bigint;
+BEGIN
+    IF to_regclass('journal_v1') IS NULL OR EXISTS (SELECT 1 FROM journal_head) THEN
+        RETURN;
+    END IF;
+    PERFORM journal_ensure_partition(m) FROM (
+        SELECT DISTINCT date_trunc('month', recorded_at AT TIME ZONE 'UTC')::date AS m
+        FROM journal_v1) months;
+    FOR r IN SELECT * FROM journal_v1 ORDER BY clinic, "offset" LOOP
+        IF cur IS DISTINCT FROM r.clinic THEN
+            IF cur IS NOT NULL THEN
+                INSERT INTO journal_head (clinic, last_offset, last_hash, entries)
+                    VALUES (cur, last, h, n);
+            END IF;
+            cur := r.clinic;
+            h := decode(repeat('00', 32), 'hex');
+            n := 0;
+        END IF;
+        h := journal_link_entry(h, r.clinic, r."offset", r.kind, r.at_ms, r.body, r.idem_key,
+                                r.idem_record, r.recorded_at);
+        n := n + 1;
+        last := r."offset";
+    END LOOP;
+    IF cur IS NOT NULL THEN
+        INSERT INTO journal_head (clinic, last_offset, last_hash, entries) VALUES (cur, last, h, n);
+    END IF;
+END;
+$$;

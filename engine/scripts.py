@@ -15,6 +15,7 @@ from engine.model.tickets import transition_table_for_lua
 LUA_DIR = Path(__file__).with_name("lua")
 BOOKING_SCRIPTS = frozenset({"reserve", "confirm", "cancel", "move", "check_in"})
 NAMES = ("issue", "call_next", "act", "duty", *sorted(BOOKING_SCRIPTS))
+STANDALONE = ("fence",)  # housekeeping scripts without the decision prelude
 
 
 def _lua_table() -> str:
@@ -28,6 +29,8 @@ def _lua_table() -> str:
 @cache
 def source(name: str) -> str:
     """The full text of script ``name`` as Redis runs it."""
+    if name in STANDALONE:
+        return (LUA_DIR / f"{name}.lua").read_text()
     parts = [_lua_table(), (LUA_DIR / "_lib.lua").read_text()]
     if name in BOOKING_SCRIPTS:
         parts.append((LUA_DIR / "_booking.lua").read_text())

@@ -2,9 +2,16 @@
 
     request ─> Lua script (decides, applies, streams events) ─> journal (group commit) ─> answer
 
-A success answer means both happened. If Redis has lost a clinic (no epoch marker), the clinic is
-rebuilt from the journal before anything else is served. Events that reached Redis but not the
-journal (a worker killed in between) are journaled by ``reconcile``.
+A success answer means both happened. Redis is derived state; the journal decides:
+
+- Redis lost a clinic (no epoch marker): the clinic is rebuilt from the journal (its newest
+  snapshot plus the tail) before anything else is served.
+- Redis holds a history that is not the journal's (it came back behind, a lagging replica was
+  promoted): the journal refuses the events decided on it, the clinic is fenced (no further
+  decision on that state), rebuilt, and the command runs again on the rebuilt state. A
+  periodic check and every "not found" read catch a stale clinic that nobody writes to.
+- Events that reached Redis but not the journal (a worker killed in between) are journaled by
+  ``reconcile`` from the Redis stream, in order and through the same fence.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -24,16 +32,25 @@ from engine.board import board
 from engine.clinic import ID_PATTERN, Clinic, parse_clinic
 from engine.commands import Command, script_call
 from engine.errors import NotFound, Unavailable, from_code
-from engine.journal_postgres import Entry, Journal
+from engine.journal_postgres import (
+    Entry,
+    Head,
+    Journal,
+    JournalGap,
+    JournalRefused,
+    chained,
+    link_of,
+)
 from engine.model import events as ev
 from engine.model.clock import service_day
-from engine.model.state import fold
-from engine.store_redis import NotLoaded, RedisStore
+from engine.model.state import ClinicState
+from engine.snapshots_postgres import Snapshots, fold_bodies
+from engine.store_redis import NotLoaded, RedisStore, ScriptAnswer
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 STREAM_TAIL_ON_REBUILD = 1000
-RECONCILE_WINDOW = 5000
+MAX_ATTEMPTS = 3  # a command decided on a stale state runs again after the rebuild
 CONFIG_CHANNEL = "clinicq_config"
 
 
@@ -59,7 +76,11 @@ class Engine:
         self.idempotency_ttl = idempotency_ttl
         self.clock = clock
         self.clinics: dict[str, Clinic] = {}
+        self.snapshots = Snapshots(pool)
+        self.database_url = ""  # the engine's own connection, for LISTEN
         self.rebuilds = 0
+        # Why clinics were fenced: clash, diverged, hole (journal refusals) or behind (a check).
+        self.fenced: Counter[str] = Counter()
 
     # -- clinics -------------------------------------------------------------------------------
 
@@ -112,37 +133,53 @@ class Engine:
         """Decide, journal, answer. Raises an EngineError on refusal (after journaling any
         events decided before it, such as a day rollover)."""
         clinic = await self.clinic(clinic_id)
-        now = self.clock()
-        day = service_day(now, clinic.timezone)
-        name, args = script_call(cmd, clinic, now, self.hold_ms)
-        answer = await self._loaded(
-            clinic_id,
-            lambda: self.store.run(
-                name, clinic_id, now, day, args, idem_key=idem_key, request_fingerprint=fingerprint
-            ),
-        )
-        record = f"{fingerprint}|{answer.raw.decode()}" if idem_key and not answer.error else None
-        await self.journal.append(
-            [
+        for _ in range(MAX_ATTEMPTS):
+            answer = await self._loaded(
+                clinic_id, lambda: self._decide(clinic, cmd, idem_key, fingerprint)
+            )
+            record = (
+                f"{fingerprint}|{answer.raw.decode()}" if idem_key and not answer.error else None
+            )
+            entries = [
                 Entry(
-                    clinic=clinic_id,
-                    offset=event.offset,
-                    kind=_kind(event),
-                    at_ms=event.at,
-                    body=body,
-                    idem_key=idem_key or None,
-                    idem_record=record,
+                    clinic_id, event.offset, _kind(event), event.at, body, idem_key or None, record
                 )
                 for event, body in zip(answer.events, answer.bodies, strict=True)
             ]
+            try:
+                await self._journal(clinic_id, chained(entries, answer.prev_link))
+            except JournalRefused as refused:
+                # Decided on a state that is not the journal's: nothing was committed, so the
+                # command runs again once the clinic is rebuilt from the journal.
+                await self._recover(clinic_id, answer.epoch, refused.reason, refused.offset)
+                continue
+            if answer.error:
+                raise from_code(answer.error, answer.message)
+            return answer.result
+        raise Unavailable("the clinic's live state is being recovered; retry", code="rebuilding")
+
+    async def _decide(
+        self, clinic: Clinic, cmd: Command, idem_key: str, fingerprint: str
+    ) -> ScriptAnswer:
+        now = self.clock()
+        name, args = script_call(cmd, clinic, now, self.hold_ms)
+        day = service_day(now, clinic.timezone)
+        return await self.store.run(
+            name, clinic.id, now, day, args, idem_key=idem_key, request_fingerprint=fingerprint
         )
-        if answer.error:
-            raise from_code(answer.error, answer.message)
-        return answer.result
+
+    async def _journal(self, clinic_id: str, entries: list[Entry]) -> None:
+        try:
+            await self.journal.append(entries)
+        except JournalGap:
+            # The predecessors are in Redis but not journaled (their worker died): take them
+            # from the stream, then ours follow.
+            await self.reconcile(clinic_id)
+            await self.journal.append(entries)
 
     async def _loaded(self, clinic_id: str, step: Callable[[], Awaitable[T]]) -> T:
         """Run ``step``; if Redis has lost the clinic, rebuild it from the journal and run again."""
-        for _ in range(3):
+        for _ in range(MAX_ATTEMPTS):
             try:
                 return await step()
             except NotLoaded:
@@ -150,6 +187,41 @@ class Engine:
         raise Unavailable("the clinic's live state could not be loaded", code="rebuilding")
 
     # -- recovery ------------------------------------------------------------------------------
+
+    async def _recover(self, clinic_id: str, epoch: str, why: str, offset: int) -> None:
+        """Fence a clinic whose live state is not the journal's history, then rebuild it."""
+        if await self.store.fence(clinic_id, epoch):
+            self.fenced[why] += 1
+            log.warning(
+                "clinic %s: live state is not the journal's history (%s at offset %d); "
+                "fenced and rebuilding from the journal",
+                clinic_id, why, offset,
+            )  # fmt: skip
+            if why == "hole":
+                log.error("clinic %s: journal entry %d is missing; run `clinicq audit verify`",
+                          clinic_id, offset)  # fmt: skip
+        await self.rebuild(clinic_id)
+
+    async def check_fresh(self, clinic_id: str, head: Head | None = None) -> bool:
+        """Compare a clinic's live state with the journal's head; fence and rebuild it when it
+        is behind or on another history. Returns whether it had to."""
+        pos = await self.store.position(clinic_id)
+        if pos.epoch is None:
+            return False  # not loaded: the next use rebuilds it
+        head = head or await self.journal.head(clinic_id)
+        if pos.offset < head.offset:
+            why = "behind"
+        elif not head.link:
+            return False  # nothing journaled yet, or a head carried over from the first release
+        elif pos.offset == head.offset:
+            why = "" if pos.link == head.link else "diverged"
+        else:
+            seen = await self.store.stream_link(clinic_id, head.offset)
+            why = "diverged" if seen is not None and seen != head.link else ""
+        if not why:
+            return False
+        await self._recover(clinic_id, pos.epoch, why, head.offset)
+        return True
 
     async def rebuild(self, clinic_id: str, *, wait_seconds: float = 20.0) -> None:
         """Reload a clinic's live state from the journal; one process does it, others wait."""
@@ -165,37 +237,69 @@ class Engine:
         try:
             if await self.store.is_loaded(clinic_id):
                 return
-            bodies = await self.journal.bodies(clinic_id)
-            events = [ev.decode_event(b) for b in bodies]
-            state = fold(events)
+            started = time.perf_counter()
+            state, bodies = await self.fold_journal(clinic_id)
             records = await self.journal.idempotency_records(clinic_id, self.idempotency_ttl)
             await self.store.restore(
                 clinic_id,
                 state,
-                tail=events[-STREAM_TAIL_ON_REBUILD:],
+                tail=bodies[-STREAM_TAIL_ON_REBUILD:],
                 idempotency={k: v.encode() for k, v in records.items()},
+                link=link_of(bodies[-1]) if bodies else "",
             )
             self.rebuilds += 1
-            log.info("rebuilt clinic %s from %d journal entries", clinic_id, len(events))
+            log.info(
+                "rebuilt clinic %s at offset %d in %.2f s", clinic_id, state.offset,
+                time.perf_counter() - started,
+            )  # fmt: skip
         finally:
             if await self.store.client.get(lock) == token.encode():
                 await self.store.client.delete(lock)
 
+    async def fold_journal(self, clinic_id: str) -> tuple[ClinicState, list[str]]:
+        """The clinic's state from its newest trusted snapshot plus the journal after it, and
+        the last bodies read (at least the stream's tail)."""
+        snapshot = await self.snapshots.latest(clinic_id)
+        after = snapshot.offset if snapshot else 0
+        head = await self.journal.head(clinic_id)
+        bodies = await self.journal.bodies(
+            clinic_id, after=max(0, min(after, head.offset - STREAM_TAIL_ON_REBUILD))
+        )
+        base = snapshot.state if snapshot else ClinicState()
+        return await fold_bodies(bodies, base, after), bodies
+
     async def reconcile(self, clinic_id: str) -> int:
-        """Journal events that reached Redis but not the journal; return how many."""
-        start = max(0, await self.journal.max_offset(clinic_id) - RECONCILE_WINDOW)
-        streamed = await self.store.stream_after(clinic_id, start)
-        journaled = await self.journal.offsets_after(clinic_id, start)
-        missing = [row for row in streamed if row[0] not in journaled]
+        """Journal events that reached Redis but not the journal, in order; return how many."""
+        head = await self.journal.head(clinic_id)
+        pos = await self.store.position(clinic_id)
+        streamed = await self.store.stream_after(clinic_id, head.offset)
         entries = []
-        for offset, body, idem_key in missing:
+        for offset, body, idem_key, prev in streamed:
             event = ev.decode_event(body)
             record = await self.store.idem_record(clinic_id, idem_key) if idem_key else None
             entries.append(
-                Entry(clinic_id, offset, _kind(event), event.at, body, idem_key or None, record)
+                Entry(
+                    clinic_id, offset, _kind(event), event.at, body, idem_key or None, record, prev
+                )
             )
-        await self.journal.append(entries)
+        try:
+            await self.journal.append(entries)
+        except JournalRefused as refused:
+            if pos.epoch:
+                await self._recover(clinic_id, pos.epoch, refused.reason, refused.offset)
+            return 0
+        except JournalGap as gap:
+            log.warning(
+                "clinic %s: the stream lacks events before offset %d", clinic_id, gap.offset
+            )
+            return 0
         return len(entries)
+
+    async def maintain(self, clinic_id: str, head: Head | None) -> None:
+        """The periodic care of one clinic: catch a stale live state, take a due snapshot."""
+        await self.check_fresh(clinic_id, head)
+        if head is not None and await self.snapshots.due(clinic_id, head.offset):
+            await self.snapshots.take(clinic_id)
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -211,6 +315,9 @@ class Engine:
     async def ticket(self, clinic_id: str, ticket_id: str) -> tuple[Any, int]:
         await self.clinic(clinic_id)
         found = await self._loaded(clinic_id, lambda: self.store.ticket(clinic_id, ticket_id))
+        if found is None and await self.check_fresh(clinic_id):
+            # A live state behind the journal cannot say "no such ticket": ask the rebuilt one.
+            found = await self._loaded(clinic_id, lambda: self.store.ticket(clinic_id, ticket_id))
         if found is None:
             raise NotFound(f"no ticket {ticket_id!r} today", code="ticket_not_found")
         return found

@@ -21,6 +21,8 @@ class Settings:
     redis_url: str | None = None
     redis_cluster: bool = False
     database_url: str | None = None
+    # The engine's own least-privilege connection; by default DATABASE_URL as clinicq_engine.
+    engine_database_url: str | None = None
     data_dir: Path = Path("var")
     host: str = "127.0.0.1"
     port: int = 8000
@@ -51,6 +53,7 @@ class Settings:
                 redis_url=env.get("REDIS_URL") or None,
                 redis_cluster=env.get("CLINICQ_REDIS_CLUSTER", "") in ("1", "true", "yes"),
                 database_url=env.get("DATABASE_URL") or None,
+                engine_database_url=env.get("CLINICQ_ENGINE_DATABASE_URL") or None,
                 data_dir=Path(env.get("CLINICQ_DATA_DIR", "var")),
                 host=env.get("CLINICQ_HOST", "127.0.0.1"),
                 port=int(env.get("CLINICQ_PORT", "8000")),

@@ -17,10 +17,11 @@ from redis.exceptions import RedisError
 
 from engine import keys
 from engine.errors import Unavailable
+from engine.journal_postgres import link_of
 from engine.model import events as ev
 from engine.model.entities import Call, DoctorDuty, Reservation, Ticket
 from engine.model.state import ClinicState, ServiceStats
-from engine.scripts import NAMES, source
+from engine.scripts import NAMES, STANDALONE, source
 
 
 class NotLoaded(Exception):
@@ -33,11 +34,23 @@ class ScriptAnswer:
     bodies: list[str]  # each event's exact JSON text, as journaled and hashed
     result: dict[str, Any]
     raw: bytes  # the whole answer, as kept for a retried request
+    epoch: str  # the clinic's live state the decision was made on
+    prev_link: str  # the link of the event decided just before the first one here
     error: str | None = None
     message: str = ""
 
 
+@dataclass(frozen=True)
+class Position:
+    """Where a clinic's live state stands: its epoch, last offset and that event's link."""
+
+    epoch: str | None
+    offset: int
+    link: str
+
+
 class _Answer(msgspec.Struct):
+    prev: str = ""
     events: list[msgspec.Raw] = msgspec.field(default_factory=list)
     result: msgspec.Raw = msgspec.Raw(b"{}")
     error: str | None = None
@@ -73,7 +86,7 @@ class RedisStore:
 
     async def load_scripts(self) -> None:
         """Register every script and load it now, so a broken script fails start-up."""
-        for name in NAMES:
+        for name in (*NAMES, *STANDALONE):
             script = self.client.register_script(source(name))
             await self.client.script_load(source(name))
             self._scripts[name] = script
@@ -100,7 +113,7 @@ class RedisStore:
             *args,
         ]
         try:
-            raw = await self._scripts[name](keys=[keys.meta(clinic)], args=argv)
+            epoch, raw = await self._scripts[name](keys=[keys.meta(clinic)], args=argv)
         except RedisError as exc:
             raise Unavailable(f"the live store did not answer: {exc.__class__.__name__}") from exc
         answer = _answer_decoder.decode(raw)
@@ -112,19 +125,46 @@ class RedisStore:
             bodies=bodies,
             result={} if answer.error else decode_result(bytes(answer.result)),
             raw=raw,
+            epoch=epoch.decode(),
+            prev_link=answer.prev,
             error=answer.error,
             message=answer.message,
         )
 
+    async def fence(self, clinic: str, epoch: str) -> bool:
+        """Stop decisions on a clinic's live state of ``epoch`` until it is rebuilt."""
+        try:
+            return bool(await self._scripts["fence"](keys=[keys.meta(clinic)], args=[epoch]))
+        except RedisError as exc:
+            raise Unavailable(f"the live store did not answer: {exc.__class__.__name__}") from exc
+
+    async def position(self, clinic: str) -> Position:
+        epoch, offset, link = await self.client.hmget(
+            keys.meta(clinic), ["epoch", "offset", "link"]
+        )
+        return Position(
+            epoch.decode() if epoch else None, int(offset or 0), link.decode() if link else ""
+        )
+
     async def stream_after(
         self, clinic: str, offset: int, count: int = 10_000
-    ) -> list[tuple[int, str, str]]:
-        """(offset, event body, idempotency key) of stream entries after ``offset``."""
+    ) -> list[tuple[int, str, str, str]]:
+        """(offset, event body, idempotency key, prev link) of stream entries after ``offset``."""
         rows = await self.client.xrange(keys.events(clinic), min=f"({offset}-0", count=count)
         return [
-            (int(entry_id.split(b"-")[0]), fields[b"e"].decode(), fields.get(b"i", b"").decode())
+            (
+                int(entry_id.split(b"-")[0]),
+                fields[b"e"].decode(),
+                fields.get(b"i", b"").decode(),
+                fields.get(b"p", b"").decode(),
+            )
             for entry_id, fields in rows
         ]
+
+    async def stream_link(self, clinic: str, offset: int) -> str | None:
+        """The link of the stream's event at ``offset`` (None when the stream lacks it)."""
+        rows = await self.client.xrange(keys.events(clinic), min=f"{offset}-0", max=f"{offset}-0")
+        return link_of(rows[0][1][b"e"].decode()) if rows else None
 
     async def idem_record(self, clinic: str, key: str) -> str | None:
         value = await self.client.get(keys.idem(clinic, key))
@@ -224,13 +264,16 @@ class RedisStore:
         clinic: str,
         state: ClinicState,
         *,
-        tail: list[ev.AnyEvent],
+        tail: list[str],
         idempotency: dict[str, bytes],
+        link: str = "",
     ) -> str:
         """Replace a clinic's live state with ``state`` in one transaction; return the new epoch.
 
-        ``tail`` refills the event stream so reconnecting screens can catch up from an offset;
-        ``idempotency`` restores the answers that retried requests must get again.
+        ``tail`` (event bodies, in offset order) refills the event stream so reconnecting screens
+        can catch up from an offset; ``idempotency`` restores the answers that retried requests
+        must get again; ``link`` is the journal's last link, which the next event must follow.
+        Print jobs and printer states are not live state derived from the journal: they stay.
         """
         k = lambda name: keys.clinic_key(clinic, name)  # noqa: E731
         enc = msgspec.json.encode
@@ -240,7 +283,7 @@ class RedisStore:
         ]
         async with self.client.pipeline(transaction=True) as pipe:
             for key in stale:
-                if key != keys.rebuild_lock(clinic).encode():
+                if keys.is_derived(clinic, key.decode()):
                     pipe.delete(key)
             if state.seq:
                 pipe.hset(k("seq"), mapping={s: n for s, n in state.seq.items()})
@@ -271,10 +314,11 @@ class RedisStore:
                         f"{service}:seconds": stats.seconds,
                     },
                 )
-            for event in tail:
-                pipe.xadd(
-                    keys.events(clinic), {"e": ev.encode_event(event)}, id=f"{event.offset}-0"
-                )
+            prev = ""
+            for body in tail:
+                offset = ev.decode_event(body).offset
+                pipe.xadd(keys.events(clinic), {"e": body, "p": prev}, id=f"{offset}-0")
+                prev = link_of(body)
             for key, answer in idempotency.items():
                 pipe.set(keys.idem(clinic, key), answer, ex=self.idempotency_ttl)
             pipe.hset(
@@ -283,6 +327,7 @@ class RedisStore:
                     "day": state.day,
                     "offset": state.offset,
                     "arrival": state.arrival,
+                    "link": link,
                     "epoch": epoch,
                 },
             )

@@ -17,6 +17,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -34,8 +35,9 @@ from engine.api import booking, openapi, routes
 from engine.api.auth import RateLimiter, TokenBook
 from engine.api.http import JSON, on_engine_error, on_http_error, on_store_down, on_unexpected
 from engine.clinic import DEMO_CLINICS, load_clinics
+from engine.database import prepare
 from engine.errors import EngineError
-from engine.journal_postgres import Journal, apply_schema
+from engine.journal_postgres import Journal
 from engine.redis_client import connect
 from engine.service import Engine
 from engine.settings import Settings
@@ -46,7 +48,9 @@ from ticketing.records_redis import PrintRecords
 from ticketing.service import PrintService
 
 log = logging.getLogger(__name__)
-RECONCILE_EVERY_SECONDS = 10.0
+CHECK_EVERY_SECONDS = 2.0
+RECONCILE_EVERY_ROUNDS = 5
+PARTITION_EVERY_ROUNDS = 1800  # about an hour
 
 
 class Metrics:
@@ -65,6 +69,35 @@ class Metrics:
             registry=self.registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
         )
+
+
+class RecoveryCollector:
+    """The engine's recovery counters, read at scrape time: fences by cause, rebuilds,
+    snapshots taken and refused."""
+
+    def __init__(self, app: Starlette) -> None:
+        self.app = app
+
+    def collect(self) -> Any:
+        engine: Engine | None = getattr(self.app.state, "engine", None)
+        fenced = CounterMetricFamily(
+            "clinicq_fenced",
+            "Clinics fenced because their live state was not the journal's history",
+            labels=["why"],
+        )
+        for why in ("behind", "diverged", "clash", "hole"):
+            fenced.add_metric([why], engine.fenced[why] if engine else 0)
+        yield fenced
+        for name, text, value in (
+            ("clinicq_rebuilds", "Clinics rebuilt from the journal", "rebuilds"),
+            ("clinicq_snapshots", "Snapshots taken", "taken"),
+            ("clinicq_snapshots_refused", "Snapshots that did not hold against the journal",
+             "rejected"),
+        ):  # fmt: skip
+            family = CounterMetricFamily(name, text)
+            source = engine if value == "rebuilds" else (engine.snapshots if engine else None)
+            family.add_metric([], getattr(source, value) if source else 0)
+            yield family
 
 
 class MetricsMiddleware:
@@ -193,8 +226,10 @@ async def open_engine(settings: Settings) -> Engine:
     """Connect the stores, prepare schema and scripts, load clinics (seeding the demo if none)."""
     assert settings.redis_url and settings.database_url, "stores must be configured"
     client = connect(settings.redis_url, cluster=settings.redis_cluster)
-    pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=10)
-    await apply_schema(pool)
+    engine_url = await prepare(
+        settings.database_url, settings.engine_database_url, schemas=[init_sms_schema]
+    )
+    pool = await asyncpg.create_pool(engine_url, min_size=1, max_size=10)
     store = RedisStore(
         client, stream_max=settings.stream_max_len, idempotency_ttl=settings.idempotency_ttl_seconds
     )
@@ -208,6 +243,7 @@ async def open_engine(settings: Settings) -> Engine:
         hold_seconds=settings.hold_seconds,
         idempotency_ttl=settings.idempotency_ttl_seconds,
     )
+    engine.database_url = engine_url
     await engine.load_clinics()
     if not engine.clinics:
         for clinic in load_clinics(settings.clinics_file or DEMO_CLINICS):
@@ -224,15 +260,25 @@ async def close_engine(engine: Engine) -> None:
 
 
 async def _background(engine: Engine) -> None:
-    """Keep the journal whole (orphaned events) and pick up clinics other workers added."""
+    """Catch a live state that fell behind the journal, take due snapshots, keep the journal
+    whole (orphaned events), pick up clinics other workers added, prepare next month's
+    partition."""
+    rounds = 0
     while True:
-        await asyncio.sleep(RECONCILE_EVERY_SECONDS)
+        await asyncio.sleep(CHECK_EVERY_SECONDS)
+        rounds += 1
         try:
-            await engine.load_clinics()
+            heads = await engine.journal.heads()
             for clinic_id in list(engine.clinics):
-                await engine.reconcile(clinic_id)
+                await engine.maintain(clinic_id, heads.get(clinic_id))
+            if rounds % RECONCILE_EVERY_ROUNDS == 0:
+                await engine.load_clinics()
+                for clinic_id in list(engine.clinics):
+                    await engine.reconcile(clinic_id)
+            if rounds % PARTITION_EVERY_ROUNDS == 1:
+                await engine.journal.ensure_partitions()
         except Exception as exc:  # a transient outage must not end the loop
-            log.warning("background reconcile failed: %s", exc.__class__.__name__)
+            log.warning("background maintenance failed: %s", exc.__class__.__name__)
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -241,14 +287,13 @@ def create_app(settings: Settings) -> Starlette:
         engine = await open_engine(settings)
         app.state.engine = engine
         app.state.tokens = TokenBook(engine.pool)
-        await init_sms_schema(engine.pool)
         sender = None
         if settings.sms_enabled:
             app.state.sms = notifier.api.create_service(engine.pool, settings.notifier())
         if settings.sms_sending:
             sender = await sms_worker.start_worker(engine.pool, settings.notifier())
         task = asyncio.create_task(_background(engine))
-        listener = await engine.listen_for_config(settings.database_url or "")
+        listener = await engine.listen_for_config(engine.database_url)
         app.state.printing = PrintService(PrintRecords(engine.store.client))
         await app.state.printing.start()
         try:
@@ -279,6 +324,7 @@ def create_app(settings: Settings) -> Starlette:
     )
     app.state.settings = settings
     app.state.metrics = metrics
+    metrics.registry.register(RecoveryCollector(app))
     app.state.limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

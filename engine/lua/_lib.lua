@@ -9,7 +9,10 @@
 -- ARGV[6]  idempotency record TTL, seconds
 -- ARGV[7]  request fingerprint: a retry with the same key must send the same request
 -- ARGV[8..] the script's own arguments, listed in its header
--- Returns JSON: {"events": [...], "result": {...}} or {"error": code, "message": ..., "events": [...]}
+-- Returns {epoch, answer}: the clinic's epoch ('' when it is not loaded) and the answer as JSON,
+--   {"prev": link, "events": [...], "result": {...}} or {"error": code, "message": ..., ...}.
+--   "prev" is the link (SHA-1 of the body) of the event decided just before the first event here:
+--   the journal commits the events only if that is its own last entry (the stale-Redis fence).
 
 local P = ARGV[1]
 local NOW = tonumber(ARGV[2])
@@ -20,6 +23,7 @@ local IDEM_TTL = tonumber(ARGV[6])
 local FINGERPRINT = ARGV[7]
 local META = KEYS[1]
 local EVENTS = {}
+local PREV_LINK = nil
 local OPEN = {waiting = true, called = true, serving = true, suspended = true}
 local CALLS_KEPT = 20
 
@@ -79,8 +83,13 @@ local function emit(event)
   event.offset = offset
   event.at = NOW
   local raw = cjson.encode(event)
-  -- The idempotency key rides along so that a reconciler can journal an orphaned command whole.
-  redis.call('XADD', P .. 'events', 'MAXLEN', '~', STREAM_MAX, offset .. '-0', 'e', raw, 'i', IDEM)
+  local prev = redis.call('HGET', META, 'link') or ''
+  if PREV_LINK == nil then PREV_LINK = prev end
+  redis.call('HSET', META, 'link', redis.sha1hex(raw))
+  -- The idempotency key and the link ride along so that a reconciler can journal an orphaned
+  -- command whole, and in order.
+  redis.call('XADD', P .. 'events', 'MAXLEN', '~', STREAM_MAX, offset .. '-0', 'e', raw, 'i', IDEM,
+             'p', prev)
   EVENTS[#EVENTS + 1] = raw
   return offset
 end
@@ -151,32 +160,34 @@ end
 -- Wrap a script's body: check the clinic is loaded, answer a retried request from its record,
 -- run the body, and keep the answer for retries.
 local function run(body)
-  if redis.call('HEXISTS', META, 'epoch') == 0 then
-    return cjson.encode({error = 'not_loaded', message = 'clinic state is not loaded'})
+  local epoch = redis.call('HGET', META, 'epoch')
+  if not epoch then
+    return {'', cjson.encode({error = 'not_loaded', message = 'clinic state is not loaded'})}
   end
   if IDEM ~= '' then
     local previous = redis.call('GET', P .. 'idem:' .. IDEM)
     if previous then
       local bar = string.find(previous, '|', 1, true)
       if string.sub(previous, 1, bar - 1) ~= FINGERPRINT then
-        return cjson.encode({error = 'idempotency_key_reused',
-                             message = 'this Idempotency-Key was used for a different request'})
+        return {epoch, cjson.encode({error = 'idempotency_key_reused',
+                message = 'this Idempotency-Key was used for a different request'})}
       end
-      return string.sub(previous, bar + 1)
+      return {epoch, string.sub(previous, bar + 1)}
     end
   end
   local ok, result = pcall(body)
-  local events = '[' .. table.concat(EVENTS, ',') .. ']'
+  local events = '"prev":' .. cjson.encode(PREV_LINK or '') .. ',"events":['
+    .. table.concat(EVENTS, ',') .. ']'
   if not ok then
     if type(result) == 'table' and result.refusal then
-      return '{"error":' .. cjson.encode(result.code) .. ',"message":' .. cjson.encode(result.message)
-        .. ',"events":' .. events .. '}'
+      return {epoch, '{"error":' .. cjson.encode(result.code) .. ',"message":'
+        .. cjson.encode(result.message) .. ',' .. events .. '}'}
     end
     error(result)
   end
-  local answer = '{"events":' .. events .. ',"result":' .. cjson.encode(result or {}) .. '}'
+  local answer = '{' .. events .. ',"result":' .. cjson.encode(result or {}) .. '}'
   if IDEM ~= '' then
     redis.call('SET', P .. 'idem:' .. IDEM, FINGERPRINT .. '|' .. answer, 'EX', IDEM_TTL)
   end
-  return answer
+  return {epoch, answer}
 end
