@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-integration test-cluster lint bench chromium clean
+.PHONY: run test test-integration test-cluster lint bench bench-rebuild chromium clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ test-cluster: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m loadtest bench
+
+# Rebuild time after a Redis loss at 100,000 and 1,000,000 journal entries (~4 minutes).
+bench-rebuild: $(STAMP)
+	$(BIN)/python -m loadtest rebuild-bench --entries 100000,1000000
 
 clean:
 	rm -rf $(VENV) var

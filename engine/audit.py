@@ -10,8 +10,9 @@ elsewhere: a later rewrite of the whole chain by a database superuser no longer 
 from __future__ import annotations
 
 import hashlib
+import hmac
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -53,6 +54,14 @@ def entry_hash(prev: bytes, row: Any) -> bytes:
     return hashlib.sha256(prev + canonical(row)).digest()
 
 
+def checkpoint_signature(
+    key: bytes, clinic: str, month: date, offset: int, last_hash: bytes, entries: int
+) -> bytes:
+    """An archived month's checkpoint, signed with the audit key (HMAC-SHA256)."""
+    message = f"{clinic}\n{month.isoformat()}\n{offset}\n{last_hash.hex()}\n{entries}".encode()
+    return hmac.new(key, message, hashlib.sha256).digest()
+
+
 @dataclass(frozen=True)
 class VerifyReport:
     clinic: str
@@ -79,16 +88,30 @@ class Anchor:
 
 
 async def verify(
-    pool: asyncpg.Pool, clinic: str, anchors: dict[str, Anchor] | None = None
+    pool: asyncpg.Pool,
+    clinic: str,
+    anchors: dict[str, Anchor] | None = None,
+    key: bytes = b"",
 ) -> VerifyReport:
     """Walk a clinic's chain in offset order from its last archived month's checkpoint; check
-    every link, every hash, the head, and the anchor when one is given."""
+    every link, every hash, the head, the anchor when one is given, and the checkpoint's
+    signature when the audit ``key`` is given."""
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         start = await conn.fetchrow(
-            "SELECT last_offset, last_hash, entries FROM journal_checkpoint WHERE clinic = $1 "
-            "ORDER BY month DESC LIMIT 1",
+            "SELECT month, last_offset, last_hash, entries, signature FROM journal_checkpoint "
+            "WHERE clinic = $1 ORDER BY month DESC LIMIT 1",
             clinic,
         )
+        if start is not None and key:
+            signed = checkpoint_signature(
+                key, clinic, start["month"], start["last_offset"], bytes(start["last_hash"]),
+                start["entries"],
+            )  # fmt: skip
+            if start["signature"] is None or bytes(start["signature"]) != signed:
+                return VerifyReport(
+                    clinic, 0, "", start["last_offset"],
+                    "the archived month's checkpoint is not signed by the audit key",
+                )  # fmt: skip
         prev = bytes(start["last_hash"]) if start else GENESIS
         after = start["last_offset"] if start else 0
         count = start["entries"] if start else 0

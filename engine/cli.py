@@ -23,6 +23,7 @@ from clinic_sim.cli import commands as sim_commands
 from displays.cli import push
 from engine import audit as audit_mod
 from engine.api.auth import ROLES, create_token, list_tokens, revoke_tokens
+from engine.archive import Archived, archive, parse_month
 from engine.audit import Anchor, parse_anchors
 from engine.embedded import EmbeddedPostgres, EmbeddedRedis
 from engine.errors import EngineError
@@ -264,7 +265,8 @@ def _read_anchors(path: Path | None) -> dict[str, Anchor]:
 def audit_verify(clinic: str | None, anchor_file: Path | None) -> None:
     """Walk every clinic's hash chain in one consistent snapshot; exit 1 naming the clinic, the
     offset and the kind of break if any entry was altered, removed or reordered."""
-    url = _need_database(_settings())
+    settings = _settings()
+    url, key = _need_database(settings), settings.audit_key
     anchors = _read_anchors(anchor_file)
 
     async def go() -> list[Any]:
@@ -275,7 +277,7 @@ def audit_verify(clinic: str | None, anchor_file: Path | None) -> None:
             if clinic and clinic not in known:
                 raise click.ClickException(f"no journal for clinic {clinic!r}")
             names = [clinic] if clinic else sorted(set(known) | set(anchors))
-            return [await audit_mod.verify(pool, name, anchors) for name in names]
+            return [await audit_mod.verify(pool, name, anchors, key) for name in names]
         finally:
             await pool.close()
 
@@ -330,6 +332,36 @@ def audit_anchor(out: Path | None, post_url: str | None) -> None:
             response.raise_for_status()
         except httpx.HTTPError as exc:
             raise click.ClickException(f"could not send the anchor to {post_url}: {exc}") from exc
+
+
+@main.group()
+def journal() -> None:
+    """Look after the journal's retention."""
+
+
+@journal.command("archive")
+@click.option("--before", required=True, help="archive every month before this one (YYYY-MM)")
+def journal_archive(before: str) -> None:
+    """Check, checkpoint and detach each monthly partition before a month; the detached tables
+    stay until exported (pg_dump -t journal_YYYY_MM) and dropped. See engine/archive.py."""
+    settings = _settings()
+    url = _need_database(settings)
+
+    async def go() -> list[Archived]:
+        pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
+        try:
+            await apply_schema(pool)
+            return await archive(pool, parse_month(before), settings.audit_key)
+        finally:
+            await pool.close()
+
+    done = _run(go())
+    for a in done:
+        click.echo(
+            f"{a.partition}: detached, {a.entries} entries of {a.clinics} clinics checkpointed"
+        )
+    if not done:
+        click.echo(f"no month before {before} to archive")
 
 
 main.add_command(push)

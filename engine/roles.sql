@@ -37,3 +37,5 @@ GRANT EXECUTE ON FUNCTION journal_append(text[], bigint[], text[], bigint[], tex
                                          text[], text[], text[]) TO clinicq_engine;
 REVOKE ALL ON FUNCTION journal_ensure_partition(date) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION journal_ensure_partition(date) TO clinicq_engine;
+REVOKE ALL ON FUNCTION journal_prune_snapshots(text, int) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION journal_prune_snapshots(text, int) TO clinicq_engine;

@@ -77,6 +77,15 @@ CREATE TABLE IF NOT EXISTS journal_snapshot (
     PRIMARY KEY (clinic, "offset")
 );
 
+-- Snapshots are derived: all but a clinic's newest few may go. The engine's role may prune
+-- through this function but may not delete a snapshot itself.
+CREATE OR REPLACE FUNCTION journal_prune_snapshots(p_clinic text, p_keep int) RETURNS void
+SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    DELETE FROM journal_snapshot WHERE clinic = p_clinic AND "offset" < (
+        SELECT min("offset") FROM (SELECT "offset" FROM journal_snapshot WHERE clinic = p_clinic
+                                   ORDER BY "offset" DESC LIMIT greatest(p_keep, 1)) newest);
+$$ LANGUAGE sql;
+
 -- A month's last chain head per clinic, written when the month is archived, so that
 -- `audit verify` checks the attached months against it.
 CREATE TABLE IF NOT EXISTS journal_checkpoint (
@@ -220,11 +229,14 @@ DECLARE
     h_hash bytea;
     h_entries bigint;
     h_waiting bigint;
-    ts timestamptz := now();
+    ts timestamptz;
 BEGIN
     INSERT INTO journal_head (clinic)
         SELECT DISTINCT u FROM unnest(p_clinic) AS u ORDER BY u ON CONFLICT DO NOTHING;
     PERFORM 1 FROM journal_head WHERE clinic = ANY (p_clinic) ORDER BY clinic FOR UPDATE;
+    -- Taken under the heads' locks, so a clinic's entries are stamped in offset order and a
+    -- month's partition holds a prefix of each chain (what archiving relies on).
+    ts := clock_timestamp();
     FOR r IN
         SELECT * FROM unnest(p_clinic, p_offset, p_kind, p_at, p_body, p_idem_key, p_idem_record,
                              p_prev_link, p_link)

@@ -223,8 +223,11 @@ class Engine:
         await self._recover(clinic_id, pos.epoch, why, head.offset)
         return True
 
-    async def rebuild(self, clinic_id: str, *, wait_seconds: float = 20.0) -> None:
-        """Reload a clinic's live state from the journal; one process does it, others wait."""
+    async def rebuild(
+        self, clinic_id: str, *, wait_seconds: float = 20.0, full: bool = False
+    ) -> None:
+        """Reload a clinic's live state from the journal; one process does it, others wait.
+        ``full`` folds the whole journal instead of starting from the newest snapshot."""
         token = uuid.uuid4().hex
         lock = keys.rebuild_lock(clinic_id)
         deadline = time.monotonic() + wait_seconds
@@ -238,7 +241,7 @@ class Engine:
             if await self.store.is_loaded(clinic_id):
                 return
             started = time.perf_counter()
-            state, bodies = await self.fold_journal(clinic_id)
+            state, bodies = await self.fold_journal(clinic_id, full=full)
             records = await self.journal.idempotency_records(clinic_id, self.idempotency_ttl)
             await self.store.restore(
                 clinic_id,
@@ -256,10 +259,12 @@ class Engine:
             if await self.store.client.get(lock) == token.encode():
                 await self.store.client.delete(lock)
 
-    async def fold_journal(self, clinic_id: str) -> tuple[ClinicState, list[str]]:
-        """The clinic's state from its newest trusted snapshot plus the journal after it, and
-        the last bodies read (at least the stream's tail)."""
-        snapshot = await self.snapshots.latest(clinic_id)
+    async def fold_journal(
+        self, clinic_id: str, *, full: bool = False
+    ) -> tuple[ClinicState, list[str]]:
+        """The clinic's state from its newest trusted snapshot (unless ``full``) plus the
+        journal after it, and the last bodies read (at least the stream's tail)."""
+        snapshot = None if full else await self.snapshots.latest(clinic_id)
         after = snapshot.offset if snapshot else 0
         head = await self.journal.head(clinic_id)
         bodies = await self.journal.bodies(
@@ -295,10 +300,13 @@ class Engine:
             return 0
         return len(entries)
 
-    async def maintain(self, clinic_id: str, head: Head | None) -> None:
-        """The periodic care of one clinic: catch a stale live state, take a due snapshot."""
-        await self.check_fresh(clinic_id, head)
-        if head is not None and await self.snapshots.due(clinic_id, head.offset):
+    async def maintain(self) -> None:
+        """The periodic care of every clinic: catch a stale live state, take due snapshots."""
+        heads = await self.journal.heads()
+        for clinic_id in list(self.clinics):
+            await self.check_fresh(clinic_id, heads.get(clinic_id))
+        mine = {c: h.offset for c, h in heads.items() if c in self.clinics}
+        for clinic_id in await self.snapshots.due(mine):
             await self.snapshots.take(clinic_id)
 
     # -- reads ---------------------------------------------------------------------------------

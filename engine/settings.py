@@ -38,6 +38,8 @@ class Settings:
     public_url: str = ""
     # ICU SMS through SMSC.ru: the routes need the key; the sender worker also needs a login.
     encryption_key: bytes = b""
+    # Signs archived months' checkpoints (HMAC-SHA256); keep it away from the database's admins.
+    audit_key: bytes = b""
     smsc_url: str = "https://smsc.ru/sys/"
     smsc_login: str = ""
     smsc_password: str = ""
@@ -65,6 +67,7 @@ class Settings:
                 hold_seconds=int(env.get("CLINICQ_HOLD_SECONDS", "300")),
                 public_url=env.get("CLINICQ_PUBLIC_URL", ""),
                 encryption_key=bytes.fromhex(env.get("CLINICQ_ENCRYPTION_KEY", "")),
+                audit_key=bytes.fromhex(env.get("CLINICQ_AUDIT_KEY", "")),
                 smsc_url=env.get("CLINICQ_SMSC_URL", "https://smsc.ru/sys/"),
                 smsc_login=env.get("CLINICQ_SMSC_LOGIN", ""),
                 smsc_password=env.get("CLINICQ_SMSC_PASSWORD", ""),

@@ -22,7 +22,8 @@ from engine.model.state import ClinicState, apply
 log = logging.getLogger(__name__)
 FOLD_CHUNK = 2000  # events folded between two yields to the event loop
 SNAPSHOT_EVERY_ENTRIES = 5000
-SNAPSHOT_EVERY_SECONDS = 15 * 60
+SNAPSHOT_EVERY_SECONDS = 6 * 3600
+SNAPSHOTS_KEPT = 3  # per clinic; older ones are pruned (they are derived, the journal stays)
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(ClinicState)
@@ -59,10 +60,13 @@ class Snapshots:
 
     async def latest(self, clinic: str) -> Snapshot | None:
         """The newest snapshot that holds against the journal; a bad one is logged and skipped."""
+        # An entry archived with its month is vouched for by the month's checkpoint.
         rows = await self.pool.fetch(
-            'SELECT s."offset", s.chain_hash, s.state, s.digest, j.hash AS journal_hash '
-            "FROM journal_snapshot s LEFT JOIN journal j "
-            'ON j.clinic = s.clinic AND j."offset" = s."offset" '
+            'SELECT s."offset", s.chain_hash, s.state, s.digest, '
+            "coalesce(j.hash, c.last_hash) AS journal_hash "
+            "FROM journal_snapshot s "
+            'LEFT JOIN journal j ON j.clinic = s.clinic AND j."offset" = s."offset" '
+            'LEFT JOIN journal_checkpoint c ON c.clinic = s.clinic AND c.last_offset = s."offset" '
             'WHERE s.clinic = $1 ORDER BY s."offset" DESC LIMIT 3',
             clinic,
         )
@@ -79,19 +83,22 @@ class Snapshots:
             log.error("clinic %s: snapshot at offset %d refused: %s", clinic, row["offset"], reason)
         return None
 
-    async def due(self, clinic: str, head_offset: int) -> bool:
-        """Whether enough entries or time went by since the clinic's last snapshot."""
-        row = await self.pool.fetchrow(
-            'SELECT "offset", extract(epoch FROM now() - taken_at) AS age '
-            'FROM journal_snapshot WHERE clinic = $1 ORDER BY "offset" DESC LIMIT 1',
-            clinic,
+    async def due(self, heads: dict[str, int]) -> set[str]:
+        """The clinics (of ``heads``: clinic -> journal head offset) whose last snapshot is
+        ``SNAPSHOT_EVERY_ENTRIES`` behind, or ``SNAPSHOT_EVERY_SECONDS`` old with anything new."""
+        rows = await self.pool.fetch(
+            'SELECT DISTINCT ON (clinic) clinic, "offset", '
+            "extract(epoch FROM now() - taken_at) AS age "
+            'FROM journal_snapshot ORDER BY clinic, "offset" DESC'
         )
-        if row is None:
-            return head_offset >= SNAPSHOT_EVERY_ENTRIES
-        behind = head_offset - row["offset"]
-        return behind >= SNAPSHOT_EVERY_ENTRIES or (
-            behind > 0 and float(row["age"]) >= SNAPSHOT_EVERY_SECONDS
-        )
+        last = {r["clinic"]: (r["offset"], float(r["age"])) for r in rows}
+        due = set()
+        for clinic, head in heads.items():
+            offset, age = last.get(clinic, (0, float("inf")))
+            behind = head - offset
+            if behind >= SNAPSHOT_EVERY_ENTRIES or (behind > 0 and age >= SNAPSHOT_EVERY_SECONDS):
+                due.add(clinic)
+        return due
 
     async def take(self, clinic: str) -> int | None:
         """Snapshot the clinic at its journal head; return the offset, or None when another
@@ -126,5 +133,6 @@ class Snapshots:
                 raw,
                 digest(chain_hash, raw),
             )
+            await conn.execute("SELECT journal_prune_snapshots($1, $2)", clinic, SNAPSHOTS_KEPT)
         self.taken += 1
         return int(head["last_offset"])

@@ -37,6 +37,32 @@ def _counts(value: str) -> list[int]:
     return counts
 
 
+@cli.command("rebuild-bench")
+@click.option("--entries", default="100000,1000000", show_default=True,
+              help="history sizes, journal entries per clinic")  # fmt: skip
+@click.option("--repeat", default=3, show_default=True, type=click.IntRange(1, 20))
+def rebuild_bench_command(entries: str, repeat: int) -> None:
+    """Rebuild time after a Redis loss: full fold against snapshot plus tail, same run."""
+    from loadtest import rebuild_bench
+
+    report = rebuild_bench.main(
+        _counts(entries), repeat, os.environ.get("REDIS_URL"), os.environ.get("DATABASE_URL")
+    )
+    click.echo(f"{'entries':>9} {'full fold s':>12} {'snap+5k s':>10} {'snap@head s':>12} "
+               f"{'ratio':>6} {'snapshot MB':>12} {'reservations':>12}")  # fmt: skip
+    for r in report["results"]:
+        click.echo(
+            f"{r['entries']:>9,} {_spread(r['full_fold_s']):>12} "
+            f"{_spread(r['snapshot_worst_tail_s']):>10} {_spread(r['snapshot_at_head_s']):>12} "
+            f"{r['ratio']:>6.3f} {r['snapshot_bytes'] / 1e6:>12.1f} {r['reservations']:>12,}"
+        )
+    click.echo(f"report: {report['path']}")
+
+
+def _spread(values: list[float]) -> str:
+    return f"{min(values):.2f}-{max(values):.2f}"
+
+
 @cli.command("ws-bench")
 @click.option("--screens", default="1000,5000,10000", show_default=True, help="screen counts")
 @click.option("--rate", default=200.0, show_default=True, type=click.FloatRange(1, 2000),

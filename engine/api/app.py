@@ -268,9 +268,7 @@ async def _background(engine: Engine) -> None:
         await asyncio.sleep(CHECK_EVERY_SECONDS)
         rounds += 1
         try:
-            heads = await engine.journal.heads()
-            for clinic_id in list(engine.clinics):
-                await engine.maintain(clinic_id, heads.get(clinic_id))
+            await engine.maintain()
             if rounds % RECONCILE_EVERY_ROUNDS == 0:
                 await engine.load_clinics()
                 for clinic_id in list(engine.clinics):

@@ -1,0 +1,127 @@
+"""Retention: archive a month of the journal without rewriting its chain.
+
+The journal is partitioned by month of commit (``journal_YYYY_MM``), and a clinic's entries are
+stamped in offset order, so a month's partition holds one stretch of each clinic's chain. To
+archive a month the administrator's ``clinicq journal archive --before YYYY-MM``, in one
+transaction, for each month before that:
+
+1. walks every clinic's stretch in the partition and checks every link and hash (a broken stretch
+   is never archived: it is reported);
+2. makes sure each clinic has a trusted snapshot at or past the stretch's end, so a rebuild never
+   needs the archived entries;
+3. writes a checkpoint per clinic: the stretch's last offset and hash and the entries counted so
+   far, signed with ``CLINICQ_AUDIT_KEY`` (HMAC-SHA256) when one is set;
+4. detaches the partition. It stays in the database as a plain table until it is exported
+   (``pg_dump -t journal_YYYY_MM``) and dropped.
+
+``audit verify`` then starts each chain from its newest checkpoint: the first attached entry's
+``prev_hash`` must equal the checkpoint's hash, so the chain still holds across the boundary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+from engine.audit import checkpoint_signature, entry_hash
+from engine.errors import ConfigError
+from engine.journal_postgres import GENESIS
+from engine.snapshots_postgres import Snapshots
+
+Conn = asyncpg.Connection | PoolConnectionProxy
+
+
+@dataclass(frozen=True)
+class Archived:
+    month: date
+    partition: str
+    clinics: int
+    entries: int
+
+
+def parse_month(text: str) -> date:
+    try:
+        year, month = (int(x) for x in text.split("-"))
+        return date(year, month, 1)
+    except ValueError:
+        raise ConfigError(f"a month is YYYY-MM, got {text!r}") from None
+
+
+async def months_before(conn: Conn, before: date) -> list[tuple[date, str]]:
+    """The attached monthly partitions that end on or before ``before``, oldest first."""
+    rows = await conn.fetch(
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        "WHERE i.inhparent = 'journal'::regclass AND c.relname ~ '^journal_[0-9]{4}_[0-9]{2}$'"
+    )
+    found = []
+    for r in rows:
+        year, month = int(r["relname"][8:12]), int(r["relname"][13:15])
+        if date(year, month, 1) < before:
+            found.append((date(year, month, 1), r["relname"]))
+    return sorted(found)
+
+
+async def archive(pool: asyncpg.Pool, before: date, key: bytes = b"") -> list[Archived]:
+    """Archive every month before ``before`` (see the module); raise ConfigError, archiving
+    nothing, if a stretch does not hold."""
+    if before > date.today().replace(day=1):
+        raise ConfigError("only months before the current one can be archived")
+    async with pool.acquire() as conn:
+        months = await months_before(conn, before)
+        ends = {
+            r["clinic"]: r["last"]
+            for _, partition in months
+            for r in await conn.fetch(
+                f'SELECT clinic, max("offset") AS last FROM "{partition}" GROUP BY clinic'
+            )
+        }
+    # A rebuild must never need what is archived: a snapshot at or past each stretch's end.
+    snapshots = Snapshots(pool)
+    for clinic, last in ends.items():
+        latest = await snapshots.latest(clinic)
+        if latest is None or latest.offset < last:
+            await snapshots.take(clinic)
+    done = []
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(727101)")
+        for month, partition in months:
+            clinics = entries = 0
+            for row in await conn.fetch(f'SELECT DISTINCT clinic FROM "{partition}"'):
+                clinics += 1
+                entries += await _checkpoint(conn, partition, row["clinic"], month, key)
+            await conn.execute(f'ALTER TABLE journal DETACH PARTITION "{partition}"')
+            done.append(Archived(month, partition, clinics, entries))
+    return done
+
+
+async def _checkpoint(conn: Conn, partition: str, clinic: str, month: date, key: bytes) -> int:
+    """Check one clinic's stretch of a month and write its checkpoint; return its entries."""
+    previous = await conn.fetchrow(
+        "SELECT last_offset, last_hash, entries FROM journal_checkpoint WHERE clinic = $1 "
+        "ORDER BY month DESC LIMIT 1",
+        clinic,
+    )
+    prev = bytes(previous["last_hash"]) if previous else GENESIS
+    count = previous["entries"] if previous else 0
+    rows = await conn.fetch(
+        f'SELECT * FROM "{partition}" WHERE clinic = $1 ORDER BY "offset"', clinic
+    )
+    for row in rows:
+        expected = entry_hash(prev, row)
+        if bytes(row["prev_hash"]) != prev or bytes(row["hash"]) != expected:
+            raise ConfigError(
+                f"{partition}: clinic {clinic}'s chain breaks at offset {row['offset']}; "
+                "run `clinicq audit verify` and resolve it before archiving"
+            )
+        prev, count = expected, count + 1
+    last = rows[-1]["offset"]
+    signature = checkpoint_signature(key, clinic, month, last, prev, count) if key else None
+    await conn.execute(
+        "INSERT INTO journal_checkpoint (clinic, month, last_offset, last_hash, entries, signature) "
+        "VALUES ($1, $2, $3, $4, $5, $6)",
+        clinic, month, last, prev, count, signature,
+    )  # fmt: skip
+    return len(rows)
