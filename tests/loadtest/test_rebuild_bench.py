@@ -25,5 +25,7 @@ def test_rebuild_bench_reports_snapshot_and_full_fold(redis_url: str, database_u
     (result,) = json.loads(path.read_text())["results"]
     path.unlink()
     assert result["entries"] == 6000
-    assert result["full_fold_s"] and result["snapshot_worst_tail_s"] and result["snapshot_at_head_s"]
+    assert (
+        result["full_fold_s"] and result["snapshot_worst_tail_s"] and result["snapshot_at_head_s"]
+    )
     assert result["snapshot_bytes"] > 0
