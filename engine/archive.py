@@ -66,10 +66,17 @@ async def months_before(conn: Conn, before: date) -> list[tuple[date, str]]:
 
 async def archive(pool: asyncpg.Pool, before: date, key: bytes = b"") -> list[Archived]:
     """Archive every month before ``before`` (see the module); raise ConfigError, archiving
-    nothing, if a stretch does not hold."""
-    if before > date.today().replace(day=1):
-        raise ConfigError("only months before the current one can be archived")
+    nothing, if a stretch does not hold or a snapshot past it cannot be made."""
     async with pool.acquire() as conn:
+        # Partitions are by UTC month, and a retry may replay an entry for 48 hours (the
+        # idempotency records' life): only months that ended longer ago than that.
+        oldest_open = await conn.fetchval(
+            "SELECT date_trunc('month', (now() - interval '2 days') AT TIME ZONE 'UTC')::date"
+        )
+        if before > oldest_open:
+            raise ConfigError(
+                f"only months that ended over two days ago can be archived (before {oldest_open:%Y-%m})"
+            )
         months = await months_before(conn, before)
         ends = {
             r["clinic"]: r["last"]
@@ -84,21 +91,34 @@ async def archive(pool: asyncpg.Pool, before: date, key: bytes = b"") -> list[Ar
         latest = await snapshots.latest(clinic)
         if latest is None or latest.offset < last:
             await snapshots.take(clinic)
+            latest = await snapshots.latest(clinic)
+        if latest is None or latest.offset < last:
+            raise ConfigError(f"no snapshot of clinic {clinic} past offset {last} yet; retry")
     done = []
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(727101)")
-        for month, partition in months:
-            clinics = entries = 0
-            for row in await conn.fetch(f'SELECT DISTINCT clinic FROM "{partition}"'):
-                clinics += 1
-                entries += await _checkpoint(conn, partition, row["clinic"], month, key)
-            await conn.execute(f'ALTER TABLE journal DETACH PARTITION "{partition}"')
-            done.append(Archived(month, partition, clinics, entries))
+    for month, partition in months:
+        # The walk reads a closed month; only the checkpoints and the detach hold a lock, and
+        # not for long: appends to the live month wait on it.
+        async with pool.acquire() as conn:
+            checkpoints = [
+                await _checkpoint(conn, partition, row["clinic"], month, key)
+                for row in await conn.fetch(f'SELECT DISTINCT clinic FROM "{partition}"')
+            ]
+            async with conn.transaction():
+                await conn.execute("SET LOCAL lock_timeout = '5s'")
+                await conn.executemany(
+                    "INSERT INTO journal_checkpoint (clinic, month, last_offset, last_hash, "
+                    "entries, signature) VALUES ($1, $2, $3, $4, $5, $6)",
+                    [c[:6] for c in checkpoints],
+                )
+                await conn.execute(f'ALTER TABLE journal DETACH PARTITION "{partition}"')
+        done.append(Archived(month, partition, len(checkpoints), sum(c[6] for c in checkpoints)))
     return done
 
 
-async def _checkpoint(conn: Conn, partition: str, clinic: str, month: date, key: bytes) -> int:
-    """Check one clinic's stretch of a month and write its checkpoint; return its entries."""
+async def _checkpoint(
+    conn: Conn, partition: str, clinic: str, month: date, key: bytes
+) -> tuple[str, date, int, bytes, int, bytes | None, int]:
+    """Walk one clinic's stretch of a month: its checkpoint row, and how many entries it has."""
     previous = await conn.fetchrow(
         "SELECT last_offset, last_hash, entries FROM journal_checkpoint WHERE clinic = $1 "
         "ORDER BY month DESC LIMIT 1",
@@ -119,9 +139,4 @@ async def _checkpoint(conn: Conn, partition: str, clinic: str, month: date, key:
         prev, count = expected, count + 1
     last = rows[-1]["offset"]
     signature = checkpoint_signature(key, clinic, month, last, prev, count) if key else None
-    await conn.execute(
-        "INSERT INTO journal_checkpoint (clinic, month, last_offset, last_hash, entries, signature) "
-        "VALUES ($1, $2, $3, $4, $5, $6)",
-        clinic, month, last, prev, count, signature,
-    )  # fmt: skip
-    return len(rows)
+    return clinic, month, last, prev, count, signature, len(rows)

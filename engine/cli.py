@@ -262,7 +262,10 @@ def _read_anchors(path: Path | None) -> dict[str, Anchor]:
     default=None,
     help="an anchor file written by `audit anchor`: the chain must still pass through it",
 )
-def audit_verify(clinic: str | None, anchor_file: Path | None) -> None:
+@click.option(
+    "--snapshots", is_flag=True, help="also re-fold the journal to check every stored snapshot"
+)
+def audit_verify(clinic: str | None, anchor_file: Path | None, snapshots: bool) -> None:
     """Walk every clinic's hash chain in one consistent snapshot; exit 1 naming the clinic, the
     offset and the kind of break if any entry was altered, removed or reordered."""
     settings = _settings()
@@ -277,7 +280,13 @@ def audit_verify(clinic: str | None, anchor_file: Path | None) -> None:
             if clinic and clinic not in known:
                 raise click.ClickException(f"no journal for clinic {clinic!r}")
             names = [clinic] if clinic else sorted(set(known) | set(anchors))
-            return [await audit_mod.verify(pool, name, anchors, key) for name in names]
+            reports = []
+            for name in names:
+                report = await audit_mod.verify(pool, name, anchors, key)
+                if report.ok and snapshots:
+                    report = await audit_mod.verify_snapshots(pool, name) or report
+                reports.append(report)
+            return reports
         finally:
             await pool.close()
 

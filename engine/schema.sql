@@ -110,15 +110,17 @@ $$ LANGUAGE plpgsql;
 CREATE OR REPLACE FUNCTION journal_ensure_partition(p_month date) RETURNS text
 SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
-    name text := 'journal_' || to_char(p_month, 'YYYY_MM');
+    first date := date_trunc('month', p_month)::date;
+    name text := 'journal_' || to_char(first, 'YYYY_MM');
 BEGIN
-    IF to_regclass(name) IS NULL THEN
-        EXECUTE format('CREATE TABLE %I PARTITION OF journal FOR VALUES FROM (%L) TO (%L)',
-                       name, p_month::timestamptz, (p_month + interval '1 month')::timestamptz);
+    -- Schema-qualified: a temporary table of the same name must not stand in for it.
+    IF to_regclass('public.' || name) IS NULL THEN
+        EXECUTE format('CREATE TABLE public.%I PARTITION OF journal FOR VALUES FROM (%L) TO (%L)',
+                       name, first::timestamptz, (first + interval '1 month')::timestamptz);
     END IF;
     IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'journal_no_truncate'
-                   AND tgrelid = to_regclass(name)) THEN
-        EXECUTE format('CREATE TRIGGER journal_no_truncate BEFORE TRUNCATE ON %I '
+                   AND tgrelid = to_regclass('public.' || name)) THEN
+        EXECUTE format('CREATE TRIGGER journal_no_truncate BEFORE TRUNCATE ON public.%I '
                        'FOR EACH STATEMENT EXECUTE FUNCTION journal_is_append_only()', name);
     END IF;
     RETURN name;
@@ -169,22 +171,29 @@ CREATE TABLE IF NOT EXISTS tokens (
 -- every column the engine reads back, each as "<byte length>:<UTF-8 bytes>", NULL as "~", in
 -- this order: clinic, offset, kind, at_ms, recorded_at (µs since 1970), idem_key, idem_record,
 -- body. hash = sha256(prev_hash || encoding). engine/journal_postgres.py: canonical() is the same.
-CREATE OR REPLACE FUNCTION journal_field(v text) RETURNS text AS $$
-    SELECT CASE WHEN v IS NULL THEN '~'
-                ELSE octet_length(convert_to(v, 'UTF8'))::text || ':' || v END;
-$$ LANGUAGE sql IMMUTABLE;
-
 CREATE OR REPLACE FUNCTION journal_entry_hash(
     p_prev bytea, p_clinic text, p_offset bigint, p_kind text, p_at bigint,
     p_recorded timestamptz, p_idem_key text, p_idem_record text, p_body text
 ) RETURNS bytea AS $$
-    SELECT sha256(p_prev || convert_to(
-        journal_field(p_clinic) || journal_field(p_offset::text) || journal_field(p_kind)
-        || journal_field(p_at::text)
-        || journal_field(((extract(epoch FROM p_recorded) * 1000000)::bigint)::text)
-        || journal_field(p_idem_key) || journal_field(p_idem_record) || journal_field(p_body),
-        'UTF8'));
-$$ LANGUAGE sql IMMUTABLE;
+DECLARE
+    -- plpgsql, not a SQL function: a non-inlined SQL function is planned per call, which
+    -- doubled the cost of every journal append.
+    fields text[] := ARRAY[p_clinic, p_offset::text, p_kind, p_at::text,
+                           ((extract(epoch FROM p_recorded) * 1000000)::bigint)::text,
+                           p_idem_key, p_idem_record, p_body];
+    encoding text := '';
+    v text;
+BEGIN
+    FOREACH v IN ARRAY fields LOOP
+        encoding := encoding || CASE WHEN v IS NULL THEN '~'
+                                     ELSE octet_length(convert_to(v, 'UTF8'))::text || ':' || v END;
+    END LOOP;
+    RETURN sha256(p_prev || convert_to(encoding, 'UTF8'));
+END;
+$$ LANGUAGE plpgsql IMMUTABLE;
+
+-- The first release's journal_append (no fence, the old encoding) must not outlive it.
+DROP FUNCTION IF EXISTS journal_append(text[], bigint[], text[], bigint[], text[], text[], text[]);
 
 -- One entry onto a clinic's chain; returns its hash. Only journal_append calls it.
 CREATE OR REPLACE FUNCTION journal_link_entry(
@@ -323,6 +332,7 @@ DECLARE
     h bytea;
     n bigint;
     last bigint;
+    stamp timestamptz;
 BEGIN
     IF to_regclass('journal_v1') IS NULL OR EXISTS (SELECT 1 FROM journal_head) THEN
         RETURN;
@@ -339,9 +349,13 @@ BEGIN
             cur := r.clinic;
             h := decode(repeat('00', 32), 'hex');
             n := 0;
+            stamp := '-infinity';
         END IF;
+        -- The first release stamped at transaction start, not in offset order: keep the stamps
+        -- monotonic so that each month still holds one stretch of the chain.
+        stamp := greatest(stamp, r.recorded_at);
         h := journal_link_entry(h, r.clinic, r."offset", r.kind, r.at_ms, r.body, r.idem_key,
-                                r.idem_record, r.recorded_at);
+                                r.idem_record, stamp);
         n := n + 1;
         last := r."offset";
     END LOOP;

@@ -135,7 +135,7 @@ class Engine:
         clinic = await self.clinic(clinic_id)
         for _ in range(MAX_ATTEMPTS):
             answer = await self._loaded(
-                clinic_id, lambda: self._decide(clinic, cmd, idem_key, fingerprint)
+                clinic_id, lambda: self._decide(clinic_id, clinic, cmd, idem_key, fingerprint)
             )
             record = (
                 f"{fingerprint}|{answer.raw.decode()}" if idem_key and not answer.error else None
@@ -159,13 +159,13 @@ class Engine:
         raise Unavailable("the clinic's live state is being recovered; retry", code="rebuilding")
 
     async def _decide(
-        self, clinic: Clinic, cmd: Command, idem_key: str, fingerprint: str
+        self, clinic_id: str, clinic: Clinic, cmd: Command, idem_key: str, fingerprint: str
     ) -> ScriptAnswer:
         now = self.clock()
         name, args = script_call(cmd, clinic, now, self.hold_ms)
         day = service_day(now, clinic.timezone)
         return await self.store.run(
-            name, clinic.id, now, day, args, idem_key=idem_key, request_fingerprint=fingerprint
+            name, clinic_id, now, day, args, idem_key=idem_key, request_fingerprint=fingerprint
         )
 
     async def _journal(self, clinic_id: str, entries: list[Entry]) -> None:
@@ -205,14 +205,16 @@ class Engine:
     async def check_fresh(self, clinic_id: str, head: Head | None = None) -> bool:
         """Compare a clinic's live state with the journal's head; fence and rebuild it when it
         is behind or on another history. Returns whether it had to."""
+        # The journal first: a healthy Redis is always at or ahead of what the journal holds,
+        # so reading Redis second can never mistake the journal's progress for staleness.
+        head = head or await self.journal.head(clinic_id)
         pos = await self.store.position(clinic_id)
         if pos.epoch is None:
             return False  # not loaded: the next use rebuilds it
-        head = head or await self.journal.head(clinic_id)
         if pos.offset < head.offset:
             why = "behind"
         elif not head.link:
-            return False  # nothing journaled yet, or a head carried over from the first release
+            return False  # nothing journaled yet
         elif pos.offset == head.offset:
             why = "" if pos.link == head.link else "diverged"
         else:
@@ -241,14 +243,14 @@ class Engine:
             if await self.store.is_loaded(clinic_id):
                 return
             started = time.perf_counter()
-            state, bodies = await self.fold_journal(clinic_id, full=full)
+            state, bodies, link = await self.fold_journal(clinic_id, full=full)
             records = await self.journal.idempotency_records(clinic_id, self.idempotency_ttl)
             await self.store.restore(
                 clinic_id,
                 state,
                 tail=bodies[-STREAM_TAIL_ON_REBUILD:],
                 idempotency={k: v.encode() for k, v in records.items()},
-                link=link_of(bodies[-1]) if bodies else "",
+                link=link,
             )
             self.rebuilds += 1
             log.info(
@@ -261,17 +263,26 @@ class Engine:
 
     async def fold_journal(
         self, clinic_id: str, *, full: bool = False
-    ) -> tuple[ClinicState, list[str]]:
+    ) -> tuple[ClinicState, list[str], str]:
         """The clinic's state from its newest trusted snapshot (unless ``full``) plus the
-        journal after it, and the last bodies read (at least the stream's tail)."""
+        journal after it, the last bodies read (at least the stream's tail), and the link of
+        the last entry folded, which the next decision must follow."""
         snapshot = None if full else await self.snapshots.latest(clinic_id)
         after = snapshot.offset if snapshot else 0
         head = await self.journal.head(clinic_id)
+        if snapshot is None and await self.journal.archived(clinic_id):
+            # Folding what is left attached would be a state without its archived months.
+            raise Unavailable(
+                f"clinic {clinic_id}'s older months are archived and no snapshot holds",
+                code="rebuilding",
+            )
         bodies = await self.journal.bodies(
             clinic_id, after=max(0, min(after, head.offset - STREAM_TAIL_ON_REBUILD))
         )
         base = snapshot.state if snapshot else ClinicState()
-        return await fold_bodies(bodies, base, after), bodies
+        state = await fold_bodies(bodies, base, after)
+        # Nothing read (the head's month archived, nothing since): the head's own link.
+        return state, bodies, link_of(bodies[-1]) if bodies else head.link
 
     async def reconcile(self, clinic_id: str) -> int:
         """Journal events that reached Redis but not the journal, in order; return how many."""
@@ -301,13 +312,18 @@ class Engine:
         return len(entries)
 
     async def maintain(self) -> None:
-        """The periodic care of every clinic: catch a stale live state, take due snapshots."""
+        """The periodic care of every clinic: catch a stale live state, take due snapshots.
+        One clinic's failure is logged and does not hold up the others."""
         heads = await self.journal.heads()
-        for clinic_id in list(self.clinics):
-            await self.check_fresh(clinic_id, heads.get(clinic_id))
         mine = {c: h.offset for c, h in heads.items() if c in self.clinics}
-        for clinic_id in await self.snapshots.due(mine):
-            await self.snapshots.take(clinic_id)
+        due = await self.snapshots.due(mine)
+        for clinic_id in list(self.clinics):
+            try:
+                await self.check_fresh(clinic_id, heads.get(clinic_id))
+                if clinic_id in due:
+                    await self.snapshots.take(clinic_id)
+            except Exception as exc:
+                log.warning("clinic %s: maintenance failed: %r", clinic_id, exc)
 
     # -- reads ---------------------------------------------------------------------------------
 

@@ -107,10 +107,12 @@ def main(seconds: int = 15, connections: int = 64, workers: int = 2) -> int:
     env.update(CLINICQ_RATE_LIMIT="1000000", CLINICQ_RATE_BURST="1000000")
     processes = []
     try:
-        token = asyncio.run(make_token(env["DATABASE_URL"]))
         baseline, base_url = serve("loadtest.baseline:app", env, workers)
+        processes.append(baseline)
         engine, engine_url = serve("engine.asgi:app", env, workers)
-        processes += [baseline, engine]
+        processes.append(engine)
+        # After the engine has seeded the demo clinic: a token names an existing clinic.
+        token = asyncio.run(make_token(env["DATABASE_URL"]))
         path = "/api/v1/clinics/demo/tickets"
         runs = []
         # Baseline, durable, baseline again: drift on a shared machine shows as two baselines apart.

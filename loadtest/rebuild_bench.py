@@ -157,7 +157,7 @@ async def measure(redis_url: str, database_url: str, sizes: list[int], repeat: i
                 'ORDER BY "offset" DESC LIMIT 1',
                 name,
             )
-            state, _ = await engine.fold_journal(name)
+            state, _, _ = await engine.fold_journal(name)
             snapshot_bytes = int(size_row["n"]) if size_row else 0
             results.append(Result(size, full, worst, best, snapshot_bytes, len(state.reservations)))
     finally:

@@ -16,10 +16,12 @@ import pytest
 
 from engine.api.auth import create_token
 from engine.cluster import EmbeddedCluster
+from engine.database import prepare
 from engine.embedded import EmbeddedPostgres, EmbeddedRedis
-from engine.journal_postgres import Journal, apply_schema
+from engine.journal_postgres import Journal
 from engine.service import Engine
 from engine.store_redis import RedisStore
+from notifier.store_postgres import init_schema as init_sms_schema
 from tests.support import CLUSTER, ClinicClient, Clock, EngineServer, make_clinic, redis_client
 
 
@@ -79,8 +81,9 @@ def engine_server(redis_url: str, database_url: str) -> Iterator[EngineServer]:
 
 @pytest.fixture(scope="session")
 async def db(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    """The administrator's pool, on a database prepared as the engine prepares it."""
+    await prepare(database_url, schemas=[init_sms_schema])
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
-    await apply_schema(pool)
     try:
         yield pool
     finally:
@@ -115,8 +118,8 @@ async def clinics(
 async def engine(redis_url: str, database_url: str) -> AsyncIterator[tuple[Engine, Clock]]:
     """The engine in-process on the real stores, with an injected clock."""
     client = redis_client(redis_url)
+    await prepare(database_url, schemas=[init_sms_schema])
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
-    await apply_schema(pool)
     store = RedisStore(client, stream_max=10_000, idempotency_ttl=3600)
     await store.load_scripts()
     journal = Journal(pool)

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -267,16 +267,27 @@ async def _background(engine: Engine) -> None:
     while True:
         await asyncio.sleep(CHECK_EVERY_SECONDS)
         rounds += 1
+        # Each task on its own: one failing (a transient outage) must not hold up the others
+        # nor end the loop.
+        tasks: list[tuple[str, Callable[[], Awaitable[Any]]]] = [("maintain", engine.maintain)]
+        if rounds % RECONCILE_EVERY_ROUNDS == 0:
+            tasks.append(("reconcile", lambda: _reconcile_all(engine)))
+        if rounds % PARTITION_EVERY_ROUNDS == 1:
+            tasks.append(("partitions", engine.journal.ensure_partitions))
+        for name, task in tasks:
+            try:
+                await task()
+            except Exception as exc:
+                log.warning("background %s failed: %s", name, exc.__class__.__name__)
+
+
+async def _reconcile_all(engine: Engine) -> None:
+    await engine.load_clinics()
+    for clinic_id in list(engine.clinics):
         try:
-            await engine.maintain()
-            if rounds % RECONCILE_EVERY_ROUNDS == 0:
-                await engine.load_clinics()
-                for clinic_id in list(engine.clinics):
-                    await engine.reconcile(clinic_id)
-            if rounds % PARTITION_EVERY_ROUNDS == 1:
-                await engine.journal.ensure_partitions()
-        except Exception as exc:  # a transient outage must not end the loop
-            log.warning("background maintenance failed: %s", exc.__class__.__name__)
+            await engine.reconcile(clinic_id)
+        except Exception as exc:
+            log.warning("clinic %s: reconcile failed: %s", clinic_id, exc.__class__.__name__)
 
 
 def create_app(settings: Settings) -> Starlette:

@@ -3,17 +3,23 @@ the print records that are not the journal's."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 
 import asyncpg
+import msgspec
 import pytest
 
 from engine import commands as cmd
 from engine import keys
 from engine.clinic import parse_clinic
+from engine.database import as_role
 from engine.model import events as ev
 from engine.model.state import fold
 from engine.service import Engine
+from engine.snapshots_postgres import digest
 from tests.support import Clock, clinic_config
 from ticketing.records import PrinterRecord
 from ticketing.records_redis import PrintRecords
@@ -85,3 +91,40 @@ async def test_print_records_survive_a_rebuild(engine: tuple[Engine, Clock]) -> 
     assert (await e.store.position(clinic)).epoch != epoch
     assert await records.ticket_job(clinic, "t3") == "job-1"
     assert (await records.printers(clinic))["hall"].state == "paper_near_end"
+
+
+async def test_audit_refolds_snapshots_and_finds_a_forged_one(
+    engine: tuple[Engine, Clock], database_url: str
+) -> None:
+    """The engine's role may add snapshots: one whose digest holds but whose state is not the
+    journal's passes `audit verify` alone and fails `audit verify --snapshots`."""
+    e, clock = engine
+    clinic = await _busy_clinic(e, clock)
+    await e.snapshots.take(clinic)
+    await e.execute(clinic, cmd.Issue("therapy"))
+    head = await e.journal.head(clinic)
+    forged = fold([ev.decode_event(b) for b in await e.journal.bodies(clinic)])
+    forged.seq["therapy"] = 1  # numbering would start again: the 2013 failure, planted
+    raw = msgspec.json.encode(forged)
+    conn = await asyncpg.connect(as_role(database_url))
+    try:
+        await conn.execute(
+            'INSERT INTO journal_snapshot (clinic, "offset", chain_hash, state, digest) '
+            "VALUES ($1, $2, $3, $4, $5)",
+            clinic, head.offset, head.hash, raw, digest(head.hash, raw),
+        )  # fmt: skip
+    finally:
+        await conn.close()
+    plain = _audit(database_url, "verify", "--clinic", clinic)
+    assert plain.returncode == 0, plain.stdout + plain.stderr
+    deep = _audit(database_url, "verify", "--clinic", clinic, "--snapshots")
+    assert deep.returncode == 1
+    assert f"BROKEN at offset {head.offset}: the snapshot is not the journal's state" in deep.stdout
+
+
+def _audit(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": database_url}
+    return subprocess.run(
+        [sys.executable, "-m", "engine.cli", "audit", *args],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip

@@ -12,7 +12,7 @@ import pytest
 
 from engine import audit
 from engine.clinic import DEMO_CLINICS, load_clinics
-from engine.journal_postgres import Entry, Journal, apply_schema
+from engine.journal_postgres import Entry, Journal, apply_schema, chained, link_of
 from engine.model import events as ev
 from loadtest.rebuild_bench import history
 
@@ -71,8 +71,10 @@ async def test_the_first_releases_journal_is_re_chained(old_database: asyncpg.Po
     journal = Journal(pool)
     journal.start()
     try:
+        last = written["old-a"][-1]
+        assert (await journal.head("old-a")).link == link_of(last)
         nxt = ev.encode_event(ev.DayOpened(offset=41, at=1, day="2099-01-01")).decode()
-        await journal.append([Entry("old-a", 41, "day_opened", 1, nxt)])
+        await journal.append(chained([Entry("old-a", 41, "day_opened", 1, nxt)], link_of(last)))
     finally:
         await journal.close()
     assert (await audit.verify(pool, "old-a")).entries == 41
