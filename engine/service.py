@@ -17,15 +17,16 @@ A success answer means both happened. Redis is derived state; the journal decide
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import asyncpg
 import msgspec
+from redis.exceptions import LockError
 
 from engine import keys
 from engine.board import board
@@ -230,10 +231,11 @@ class Engine:
     ) -> None:
         """Reload a clinic's live state from the journal; one process does it, others wait.
         ``full`` folds the whole journal instead of starting from the newest snapshot."""
-        token = uuid.uuid4().hex
-        lock = keys.rebuild_lock(clinic_id)
+        # redis-py's Lock releases by compare-and-delete: a rebuild that outlived the lock's
+        # 30 s never deletes the lock of the process that took over.
+        lock = self.store.client.lock(keys.rebuild_lock(clinic_id), timeout=30)
         deadline = time.monotonic() + wait_seconds
-        while not await self.store.client.set(lock, token, nx=True, px=30_000):
+        while not await lock.acquire(blocking=False):
             if await self.store.is_loaded(clinic_id):
                 return
             if time.monotonic() > deadline:
@@ -258,8 +260,8 @@ class Engine:
                 time.perf_counter() - started,
             )  # fmt: skip
         finally:
-            if await self.store.client.get(lock) == token.encode():
-                await self.store.client.delete(lock)
+            with contextlib.suppress(LockError):
+                await lock.release()
 
     async def fold_journal(
         self, clinic_id: str, *, full: bool = False

@@ -140,6 +140,14 @@ async def test_redis_restored_behind_the_journal_under_load(
         f"{c.api}/tickets", json={"service": "therapy"}, headers=c.auth("kiosk")
     )
     assert fresh.status_code == 201 and fresh.json()["number"] not in numbers
+    # The fences are counted where an operator looks. Each worker counts its own, so each
+    # scrape opens a new connection to reach both.
+    fenced, metrics = 0.0, ""
+    for _ in range(20):
+        metrics = (await c.http.get("/metrics", headers={"Connection": "close"})).text
+        fenced = max(fenced, sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+                                 if line.startswith("clinicq_fenced_total{")))  # fmt: skip
+    assert fenced >= 1
 
 
 async def test_a_quiet_clinic_that_went_back_answers_for_every_acknowledged_ticket(
