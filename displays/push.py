@@ -35,7 +35,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
-import redis.asyncio as aioredis
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
@@ -50,6 +49,7 @@ from engine.board import board
 from engine.clinic import ID_PATTERN
 from engine.errors import BadRequest, EngineError, NotFound, Unavailable
 from engine.journal_postgres import Journal
+from engine.redis_client import connect
 from engine.service import Engine
 from engine.settings import Settings
 from engine.store_redis import NotLoaded, RedisStore
@@ -145,7 +145,8 @@ class Hub:
             async for message in ws:
                 if ws in members:
                     members[ws] = loop.time()
-                if '"ping"' in message:
+                # Clients only send text pings; a binary frame is ignored, not an error.
+                if isinstance(message, str) and '"ping"' in message:
                     await ws.send(PONG, text=True)
         except (ConnectionClosed, TimeoutError):
             pass
@@ -197,16 +198,15 @@ async def serve_process(settings: Settings, options: PushOptions, index: int = 0
     assert settings.redis_url and settings.database_url, "stores must be configured"
     # Every feed holds a connection through its XREAD BLOCK: redis-py's default pool (100) would
     # stall a process with more clinics than that (measured: 220 clinics a process at city peak).
-    client = aioredis.from_url(
-        settings.redis_url,
-        socket_timeout=10,
-        socket_connect_timeout=5,
-        max_connections=REDIS_CONNECTIONS,
+    client = connect(
+        settings.redis_url, cluster=settings.redis_cluster, max_connections=REDIS_CONNECTIONS
     )
     pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=4)
     store = RedisStore(
         client, stream_max=settings.stream_max_len, idempotency_ttl=settings.idempotency_ttl_seconds
     )
+    # A ticket socket for a ticket the live state lacks may find the clinic stale and fence it.
+    await store.load_scripts()
     # Reads and rebuilds only: the journal's group-commit writer is never started here.
     engine = Engine(store, Journal(pool), pool, idempotency_ttl=settings.idempotency_ttl_seconds)
     hub = Hub(engine, TokenBook(pool), options, index)

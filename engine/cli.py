@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import secrets
+import signal
 import subprocess
 import sys
 from collections.abc import Awaitable
@@ -102,6 +103,10 @@ def run(workers: int, port: int | None) -> None:
     clinic, print links, and serve."""
     settings = _settings()
     data = settings.data_dir
+    # uvicorn re-raises the signal it stopped on once it has shut down; SIGTERM's default
+    # action would end this process on the spot and leave the embedded servers running. End
+    # it like Ctrl-C instead, through the `finally` below.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     redis_server = pg_server = None
     if not settings.redis_url:
         redis_server = EmbeddedRedis(data / "redis").start()
@@ -144,6 +149,10 @@ def run(workers: int, port: int | None) -> None:
             redis_server.stop()
         if pg_server:
             pg_server.stop()
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _demo_key(path: Path) -> str:

@@ -15,7 +15,7 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError, TimeoutError
 
 
-def connect(url: str, *, cluster: bool = False) -> Any:
+def connect(url: str, *, cluster: bool = False, max_connections: int = 2048) -> Any:
     """A redis-py asyncio client for ``url`` (for a cluster: any node's URL)."""
     # A pooled connection that went stale when Redis restarted is retried on a fresh one.
     options: dict[str, Any] = {
@@ -23,8 +23,9 @@ def connect(url: str, *, cluster: bool = False) -> Any:
         "socket_connect_timeout": 5,
         "retry": Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=2),
         "retry_on_error": [ConnectionError, TimeoutError],
-        # redis-py's default pool holds 100 connections; a worker may have more requests in flight.
-        "max_connections": 2048,
+        # redis-py's default pool holds 100 connections; a worker may have more requests in
+        # flight, and a push process holds one per clinic in XREAD BLOCK.
+        "max_connections": max_connections,
     }
     if cluster:
         return RedisCluster.from_url(url, **options)

@@ -7,6 +7,7 @@ errors; the engine renders them as ``{"error": {"code", "message"}}``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
@@ -17,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from engine.api.http import decode_body
 from engine.errors import Forbidden, ValidationFailed
 from notifier.crypto import PhoneCipher
 from notifier.phones import normalise
@@ -27,7 +29,11 @@ from notifier.vitals import Dynamics, Observation, assess, merge, validate
 from notifier.worker import Clock, utcnow
 
 ICU_ROLES = frozenset({"icu_doctor"})
-Text40 = Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
+# Printable text only: no control characters (NUL cannot be stored), no bidi overrides (they
+# turn a page's text around).
+PLAIN = r"^[^\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]*$"
+Text40 = Annotated[str, msgspec.Meta(min_length=1, max_length=40, pattern=PLAIN)]
+_PATIENT_ID = re.compile(PLAIN.replace("*$", "{1,64}$"))
 
 
 @dataclass
@@ -35,14 +41,20 @@ class SmsService:
     store: SmsStore
     settings: NotifierSettings
     clock: Clock = utcnow
+    max_body_bytes: int = 64 * 1024
 
 
 def create_service(
-    pool: asyncpg.Pool, settings: NotifierSettings, clock: Clock = utcnow
+    pool: asyncpg.Pool,
+    settings: NotifierSettings,
+    clock: Clock = utcnow,
+    *,
+    max_body_bytes: int = 64 * 1024,
 ) -> SmsService:
     """What the engine puts on ``app.state.sms`` in its lifespan."""
     settings.validate()
-    return SmsService(SmsStore(pool, PhoneCipher(settings.encryption_key)), settings, clock)
+    cipher = PhoneCipher(settings.encryption_key)
+    return SmsService(SmsStore(pool, cipher), settings, clock, max_body_bytes)
 
 
 class RelativeIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -75,13 +87,16 @@ T = TypeVar("T")
 
 
 async def _body(request: Request, kind: type[T]) -> T:
-    raw = await request.body()
-    try:
-        return msgspec.json.decode(raw, type=kind)
-    except msgspec.ValidationError as exc:
-        raise ValidationFailed(f"invalid body: {exc}") from None
-    except msgspec.DecodeError:
-        raise ValidationFailed("the body is not valid JSON") from None
+    """The body, through the engine's one reader: the same size limit and errors everywhere."""
+    body, _ = await decode_body(request, kind, request.app.state.sms.max_body_bytes)
+    return body
+
+
+def _patient(request: Request) -> str:
+    patient_id: str = request.path_params["patient_id"]
+    if not _PATIENT_ID.match(patient_id):
+        raise ValidationFailed("a patient id is 1-64 printable characters")
+    return patient_id
 
 
 def _json(data: Any, status: int = 200) -> Response:
@@ -123,7 +138,7 @@ async def set_status(request: Request) -> Response:
     ctx = _ctx(request)
     body = await _body(request, StatusIn)
     patient, change = await ctx.service.store.set_status(
-        request.path_params["patient_id"],
+        _patient(request),
         clinic=ctx.clinic,
         status=PatientStatus(body.status),
         by=ctx.who,
@@ -146,7 +161,7 @@ async def add_relative(request: Request) -> Response:
     ctx = _ctx(request)
     body = await _body(request, RelativeIn)
     rel = await ctx.service.store.add_relative(
-        request.path_params["patient_id"],
+        _patient(request),
         clinic=ctx.clinic,
         phone=normalise(body.phone),
         relation=body.relation,
@@ -159,14 +174,14 @@ async def add_relative(request: Request) -> Response:
 
 async def list_relatives(request: Request) -> Response:
     ctx = _ctx(request)
-    rels = await ctx.service.store.relatives(request.path_params["patient_id"], clinic=ctx.clinic)
+    rels = await ctx.service.store.relatives(_patient(request), clinic=ctx.clinic)
     return _json({"relatives": [_relative(r) for r in rels]})
 
 
 async def revoke_relative(request: Request) -> Response:
     ctx = _ctx(request)
     rel = await ctx.service.store.revoke_relative(
-        request.path_params["patient_id"],
+        _patient(request),
         request.path_params["relative_id"],
         clinic=ctx.clinic,
         by=ctx.who,
@@ -201,14 +216,14 @@ async def add_observation(request: Request) -> Response:
         now,
     )
     obs_id = await ctx.service.store.add_observation(
-        request.path_params["patient_id"], obs, clinic=ctx.clinic, by=ctx.who, now=now
+        _patient(request), obs, clinic=ctx.clinic, by=ctx.who, now=now
     )
     return _json({"id": obs_id, "measured_at": obs.measured_at}, 201)
 
 
 async def latest_observations(request: Request) -> Response:
     ctx = _ctx(request)
-    patient_id = request.path_params["patient_id"]
+    patient_id = _patient(request)
     await ctx.service.store.get_patient(patient_id, ctx.clinic)
     readings = merge(await ctx.service.store.observations(patient_id))
     assessed = assess(readings, ctx.service.clock(), ctx.service.settings.stale_after)
@@ -223,7 +238,7 @@ async def latest_observations(request: Request) -> Response:
 
 async def messages(request: Request) -> Response:
     ctx = _ctx(request)
-    records = await ctx.service.store.messages(request.path_params["patient_id"], clinic=ctx.clinic)
+    records = await ctx.service.store.messages(_patient(request), clinic=ctx.clinic)
     return _json(
         {
             "messages": [

@@ -22,7 +22,7 @@ from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -33,7 +33,14 @@ import notifier.api
 import ticketing.api
 from engine.api import booking, openapi, routes
 from engine.api.auth import RateLimiter, TokenBook
-from engine.api.http import JSON, on_engine_error, on_http_error, on_store_down, on_unexpected
+from engine.api.http import (
+    JSON,
+    on_client_gone,
+    on_engine_error,
+    on_http_error,
+    on_store_down,
+    on_unexpected,
+)
 from engine.clinic import DEMO_CLINICS, load_clinics
 from engine.database import prepare
 from engine.errors import EngineError
@@ -298,7 +305,9 @@ def create_app(settings: Settings) -> Starlette:
         app.state.tokens = TokenBook(engine.pool)
         sender = None
         if settings.sms_enabled:
-            app.state.sms = notifier.api.create_service(engine.pool, settings.notifier())
+            app.state.sms = notifier.api.create_service(
+                engine.pool, settings.notifier(), max_body_bytes=settings.max_body_bytes
+            )
         if settings.sms_sending:
             sender = await sms_worker.start_worker(engine.pool, settings.notifier())
         task = asyncio.create_task(_background(engine))
@@ -322,6 +331,7 @@ def create_app(settings: Settings) -> Starlette:
         routes=ROUTES,
         lifespan=lifespan,
         exception_handlers={
+            ClientDisconnect: on_client_gone,
             EngineError: on_engine_error,
             HTTPException: on_http_error,
             RedisError: on_store_down,

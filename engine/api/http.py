@@ -86,6 +86,12 @@ async def on_store_down(request: Request, exc: Exception) -> Response:
     )
 
 
+async def on_client_gone(request: Request, exc: Exception) -> Response:
+    """The client left mid-body: a normal event on a public network, not an error to log."""
+    log.debug("client left during %s %s", request.method, request.url.path)
+    return Response(status_code=400)
+
+
 async def on_unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     body = {"error": {"code": "internal", "message": "an internal error occurred; it was logged"}}

@@ -291,3 +291,17 @@ async def test_screens_never_receive_patient_data(
 def test_health_endpoint(push_server: PushServer) -> None:
     """Plain HTTP GET /healthz answers 200 for load balancers."""
     assert httpx.get(f"http://127.0.0.1:{push_server.port}/healthz").status_code == 200
+
+
+async def test_a_binary_frame_is_ignored_not_an_error(
+    clinics: MakeClinic, push_server: PushServer
+) -> None:
+    """A screen that sends a binary frame stays connected and still gets its pong and events."""
+    cc = await clinics("binary")
+    async with connect(ws_url(push_server, cc)) as ws:
+        await ws.send(b'{"type": "ping"}')
+        await ws.send('{"type": "ping"}')
+        async with asyncio.timeout(10):
+            while '"pong"' not in str(await ws.recv()):
+                pass
+        assert ws.close_code is None
