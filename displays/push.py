@@ -85,6 +85,7 @@ class Hub:
         self.process = process
         self.feeds: dict[str, Feed] = {}
         self.sockets = 0
+        self.by_token: dict[str, set[ServerConnection]] = {}  # staff sockets, to close on revoke
         self._hello = hello_frame(process, options.feed.heartbeat)
 
     def feed(self, clinic: str) -> Feed:
@@ -129,10 +130,12 @@ class Hub:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.options.sndbuf)
         try:
             try:
-                clinic, start, epoch = await self._authorize(ws)
+                clinic, start, epoch, token_id = await self._authorize(ws)
             except EngineError as exc:
                 await ws.close(4000 + exc.status, exc.code)
                 return
+            if token_id is not None:
+                self.by_token.setdefault(token_id, set()).add(ws)
             await ws.send(self._hello, text=True)
             feed = self.feed(clinic)
             feed.joining += 1
@@ -154,8 +157,23 @@ class Hub:
             self.sockets -= 1
             for feed in self.feeds.values():
                 feed.members.pop(ws, None)
+            self._unregister(ws)
 
-    async def _authorize(self, ws: ServerConnection) -> tuple[str, int | None, str | None]:
+    def _unregister(self, ws: ServerConnection) -> None:
+        for token_id, sockets in list(self.by_token.items()):
+            sockets.discard(ws)
+            if not sockets:
+                del self.by_token[token_id]
+
+    def revoked(self, token_id: str) -> None:
+        """A token was revoked: close its sockets (4401, as a refused token would be)."""
+        for ws in self.by_token.pop(token_id, set()):
+            asyncio.get_running_loop().create_task(ws.close(4401, "token_revoked"))
+
+    async def _authorize(
+        self, ws: ServerConnection
+    ) -> tuple[str, int | None, str | None, str | None]:
+        """(clinic, offset to start from, epoch, the staff token's id or None)."""
         assert ws.request is not None
         url = urlsplit(ws.request.path)
         clinic = url.path[len(PATH_PREFIX) :]
@@ -167,15 +185,17 @@ class Hub:
         except ValueError as exc:
             raise BadRequest(str(exc), code="bad_offset") from None
         await self.engine.clinic(clinic)
+        token_id = None
         if "token" in query:
             principal = await self.tokens.authenticate("Bearer " + query["token"])
             principal.require(clinic, *ALL_STAFF)
+            token_id = principal.token_id
         elif "ticket" in query and len(query["ticket"]) <= 64:
             # A patient's phone: the status link is the credential, as for GET /tickets/{id}.
             await self.engine.ticket(clinic, query["ticket"])
         else:
             raise BadRequest("send ?token= or ?ticket=", code="no_credentials")
-        return clinic, start, query.get("epoch") or None
+        return clinic, start, query.get("epoch") or None, token_id
 
     async def reload_clinics(self) -> None:
         """Pick up clinics' configuration changes (names, services) made through the API."""
@@ -210,6 +230,8 @@ async def serve_process(settings: Settings, options: PushOptions, index: int = 0
     # Reads and rebuilds only: the journal's group-commit writer is never started here.
     engine = Engine(store, Journal(pool), pool, idempotency_ttl=settings.idempotency_ttl_seconds)
     hub = Hub(engine, TokenBook(pool), options, index)
+    listener = await asyncpg.connect(settings.database_url)
+    await hub.tokens.follow_revocations(listener, hub.revoked)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -246,6 +268,7 @@ async def serve_process(settings: Settings, options: PushOptions, index: int = 0
             task.cancel()
         policy.uninstall()
         await hub.close()
+        await listener.close()
         await pool.close()
         await client.aclose()
 

@@ -312,6 +312,7 @@ def create_app(settings: Settings) -> Starlette:
             sender = await sms_worker.start_worker(engine.pool, settings.notifier())
         task = asyncio.create_task(_background(engine))
         listener = await engine.listen_for_config(engine.database_url)
+        await app.state.tokens.follow_revocations(listener)
         app.state.printing = PrintService(PrintRecords(engine.store.client))
         await app.state.printing.start()
         try:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import asyncpg
@@ -26,6 +27,7 @@ from engine.errors import Forbidden, RateLimited, Unauthorized, ValidationFailed
 
 ROLES = ("kiosk", "registrar", "doctor", "head", "display", "partner", "icu_doctor", "admin")
 CACHE_SECONDS = 30.0
+REVOKED_CHANNEL = "clinicq_token_revoked"
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,13 +95,18 @@ async def create_token(
 async def revoke_tokens(
     pool: asyncpg.Pool, *, token_id: str | None = None, label: str | None = None
 ) -> int:
-    """Revoke one token by id, or every live token with a label; return how many."""
-    status = await pool.execute(
-        "UPDATE tokens SET revoked_at = now() WHERE revoked_at IS NULL AND (id = $1 OR label = $2)",
-        token_id,
-        label,
-    )
-    return int(status.split()[-1])
+    """Revoke one token by id, or every live token with a label; return how many. Every
+    process that follows revocations (``TokenBook.follow_revocations``) hears of it on commit."""
+    async with pool.acquire() as conn, conn.transaction():
+        rows = await conn.fetch(
+            "UPDATE tokens SET revoked_at = now() WHERE revoked_at IS NULL "
+            "AND (id = $1 OR label = $2) RETURNING id",
+            token_id,
+            label,
+        )
+        for row in rows:
+            await conn.execute("SELECT pg_notify($1, $2)", REVOKED_CHANNEL, row["id"])
+    return len(rows)
 
 
 async def list_tokens(pool: asyncpg.Pool) -> list[asyncpg.Record]:
@@ -109,11 +116,32 @@ async def list_tokens(pool: asyncpg.Pool) -> list[asyncpg.Record]:
 
 
 class TokenBook:
-    """Looks tokens up by digest, with a short cache so a request rarely touches PostgreSQL."""
+    """Looks tokens up by digest, with a short cache so a request rarely touches PostgreSQL.
+    A revocation evicts the token from the cache at once (``follow_revocations``)."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
         self._cache: dict[bytes, tuple[float, Principal | None]] = {}
+        self._on_revoke: list[Callable[[str], None]] = []
+
+    async def follow_revocations(
+        self, conn: asyncpg.Connection, on_revoke: Callable[[str], None] | None = None
+    ) -> None:
+        """Listen on ``conn`` for revoked tokens: forget them, then call ``on_revoke(token_id)``
+        (the push server closes the token's sockets there)."""
+        if on_revoke is not None:
+            self._on_revoke.append(on_revoke)
+
+        def revoked(_conn: object, _pid: int, _channel: str, token_id: object) -> None:
+            self.forget(str(token_id))
+
+        await conn.add_listener(REVOKED_CHANNEL, revoked)
+
+    def forget(self, token_id: str) -> None:
+        for key in [k for k, (_, p) in self._cache.items() if p and p.token_id == token_id]:
+            del self._cache[key]
+        for callback in self._on_revoke:
+            callback(token_id)
 
     async def authenticate(self, header: str | None) -> Principal:
         if not header or not header.startswith("Bearer "):
