@@ -21,12 +21,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import asyncpg
+from cachetools import TTLCache
 
 from engine.clinic import parse_clinic
 from engine.errors import Forbidden, RateLimited, Unauthorized, ValidationFailed
 
 ROLES = ("kiosk", "registrar", "doctor", "head", "display", "partner", "icu_doctor", "admin")
 CACHE_SECONDS = 30.0
+CACHE_SIZE = 10_000  # tokens (known and unknown) remembered per process
+BUCKETS_KEPT = 100_000  # rate-limit buckets per process
 REVOKED_CHANNEL = "clinicq_token_revoked"
 
 
@@ -121,7 +124,9 @@ class TokenBook:
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
-        self._cache: dict[bytes, tuple[float, Principal | None]] = {}
+        # Bounded: every unknown bearer string an outsider sends is remembered too (so it costs
+        # one query, not one a request), and must not grow the process without end.
+        self._cache: TTLCache[bytes, Principal | None] = TTLCache(CACHE_SIZE, CACHE_SECONDS)
         self._on_revoke: list[Callable[[str], None]] = []
 
     async def follow_revocations(
@@ -138,8 +143,8 @@ class TokenBook:
         await conn.add_listener(REVOKED_CHANNEL, revoked)
 
     def forget(self, token_id: str) -> None:
-        for key in [k for k, (_, p) in self._cache.items() if p and p.token_id == token_id]:
-            del self._cache[key]
+        for key in [k for k, p in self._cache.items() if p and p.token_id == token_id]:
+            self._cache.pop(key, None)
         for callback in self._on_revoke:
             callback(token_id)
 
@@ -147,9 +152,8 @@ class TokenBook:
         if not header or not header.startswith("Bearer "):
             raise Unauthorized("send 'Authorization: Bearer <token>'")
         key = digest(header[7:].strip())
-        cached = self._cache.get(key)
-        if cached and cached[0] > time.monotonic():
-            principal = cached[1]
+        if key in self._cache:
+            principal = self._cache[key]
         else:
             row = await self.pool.fetchrow(
                 "SELECT id, role, clinic, doctor FROM tokens WHERE digest = $1 AND revoked_at IS NULL",
@@ -158,7 +162,7 @@ class TokenBook:
             principal = (
                 Principal(row["id"], row["role"], row["clinic"], row["doctor"]) if row else None
             )
-            self._cache[key] = (time.monotonic() + CACHE_SECONDS, principal)
+            self._cache[key] = principal
         if principal is None:
             raise Unauthorized("unknown or revoked token")
         return principal
@@ -170,7 +174,10 @@ class RateLimiter:
     def __init__(self, rate: float, burst: int) -> None:
         self.rate = rate
         self.burst = burst
-        self._buckets: dict[str, tuple[float, float]] = {}
+        # A bucket idle long enough to be full again carries nothing worth keeping.
+        self._buckets: TTLCache[str, tuple[float, float]] = TTLCache(
+            BUCKETS_KEPT, max(60.0, burst / rate)
+        )
 
     def check(self, who: str) -> None:
         now = time.monotonic()
