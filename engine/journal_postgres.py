@@ -16,7 +16,6 @@ last entry (``prev_link``, the SHA-1 of that entry's body). Anything else is ref
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import time
 from collections.abc import Sequence
@@ -26,6 +25,7 @@ from pathlib import Path
 import asyncpg
 
 from engine.errors import Conflict, Unavailable
+from engine.model.events import link_of
 
 log = logging.getLogger(__name__)
 GENESIS = b"\x00" * 32
@@ -33,11 +33,6 @@ SCHEMA = Path(__file__).with_name("schema.sql")
 ROLES = Path(__file__).with_name("roles.sql")
 GAP_WAIT_SECONDS = 1.0  # how long an entry may wait for another worker's predecessors
 RETRY_PAUSE_SECONDS = 0.002  # between rounds when only waiting entries are left
-
-
-def link_of(body: str) -> str:
-    """An event's link: the SHA-1 of its body, as Lua's ``redis.sha1hex`` computes it."""
-    return hashlib.sha1(body.encode()).hexdigest()
 
 
 @dataclass(frozen=True)

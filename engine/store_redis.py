@@ -17,9 +17,9 @@ from redis.exceptions import RedisError
 
 from engine import keys
 from engine.errors import Unavailable
-from engine.journal_postgres import link_of
 from engine.model import events as ev
 from engine.model.entities import Call, DoctorDuty, Reservation, Ticket
+from engine.model.events import link_of
 from engine.model.state import ClinicState, ServiceStats
 from engine.scripts import NAMES, STANDALONE, source
 

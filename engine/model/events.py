@@ -7,6 +7,8 @@ the tests. Snapshots carry the whole new state of what changed so that replay ne
 
 from __future__ import annotations
 
+import hashlib
+
 import msgspec
 
 from engine.model.entities import DoctorDuty, Reservation, Ticket
@@ -134,3 +136,9 @@ def decode_events(raw: bytes | str) -> list[AnyEvent]:
 
 def encode_event(event: Event) -> bytes:
     return _encoder.encode(event)
+
+
+def link_of(body: str) -> str:
+    """An event's link: the SHA-1 of its body, as Lua's ``redis.sha1hex`` computes it. Each
+    event is decided after the one whose link it carries (the journal's fence)."""
+    return hashlib.sha1(body.encode()).hexdigest()
