@@ -59,6 +59,8 @@ def push(
         processes=processes,
         port_per_process=port_per_process,
         max_sockets=max_sockets,
+        sockets_per_token=settings.push_sockets_per_token,
+        sockets_per_ticket=settings.push_sockets_per_ticket,
         sndbuf=sndbuf,
         feed=feed,
     )

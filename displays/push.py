@@ -47,7 +47,7 @@ from engine.api.auth import TokenBook
 from engine.api.handlers import ALL_STAFF
 from engine.board import board
 from engine.clinic import ID_PATTERN
-from engine.errors import BadRequest, EngineError, NotFound, Unavailable
+from engine.errors import BadRequest, EngineError, NotFound, RateLimited, Unavailable
 from engine.journal_postgres import Journal
 from engine.redis_client import connect
 from engine.service import Engine
@@ -67,6 +67,8 @@ class PushOptions:
     processes: int = 1
     port_per_process: bool = False
     max_sockets: int = 19_000  # open files are capped at 20,000 a process here
+    sockets_per_token: int = 500
+    sockets_per_ticket: int = 5
     # A fixed kernel send buffer per socket. Loopback and LAN autotuning grows it past 1 MB, which
     # hides a stalled client from the write-buffer check and costs 10 GB at 10,000 sockets.
     sndbuf: int = 64 * 1024
@@ -85,7 +87,11 @@ class Hub:
         self.process = process
         self.feeds: dict[str, Feed] = {}
         self.sockets = 0
-        self.by_token: dict[str, set[ServerConnection]] = {}  # staff sockets, to close on revoke
+        # Sockets per staff token (to close them on revoke) and per ticket link: both capped.
+        self.by_token: dict[str, set[ServerConnection]] = {}
+        self.by_ticket: dict[str, set[ServerConnection]] = {}
+        self._held: dict[ServerConnection, tuple[dict[str, set[ServerConnection]], str]] = {}
+        self._closing: set[asyncio.Task[None]] = set()
         self._hello = hello_frame(process, options.feed.heartbeat)
 
     def feed(self, clinic: str) -> Feed:
@@ -130,12 +136,11 @@ class Hub:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.options.sndbuf)
         try:
             try:
-                clinic, start, epoch, token_id = await self._authorize(ws)
+                clinic, start, epoch, holder = await self._authorize(ws)
+                self._admit(ws, holder)
             except EngineError as exc:
                 await ws.close(4000 + exc.status, exc.code)
                 return
-            if token_id is not None:
-                self.by_token.setdefault(token_id, set()).add(ws)
             await ws.send(self._hello, text=True)
             feed = self.feed(clinic)
             feed.joining += 1
@@ -159,21 +164,44 @@ class Hub:
                 feed.members.pop(ws, None)
             self._unregister(ws)
 
+    def _admit(self, ws: ServerConnection, holder: tuple[str, str]) -> None:
+        """Count the socket against its token or ticket link; refuse one past the cap (4429)."""
+        kind, key = holder
+        table, cap = (
+            (self.by_token, self.options.sockets_per_token)
+            if kind == "token"
+            else (self.by_ticket, self.options.sockets_per_ticket)
+        )
+        sockets = table.setdefault(key, set())
+        if len(sockets) >= cap:
+            raise RateLimited(
+                f"at most {cap} live sockets per {kind}", retry_after=60, code="too_many_sockets"
+            )
+        sockets.add(ws)
+        self._held[ws] = (table, key)
+
     def _unregister(self, ws: ServerConnection) -> None:
-        for token_id, sockets in list(self.by_token.items()):
+        held = self._held.pop(ws, None)
+        if held is not None:
+            table, key = held
+            sockets = table.get(key, set())
             sockets.discard(ws)
             if not sockets:
-                del self.by_token[token_id]
+                table.pop(key, None)
 
     def revoked(self, token_id: str) -> None:
         """A token was revoked: close its sockets (4401, as a refused token would be)."""
         for ws in self.by_token.pop(token_id, set()):
-            asyncio.get_running_loop().create_task(ws.close(4401, "token_revoked"))
+            self._held.pop(ws, None)
+            closing = asyncio.get_running_loop().create_task(ws.close(4401, "token_revoked"))
+            self._closing.add(closing)  # a task nobody holds may be collected mid-close
+            closing.add_done_callback(self._closing.discard)
 
     async def _authorize(
         self, ws: ServerConnection
-    ) -> tuple[str, int | None, str | None, str | None]:
-        """(clinic, offset to start from, epoch, the staff token's id or None)."""
+    ) -> tuple[str, int | None, str | None, tuple[str, str]]:
+        """(clinic, offset to start from, epoch, what holds the socket: ("token", its id) or
+        ("ticket", clinic/ticket))."""
         assert ws.request is not None
         url = urlsplit(ws.request.path)
         clinic = url.path[len(PATH_PREFIX) :]
@@ -185,17 +213,17 @@ class Hub:
         except ValueError as exc:
             raise BadRequest(str(exc), code="bad_offset") from None
         await self.engine.clinic(clinic)
-        token_id = None
         if "token" in query:
             principal = await self.tokens.authenticate("Bearer " + query["token"])
             principal.require(clinic, *ALL_STAFF)
-            token_id = principal.token_id
+            holder = ("token", principal.token_id)
         elif "ticket" in query and len(query["ticket"]) <= 64:
             # A patient's phone: the status link is the credential, as for GET /tickets/{id}.
             await self.engine.ticket(clinic, query["ticket"])
+            holder = ("ticket", f"{clinic}/{query['ticket']}")
         else:
             raise BadRequest("send ?token= or ?ticket=", code="no_credentials")
-        return clinic, start, query.get("epoch") or None, token_id
+        return clinic, start, query.get("epoch") or None, holder
 
     async def reload_clinics(self) -> None:
         """Pick up clinics' configuration changes (names, services) made through the API."""

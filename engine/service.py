@@ -147,6 +147,11 @@ class Engine:
                 )
                 for event, body in zip(answer.events, answer.bodies, strict=True)
             ]
+            if not entries and await self._answered_on_stale(clinic_id, answer.epoch):
+                # Nothing to journal, so nothing for the journal's fence to check: an answer
+                # made on a stale live state ("nobody is waiting", "no such ticket") must not
+                # go out either. The clinic is rebuilt; ask again.
+                continue
             try:
                 await self._journal(clinic_id, chained(entries, answer.prev_link))
             except JournalRefused as refused:
@@ -202,6 +207,13 @@ class Engine:
                 log.error("clinic %s: journal entry %d is missing; run `clinicq audit verify`",
                           clinic_id, offset)  # fmt: skip
         await self.rebuild(clinic_id)
+
+    async def _answered_on_stale(self, clinic_id: str, epoch: str) -> bool:
+        """Whether an answer decided on ``epoch`` came from a live state that is not the
+        journal's: it is stale now (and is rebuilt), or was rebuilt since."""
+        if await self.check_fresh(clinic_id):
+            return True
+        return (await self.store.position(clinic_id)).epoch != epoch
 
     async def check_fresh(self, clinic_id: str, head: Head | None = None) -> bool:
         """Compare a clinic's live state with the journal's head; fence and rebuild it when it

@@ -36,6 +36,10 @@ class Settings:
     group_commit_max_batch: int = 500
     stream_max_len: int = 100_000
     public_url: str = ""
+    # Live sockets one process takes per staff token and per patient's ticket link: a screen
+    # wall is tens of sockets a token, a patient's phones a few a ticket.
+    push_sockets_per_token: int = 500
+    push_sockets_per_ticket: int = 5
     # ICU SMS through SMSC.ru: the routes need the key; the sender worker also needs a login.
     encryption_key: bytes = b""
     # Signs archived months' checkpoints (HMAC-SHA256); keep it away from the database's admins.
@@ -66,6 +70,8 @@ class Settings:
                 rate_limit_burst=int(env.get("CLINICQ_RATE_BURST", "100")),
                 hold_seconds=int(env.get("CLINICQ_HOLD_SECONDS", "300")),
                 public_url=env.get("CLINICQ_PUBLIC_URL", ""),
+                push_sockets_per_token=int(env.get("CLINICQ_PUSH_SOCKETS_PER_TOKEN", "500")),
+                push_sockets_per_ticket=int(env.get("CLINICQ_PUSH_SOCKETS_PER_TICKET", "5")),
                 encryption_key=bytes.fromhex(env.get("CLINICQ_ENCRYPTION_KEY", "")),
                 audit_key=bytes.fromhex(env.get("CLINICQ_AUDIT_KEY", "")),
                 smsc_url=env.get("CLINICQ_SMSC_URL", "https://smsc.ru/sys/"),
@@ -83,6 +89,8 @@ class Settings:
             raise ConfigError(f"CLINICQ_PORT must be a TCP port, got {self.port}")
         if self.workers < 1:
             raise ConfigError("CLINICQ_WORKERS must be at least 1")
+        if self.push_sockets_per_token < 1 or self.push_sockets_per_ticket < 1:
+            raise ConfigError("the push socket limits must be at least 1")
         if self.rate_limit_per_second <= 0 or self.rate_limit_burst < 1:
             raise ConfigError("rate limits must be positive")
         if self.encryption_key and len(self.encryption_key) != 32:

@@ -25,6 +25,7 @@ class PushServer:
     database_url: str
     processes: int = 2
     args: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
 
@@ -34,7 +35,12 @@ class PushServer:
 
     def start(self, timeout: float = 30.0) -> PushServer:
         self.port = self.port or free_port()
-        env = {**os.environ, "REDIS_URL": self.redis_url, "DATABASE_URL": self.database_url}
+        env = {
+            **os.environ,
+            "REDIS_URL": self.redis_url,
+            "DATABASE_URL": self.database_url,
+            **self.env,
+        }
         self.process = subprocess.Popen(
             [sys.executable, "-m", "engine.cli", "push", "--port", str(self.port),
              "--processes", str(self.processes), *self.args],

@@ -305,3 +305,34 @@ async def test_a_binary_frame_is_ignored_not_an_error(
             while '"pong"' not in str(await ws.recv()):
                 pass
         assert ws.close_code is None
+
+
+async def test_sockets_are_capped_per_token_and_per_ticket(
+    clinics: MakeClinic, redis_url: str, database_url: str
+) -> None:
+    """Past the configured cap, one more socket for the same token, or the same ticket link, is
+    refused with 4429; another token still gets in, and a freed place can be taken again."""
+    cc = await clinics("caps")
+    ticket = await take(cc)
+    env = {"CLINICQ_PUSH_SOCKETS_PER_TOKEN": "3", "CLINICQ_PUSH_SOCKETS_PER_TICKET": "2"}
+    push = PushServer(redis_url, database_url, processes=1, env=env).start()
+    try:
+        by_token = f"{push.ws}/ws/clinics/{cc.clinic}?token={cc.tokens['display']}"
+        by_ticket = f"{push.ws}/ws/clinics/{cc.clinic}?ticket={ticket['id']}"
+        for url, cap in ((by_token, 3), (by_ticket, 2)):
+            held = [await connect(url) for _ in range(cap)]
+            for ws in held:
+                assert '"hello"' in str(await ws.recv())
+            async with connect(url) as extra:
+                with pytest.raises(ConnectionClosed) as closed:
+                    await extra.recv()
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 4429
+            await held.pop().close()
+            async with connect(url) as again:
+                assert '"hello"' in str(await again.recv())
+            for ws in held:
+                await ws.close()
+        async with connect(ws_url(push, cc, role="head")) as other:
+            assert '"hello"' in str(await other.recv())
+    finally:
+        push.stop()

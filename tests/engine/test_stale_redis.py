@@ -236,6 +236,31 @@ async def test_decisions_past_the_journals_end_on_a_stale_state_are_not_acknowle
     assert issued == ["Т-001", "Т-002", "Т-003", "Т-004"]
 
 
+async def test_no_answer_comes_from_a_stale_state_even_without_events(
+    engine: tuple[Engine, Clock], redis_url: str
+) -> None:
+    """Answers that journal nothing are not checked by the journal's fence: "nobody is waiting"
+    and "no such ticket" from a state that lost two tickets must not go out. The doctor gets
+    Т-001, and the second ticket can be acted on."""
+    e, clock = engine
+    clock.set("2026-11-26T10:00:00")
+    clinic = f"empty-{uuid.uuid4().hex[:6]}"
+    await e.put_clinic(parse_clinic(clinic_config(clinic)))  # type: ignore[arg-type]
+    await e.execute(clinic, cmd.SetDuty("d0", status="on_duty"))
+    client = redis_client(redis_url)
+    try:
+        copy = await _dump(client, clinic)
+        issued = [await e.execute(clinic, cmd.Issue("therapy")) for _ in range(2)]
+        await _go_back(client, clinic, copy)
+        called = await e.execute(clinic, cmd.CallNext("c0"))
+        assert called["ticket"].number == "Т-001"
+        await _go_back(client, clinic, copy)
+        cancelled = await e.execute(clinic, cmd.Act(issued[1]["ticket"].id, "cancel"))
+        assert cancelled["ticket"].state == "cancelled"
+    finally:
+        await client.aclose()
+
+
 async def test_a_burst_on_a_live_state_a_few_events_behind(
     clinics: MakeClinic, redis_url: str, db: asyncpg.Pool
 ) -> None:
