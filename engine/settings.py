@@ -38,6 +38,8 @@ class Settings:
     public_url: str = ""
     # Live sockets one process takes per staff token and per patient's ticket link: a screen
     # wall is tens of sockets a token, a patient's phones a few a ticket.
+    # Who may read /metrics: "loopback" (this host), "token" (an admin token) or "public".
+    metrics_access: str = "loopback"
     push_sockets_per_token: int = 500
     push_sockets_per_ticket: int = 5
     # ICU SMS through SMSC.ru: the routes need the key; the sender worker also needs a login.
@@ -70,6 +72,7 @@ class Settings:
                 rate_limit_burst=int(env.get("CLINICQ_RATE_BURST", "100")),
                 hold_seconds=int(env.get("CLINICQ_HOLD_SECONDS", "300")),
                 public_url=env.get("CLINICQ_PUBLIC_URL", ""),
+                metrics_access=env.get("CLINICQ_METRICS", "loopback"),
                 push_sockets_per_token=int(env.get("CLINICQ_PUSH_SOCKETS_PER_TOKEN", "500")),
                 push_sockets_per_ticket=int(env.get("CLINICQ_PUSH_SOCKETS_PER_TICKET", "5")),
                 encryption_key=bytes.fromhex(env.get("CLINICQ_ENCRYPTION_KEY", "")),
@@ -89,6 +92,8 @@ class Settings:
             raise ConfigError(f"CLINICQ_PORT must be a TCP port, got {self.port}")
         if self.workers < 1:
             raise ConfigError("CLINICQ_WORKERS must be at least 1")
+        if self.metrics_access not in ("loopback", "token", "public"):
+            raise ConfigError("CLINICQ_METRICS is loopback, token or public")
         if self.push_sockets_per_token < 1 or self.push_sockets_per_ticket < 1:
             raise ConfigError("the push socket limits must be at least 1")
         if self.rate_limit_per_second <= 0 or self.rate_limit_burst < 1:

@@ -43,7 +43,7 @@ from engine.api.http import (
 )
 from engine.clinic import DEMO_CLINICS, load_clinics
 from engine.database import prepare
-from engine.errors import EngineError
+from engine.errors import EngineError, Forbidden
 from engine.journal_postgres import Journal
 from engine.redis_client import connect
 from engine.service import Engine
@@ -155,10 +155,26 @@ async def readyz(request: Request) -> Response:
     if problems:
         body = {"error": {"code": "not_ready", "message": "unreachable: " + ", ".join(problems)}}
         return JSONResponse(body, status_code=503)
-    return JSONResponse({"status": "ready", "clinics": sorted(engine.clinics)})
+    # A yes or no: which clinics this server holds is nobody's business before a token.
+    return JSONResponse({"status": "ready"})
+
+
+LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
 async def metrics_endpoint(request: Request) -> Response:
+    """Prometheus metrics, to whom ``CLINICQ_METRICS`` allows: ``loopback`` (the default: a
+    scraper on the same host, or behind a proxy that restricts it), ``token`` (an admin
+    token), or ``public``."""
+    access = request.app.state.settings.metrics_access
+    if access == "loopback" and (request.client is None or request.client.host not in LOOPBACK):
+        raise Forbidden("metrics are served to this host only (CLINICQ_METRICS)")
+    if access == "token":
+        principal = await request.app.state.tokens.authenticate(
+            request.headers.get("authorization")
+        )
+        if principal.role != "admin":
+            raise Forbidden("metrics need an admin token (CLINICQ_METRICS=token)")
     return Response(
         generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST
     )

@@ -69,8 +69,8 @@ OPERATIONS: list[tuple[str, str, str, Any, str, int]] = [
     ("get", "/api/v1/icu/patients/{patient_id}/messages", "ICU: what was sent to whom, and its status",
      None, "icu_doctor", 200),
     ("get", "/healthz", "The process is up", None, "none", 200),
-    ("get", "/readyz", "Redis and PostgreSQL reachable, scripts loaded", None, "none", 200),
-    ("get", "/metrics", "Prometheus metrics", None, "none", 200),
+    ("get", "/readyz", "Redis and PostgreSQL reachable, scripts loaded (yes or no)", None, "none", 200),
+    ("get", "/metrics", "Prometheus metrics (this host only unless CLINICQ_METRICS says otherwise)", None, "none", 200),
 ]  # fmt: skip
 
 
