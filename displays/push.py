@@ -214,7 +214,8 @@ class Hub:
             raise BadRequest(str(exc), code="bad_offset") from None
         await self.engine.clinic(clinic)
         if "token" in query:
-            principal = await self.tokens.authenticate("Bearer " + query["token"])
+            address = ws.remote_address[0] if ws.remote_address else None
+            principal = await self.tokens.authenticate("Bearer " + query["token"], address)
             principal.require(clinic, *ALL_STAFF)
             holder = ("token", principal.token_id)
         elif "ticket" in query and len(query["ticket"]) <= 64:
@@ -257,7 +258,12 @@ async def serve_process(settings: Settings, options: PushOptions, index: int = 0
     await store.load_scripts()
     # Reads and rebuilds only: the journal's group-commit writer is never started here.
     engine = Engine(store, Journal(pool), pool, idempotency_ttl=settings.idempotency_ttl_seconds)
-    hub = Hub(engine, TokenBook(pool), options, index)
+    tokens = TokenBook(
+        pool,
+        failures_per_second=settings.auth_failures_per_second,
+        failures_burst=settings.auth_failures_burst,
+    )
+    hub = Hub(engine, tokens, options, index)
     listener = await asyncpg.connect(settings.database_url)
     await hub.tokens.follow_revocations(listener, hub.revoked)
     stop = asyncio.Event()

@@ -31,6 +31,9 @@ class Settings:
     max_body_bytes: int = 64 * 1024
     rate_limit_per_second: float = 50.0
     rate_limit_burst: int = 100
+    # Failed authentications a client address may make (a second, after a burst).
+    auth_failures_per_second: float = 1.0
+    auth_failures_burst: int = 30
     idempotency_ttl_seconds: int = 48 * 3600
     hold_seconds: int = 300
     group_commit_max_batch: int = 500
@@ -70,6 +73,8 @@ class Settings:
                 max_body_bytes=int(env.get("CLINICQ_MAX_BODY_BYTES", str(64 * 1024))),
                 rate_limit_per_second=float(env.get("CLINICQ_RATE_LIMIT", "50")),
                 rate_limit_burst=int(env.get("CLINICQ_RATE_BURST", "100")),
+                auth_failures_per_second=float(env.get("CLINICQ_AUTH_FAILURES_RATE", "1")),
+                auth_failures_burst=int(env.get("CLINICQ_AUTH_FAILURES_BURST", "30")),
                 hold_seconds=int(env.get("CLINICQ_HOLD_SECONDS", "300")),
                 public_url=env.get("CLINICQ_PUBLIC_URL", ""),
                 metrics_access=env.get("CLINICQ_METRICS", "loopback"),
@@ -96,6 +101,8 @@ class Settings:
             raise ConfigError("CLINICQ_METRICS is loopback, token or public")
         if self.push_sockets_per_token < 1 or self.push_sockets_per_ticket < 1:
             raise ConfigError("the push socket limits must be at least 1")
+        if self.auth_failures_per_second <= 0 or self.auth_failures_burst < 1:
+            raise ConfigError("the failed-authentication limits must be positive")
         if self.rate_limit_per_second <= 0 or self.rate_limit_burst < 1:
             raise ConfigError("rate limits must be positive")
         if self.encryption_key and len(self.encryption_key) != 32:

@@ -57,6 +57,8 @@ class EngineServer:
             "CLINICQ_WORKERS": str(self.workers),
             "CLINICQ_RATE_LIMIT": "100000",
             "CLINICQ_RATE_BURST": "100000",
+            # The authorization tests send many bad tokens from 127.0.0.1 on purpose.
+            "CLINICQ_AUTH_FAILURES_BURST": "100000",
             "CLINICQ_ENCRYPTION_KEY": TEST_KEY,
             **self.extra_env,
         }

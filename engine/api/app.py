@@ -33,6 +33,7 @@ import notifier.api
 import ticketing.api
 from engine.api import booking, openapi, routes
 from engine.api.auth import RateLimiter, TokenBook
+from engine.api.handlers import authenticate
 from engine.api.http import (
     JSON,
     on_client_gone,
@@ -170,9 +171,7 @@ async def metrics_endpoint(request: Request) -> Response:
     if access == "loopback" and (request.client is None or request.client.host not in LOOPBACK):
         raise Forbidden("metrics are served to this host only (CLINICQ_METRICS)")
     if access == "token":
-        principal = await request.app.state.tokens.authenticate(
-            request.headers.get("authorization")
-        )
+        principal = await authenticate(request)
         if principal.role != "admin":
             raise Forbidden("metrics need an admin token (CLINICQ_METRICS=token)")
     return Response(
@@ -196,12 +195,8 @@ class Authenticated:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            request = Request(scope)
-            principal = await request.app.state.tokens.authenticate(
-                request.headers.get("authorization")
-            )
-            request.app.state.limiter.check(principal.token_id)
-            scope.setdefault("state", {})["principal"] = principal
+            scope.setdefault("state", {})
+            await authenticate(Request(scope))  # sets request.state.principal
         await self.app(scope, receive, send)
 
 
@@ -318,7 +313,11 @@ def create_app(settings: Settings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         engine = await open_engine(settings)
         app.state.engine = engine
-        app.state.tokens = TokenBook(engine.pool)
+        app.state.tokens = TokenBook(
+            engine.pool,
+            failures_per_second=settings.auth_failures_per_second,
+            failures_burst=settings.auth_failures_burst,
+        )
         sender = None
         if settings.sms_enabled:
             app.state.sms = notifier.api.create_service(

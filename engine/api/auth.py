@@ -30,6 +30,8 @@ ROLES = ("kiosk", "registrar", "doctor", "head", "display", "partner", "icu_doct
 CACHE_SECONDS = 30.0
 CACHE_SIZE = 10_000  # tokens (known and unknown) remembered per process
 BUCKETS_KEPT = 100_000  # rate-limit buckets per process
+FAILURES_PER_SECOND = 1.0  # failed authentications an address may make, after a burst of
+FAILURES_BURST = 30
 REVOKED_CHANNEL = "clinicq_token_revoked"
 
 
@@ -122,12 +124,22 @@ class TokenBook:
     """Looks tokens up by digest, with a short cache so a request rarely touches PostgreSQL.
     A revocation evicts the token from the cache at once (``follow_revocations``)."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        *,
+        failures_per_second: float = FAILURES_PER_SECOND,
+        failures_burst: int = FAILURES_BURST,
+    ) -> None:
         self.pool = pool
         # Bounded: every unknown bearer string an outsider sends is remembered too (so it costs
         # one query, not one a request), and must not grow the process without end.
         self._cache: TTLCache[bytes, Principal | None] = TTLCache(CACHE_SIZE, CACHE_SECONDS)
         self._on_revoke: list[Callable[[str], None]] = []
+        # Failed authentications per client address: guessing tokens costs the guesser time,
+        # and past the budget costs PostgreSQL nothing.
+        self._failures = RateLimiter(failures_per_second, failures_burst)
+        self._failure_pause = 1.0 / failures_per_second
 
     async def follow_revocations(
         self, conn: asyncpg.Connection, on_revoke: Callable[[str], None] | None = None
@@ -148,13 +160,21 @@ class TokenBook:
         for callback in self._on_revoke:
             callback(token_id)
 
-    async def authenticate(self, header: str | None) -> Principal:
+    async def authenticate(self, header: str | None, client: str | None = None) -> Principal:
+        """The token's principal; ``client`` (the caller's address) is charged for failures,
+        and an address past its budget of failures gets 429 for any token not known here."""
         if not header or not header.startswith("Bearer "):
             raise Unauthorized("send 'Authorization: Bearer <token>'")
         key = digest(header[7:].strip())
         if key in self._cache:
             principal = self._cache[key]
         else:
+            if client is not None and self._failures.exhausted(client):
+                raise RateLimited(
+                    "too many failed authentications from this address",
+                    retry_after=self._failure_pause,
+                    code="too_many_failed_logins",
+                )
             row = await self.pool.fetchrow(
                 "SELECT id, role, clinic, doctor FROM tokens WHERE digest = $1 AND revoked_at IS NULL",
                 key,
@@ -164,6 +184,8 @@ class TokenBook:
             )
             self._cache[key] = principal
         if principal is None:
+            if client is not None:
+                self._failures.charge(client)
             raise Unauthorized("unknown or revoked token")
         return principal
 
@@ -178,6 +200,18 @@ class RateLimiter:
         self._buckets: TTLCache[str, tuple[float, float]] = TTLCache(
             BUCKETS_KEPT, max(60.0, burst / rate)
         )
+
+    def _level(self, who: str, now: float) -> float:
+        level, last = self._buckets.get(who, (float(self.burst), now))
+        return min(float(self.burst), level + (now - last) * self.rate)
+
+    def exhausted(self, who: str) -> bool:
+        return self._level(who, time.monotonic()) < 1.0
+
+    def charge(self, who: str) -> None:
+        """Take one from ``who``'s bucket without refusing (an event already happened)."""
+        now = time.monotonic()
+        self._buckets[who] = (max(0.0, self._level(who, now) - 1.0), now)
 
     def check(self, who: str) -> None:
         now = time.monotonic()

@@ -32,7 +32,7 @@ def engine_of(request: Request) -> Engine:
 
 async def authenticate(request: Request) -> Principal:
     principal: Principal = await request.app.state.tokens.authenticate(
-        request.headers.get("authorization")
+        request.headers.get("authorization"), request.client.host if request.client else None
     )
     request.app.state.limiter.check(principal.token_id)
     request.state.principal = principal

@@ -40,6 +40,35 @@ async def test_a_token_over_its_rate_gets_429_with_retry_after(
         server.stop()
 
 
+async def test_an_address_guessing_tokens_is_slowed_down(
+    redis_url: str, database_url: str, db: asyncpg.Pool, admin_token: str
+) -> None:
+    """Past a budget of failed authentications, an address gets 429 with Retry-After for any
+    token the worker does not know, without a lookup; a token it knows still works."""
+    server = EngineServer(
+        redis_url,
+        database_url,
+        workers=1,
+        extra_env={"CLINICQ_AUTH_FAILURES_BURST": "5", "CLINICQ_AUTH_FAILURES_RATE": "0.2"},
+    ).start()
+    c = await make_clinic(server, db, admin_token, f"guess-{server.port}")
+    try:
+        known = await c.http.get(f"{c.api}/board", headers=c.auth("display"))
+        assert known.status_code == 200
+        guesses = [
+            await c.http.get(f"{c.api}/board", headers={"Authorization": f"Bearer guess-{i}"})
+            for i in range(8)
+        ]
+        assert [r.status_code for r in guesses] == [401] * 5 + [429] * 3
+        assert guesses[-1].json()["error"]["code"] == "too_many_failed_logins"
+        assert int(guesses[-1].headers["Retry-After"]) >= 1
+        again = await c.http.get(f"{c.api}/board", headers=c.auth("display"))
+        assert again.status_code == 200
+    finally:
+        await c.http.aclose()
+        server.stop()
+
+
 async def test_a_redis_outage_answers_503_and_recovers(
     tmp_path: Path, database_url: str, db: asyncpg.Pool, admin_token: str
 ) -> None:
