@@ -82,6 +82,7 @@ class Engine:
         self.rebuilds = 0
         # Why clinics were fenced: clash, diverged, hole (journal refusals) or behind (a check).
         self.fenced: Counter[str] = Counter()
+        self._short: dict[str, int] = {}  # clinic -> a head its journal's entries fall short of
 
     # -- clinics -------------------------------------------------------------------------------
 
@@ -225,6 +226,8 @@ class Engine:
         if pos.epoch is None:
             return False  # not loaded: the next use rebuilds it
         if pos.offset < head.offset:
+            if self._short.get(clinic_id) == head.offset:
+                return False  # the journal itself lacks entries up to its head: reported once
             why = "behind"
         elif not head.link:
             return False  # nothing journaled yet
@@ -257,6 +260,7 @@ class Engine:
             if await self.store.is_loaded(clinic_id):
                 return
             started = time.perf_counter()
+            head_offset = (await self.journal.head(clinic_id)).offset
             state, bodies, link = await self.fold_journal(clinic_id, full=full)
             records = await self.journal.idempotency_records(clinic_id, self.idempotency_ttl)
             await self.store.restore(
@@ -267,6 +271,14 @@ class Engine:
                 link=link,
             )
             self.rebuilds += 1
+            if state.offset < head_offset:
+                # Rows up to the head were removed (tampering): no rebuild can reach the head,
+                # so do not try again every round; audit verify names what is missing.
+                self._short[clinic_id] = head_offset
+                log.error(
+                    "clinic %s: the journal's head is at offset %d but its entries end at %d; "
+                    "run `clinicq audit verify`", clinic_id, head_offset, state.offset,
+                )  # fmt: skip
             log.info(
                 "rebuilt clinic %s at offset %d in %.2f s", clinic_id, state.offset,
                 time.perf_counter() - started,

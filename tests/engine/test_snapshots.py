@@ -128,3 +128,24 @@ def _audit(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
         [sys.executable, "-m", "engine.cli", "audit", *args],
         env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
+
+
+async def test_a_journal_cut_short_is_reported_once_not_rebuilt_forever(
+    engine: tuple[Engine, Clock], db: asyncpg.Pool
+) -> None:
+    """Its last entry removed by a superuser, a clinic's entries end before its head: the
+    rebuild cannot reach the head, so the periodic check does not rebuild it every round."""
+    e, clock = engine
+    clinic = await _busy_clinic(e, clock)
+    async with db.acquire() as conn, conn.transaction():
+        await conn.execute("SET LOCAL session_replication_role = replica")
+        await conn.execute(
+            'DELETE FROM journal WHERE clinic = $1 AND "offset" = '
+            '(SELECT max("offset") FROM journal WHERE clinic = $1)',
+            clinic,
+        )
+    await _lose(e, clinic)
+    rebuilds = e.rebuilds
+    assert not await e.check_fresh(clinic)
+    assert not await e.check_fresh(clinic)
+    assert e.rebuilds == rebuilds
