@@ -68,7 +68,8 @@
       suspended = suspended.filter((s) => s.id !== id);
       current = { id: out.id, number: out.number, state: out.state };
     } else if (action === "suspend") {
-      suspended = [...suspended, { id: out.id, number: out.number }];
+      // The push event may have landed first; keep one entry per ticket.
+      suspended = [...suspended.filter((s) => s.id !== out.id), { id: out.id, number: out.number }];
       current = null;
     } else if (["called", "serving"].includes(out.state)) {
       current = { id: out.id, number: out.number, state: out.state };
