@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-integration test-cluster lint bench bench-rebuild chromium clean
+.PHONY: run test test-integration test-cluster fuzz lint bench bench-rebuild chromium clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ test-integration: $(STAMP)
 # The engine's integration tests once more on a 3-node Redis Cluster started on loopback.
 test-cluster: $(STAMP)
 	CLINICQ_REDIS_CLUSTER=1 $(BIN)/pytest -q -m integration tests/engine tests/test_embedded.py
+
+# The long schema fuzz: schemathesis from /openapi.json, 250 examples per operation and token
+# (over 10,000 cases, ~10 minutes); `make test` runs a short one. Counts in var/fuzz-report.json.
+fuzz: $(STAMP)
+	CLINICQ_FUZZ_EXAMPLES=250 CLINICQ_FUZZ_REPORT=var/fuzz-report.json $(BIN)/pytest -q tests/test_fuzz.py
 
 bench: $(STAMP)
 	$(BIN)/python -m loadtest bench

@@ -1,6 +1,6 @@
 """``POST /api/v1/clinics/{clinic}/what-if``: the department head's "what if I move Dr X?".
 
-Mounted by ``engine/api/app.py`` (``*clinic_sim.api.routes``). The simulation is CPU work of a
+Declared in ``ENDPOINTS``, mounted by the assembly (``clinicq/app.py``). The simulation is CPU work of a
 few tens of milliseconds, run in a worker thread so the event loop keeps serving.
 """
 
@@ -10,13 +10,11 @@ from typing import Annotated, Literal
 
 import msgspec
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from clinic_sim.whatif import RosterChange, predict
-from engine.api.handlers import authenticate, engine_of
-from engine.api.http import JSON, decode_body
+from engine.api.endpoint import Call, Endpoint
+from engine.api.http import JSON
 from engine.errors import NotFound, ValidationFailed
 
 # Bounds the work one request may ask for: runs x waiting patients simulated per roster.
@@ -32,11 +30,8 @@ class WhatIfBody(msgspec.Struct, forbid_unknown_fields=True):
     arrivals_per_hour: dict[str, Annotated[float, msgspec.Meta(ge=0, le=600)]] | None = None
 
 
-async def what_if(request: Request) -> Response:
-    engine, clinic_id = engine_of(request), request.path_params["clinic"]
-    (await authenticate(request)).require(clinic_id, "head")
-    clinic = await engine.clinic(clinic_id)
-    body, _ = await decode_body(request, WhatIfBody, request.app.state.settings.max_body_bytes)
+async def what_if(call: Call) -> Response:
+    engine, clinic_id, clinic, body = call.engine, call.clinic_id, await call.clinic(), call.body
     if clinic.doctor(body.doctor) is None:
         raise NotFound(f"no doctor {body.doctor!r} in this clinic", code="doctor_not_found")
     if body.services is None and body.status is None:
@@ -59,4 +54,14 @@ async def what_if(request: Request) -> Response:
     return JSON({"clinic": clinic_id, "offset": board["offset"], **prediction.to_json()})
 
 
-routes = [Route("/api/v1/clinics/{clinic}/what-if", what_if, methods=["POST"])]
+ENDPOINTS = [
+    Endpoint(
+        "POST",
+        "/api/v1/clinics/{clinic}/what-if",
+        "Predict waits under a roster change (simulated from the live board)",
+        what_if,
+        ("head",),
+        body=WhatIfBody,
+        errors=(400, 401, 403, 404, 413, 422, 429, 503),
+    )
+]

@@ -25,9 +25,10 @@ import jinja2
 import msgspec
 import qrcode
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
 
 from displays.messages import catalogue
 from engine.clinic import ID_PATTERN, Clinic
@@ -36,11 +37,13 @@ from engine.service import Engine
 
 HERE = Path(__file__).parent
 QR_MAX_CHARS = 512
-_env = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(HERE / "templates"),
-    autoescape=True,
-    trim_blocks=True,
-    lstrip_blocks=True,
+templates = Jinja2Templates(
+    env=jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
 )
 
 
@@ -72,15 +75,19 @@ def public_config(clinic: Clinic) -> dict[str, Any]:
 def render(page: str, request: Request, locale: str, title: str, **config: Any) -> Response:
     lang = request.query_params.get("lang")
     messages = catalogue(lang if lang in ("ru", "en") else locale)
-    body = _env.get_template(f"{page}.html.j2").render(
-        page=page,
-        title=title,
-        locale=messages["lang"][:2],
-        t=lambda key, **values: messages[key].format(**values),
-        config_json=_json_for_script({"page": page, "messages": messages, **config}),
-        **config,
+    return templates.TemplateResponse(
+        request,
+        f"{page}.html.j2",
+        {
+            "page": page,
+            "title": title,
+            "locale": messages["lang"][:2],
+            "t": lambda key, **values: messages[key].format(**values),
+            "config_json": _json_for_script({"page": page, "messages": messages, **config}),
+            **config,
+        },
+        headers={"Cache-Control": "no-store"},
     )
-    return HTMLResponse(body, headers={"Cache-Control": "no-store"})
 
 
 async def _clinic(request: Request) -> Clinic:

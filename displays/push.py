@@ -43,21 +43,17 @@ from displays.feed import Feed, FeedOptions
 from displays.frames import PONG, hello_frame, parse_offset
 from displays.gcpolicy import GcPolicy
 from displays.public import suspended_tickets
-from engine.api.auth import TokenBook
-from engine.api.handlers import ALL_STAFF
+from engine.auth import ALL_STAFF, TokenBook
 from engine.board import board
 from engine.clinic import ID_PATTERN
-from engine.errors import BadRequest, EngineError, NotFound, RateLimited, Unavailable
-from engine.journal_postgres import Journal
-from engine.redis_client import connect
+from engine.errors import BadRequest, EngineError, NotFound, RateLimited
+from engine.runtime import close_engine, open_engine
 from engine.service import Engine
 from engine.settings import Settings
-from engine.store_redis import NotLoaded, RedisStore
 
 log = logging.getLogger(__name__)
 PATH_PREFIX = "/ws/clinics/"
 RELOAD_CLINICS_EVERY = 60.0
-REDIS_CONNECTIONS = 4096  # one per clinic with sockets here, plus joins' replays and boards
 
 
 @dataclass(frozen=True)
@@ -105,19 +101,12 @@ class Hub:
     async def build_board(self, clinic_id: str) -> dict[str, Any]:
         """The engine's board plus each doctor's suspended tickets (id and number)."""
         clinic = await self.engine.clinic(clinic_id)
-        store = self.engine.store
-        for _ in range(5):
-            try:
-                state, epoch = await store.snapshot(clinic_id)  # one transaction: no torn read
-            except NotLoaded:
-                await self.engine.rebuild(clinic_id)
-                continue
-            out = board(clinic, state, epoch=epoch, now=self.engine.clock())
-            suspended = suspended_tickets(state)
-            for doctor in out["doctors"]:
-                doctor["suspended_tickets"] = suspended.get(doctor["id"], [])
-            return out
-        raise Unavailable("the clinic's live state could not be loaded", code="rebuilding")
+        state, epoch = await self.engine.live_state(clinic_id)
+        out = board(clinic, state, epoch=epoch, now=self.engine.clock())
+        suspended = suspended_tickets(state)
+        for doctor in out["doctors"]:
+            doctor["suspended_tickets"] = suspended.get(doctor["id"], [])
+        return out
 
     def process_request(self, ws: ServerConnection, request: Request) -> Response | None:
         path = urlsplit(request.path).path
@@ -244,27 +233,17 @@ class Hub:
 
 async def serve_process(settings: Settings, options: PushOptions, index: int = 0) -> None:
     """Serve until SIGTERM or SIGINT: one push process."""
-    assert settings.redis_url and settings.database_url, "stores must be configured"
-    # Every feed holds a connection through its XREAD BLOCK: redis-py's default pool (100) would
-    # stall a process with more clinics than that (measured: 220 clinics a process at city peak).
-    client = connect(
-        settings.redis_url, cluster=settings.redis_cluster, max_connections=REDIS_CONNECTIONS
-    )
-    pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=4)
-    store = RedisStore(
-        client, stream_max=settings.stream_max_len, idempotency_ttl=settings.idempotency_ttl_seconds
-    )
-    # A ticket socket for a ticket the live state lacks may find the clinic stale and fence it.
-    await store.load_scripts()
-    # Reads and rebuilds only: the journal's group-commit writer is never started here.
-    engine = Engine(store, Journal(pool), pool, idempotency_ttl=settings.idempotency_ttl_seconds)
+    # Reads and rebuilds only: the journal's group-commit writer is never started here. A ticket
+    # socket for a ticket the live state lacks may find the clinic stale and fence it.
+    engine = await open_engine(settings, writer=False)
+    pool = engine.pool
     tokens = TokenBook(
         pool,
         failures_per_second=settings.auth_failures_per_second,
         failures_burst=settings.auth_failures_burst,
     )
     hub = Hub(engine, tokens, options, index)
-    listener = await asyncpg.connect(settings.database_url)
+    listener = await asyncpg.connect(engine.database_url)
     await hub.tokens.follow_revocations(listener, hub.revoked)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -303,8 +282,7 @@ async def serve_process(settings: Settings, options: PushOptions, index: int = 0
         policy.uninstall()
         await hub.close()
         await listener.close()
-        await pool.close()
-        await client.aclose()
+        await close_engine(engine)
 
 
 def _child(settings: Settings, options: PushOptions, index: int) -> None:

@@ -8,16 +8,21 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
 from engine.errors import ConfigError, ValidationFailed
-from ticketing.errors import PrinterConfigError
-from ticketing.printer_config import check_printer
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+
+# What the parts check in a clinic's configuration on top of the engine (ticketing: that each
+# kiosk's printer URL and profile are ones it can drive); each returns the problems it found.
+# Registered by the assembly (``clinicq``), which is the one place that knows every part.
+ClinicCheck = Callable[["Clinic"], list[str]]
+CHECKS: list[ClinicCheck] = []
 
 
 class Service(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -140,11 +145,8 @@ class Clinic(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
                 problems.append(f"doctor {d.id!r}: unknown cabinet {d.cabinet!r}")
             if d.schedule and not (d.schedule.service or d.services):
                 problems.append(f"doctor {d.id!r}: a schedule needs a service")
-        for k in self.kiosks:
-            try:
-                check_printer(k.printer, k.profile)
-            except PrinterConfigError as exc:
-                problems.append(f"kiosk {k.id!r}: {exc}")
+        for check in CHECKS:
+            problems += check(self)
         if self.policy.priority_run < 1 or self.policy.max_recalls < 0:
             problems.append("policy: priority_run >= 1 and max_recalls >= 0")
         if problems:

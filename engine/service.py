@@ -353,14 +353,15 @@ class Engine:
 
     # -- reads ---------------------------------------------------------------------------------
 
+    async def live_state(self, clinic_id: str) -> tuple[ClinicState, str]:
+        """The clinic's live state and its epoch, read in one transaction (no torn read)."""
+        await self.clinic(clinic_id)
+        return await self._loaded(clinic_id, lambda: self.store.snapshot(clinic_id))
+
     async def board(self, clinic_id: str) -> dict[str, Any]:
         clinic = await self.clinic(clinic_id)
-
-        async def read() -> dict[str, Any]:
-            state, epoch = await self.store.snapshot(clinic_id)
-            return board(clinic, state, epoch=epoch, now=self.clock())
-
-        return await self._loaded(clinic_id, read)
+        state, epoch = await self.live_state(clinic_id)
+        return board(clinic, state, epoch=epoch, now=self.clock())
 
     async def ticket(self, clinic_id: str, ticket_id: str) -> tuple[Any, int]:
         await self.clinic(clinic_id)

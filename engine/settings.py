@@ -1,28 +1,65 @@
-"""The engine's one frozen configuration, read from the environment in one place.
+"""The engine's one frozen configuration and the table of environment variables that fill it.
 
-Nothing else in the code base reads ``os.environ``: adapters and the app receive a ``Settings``.
+Only the settings classes read the environment (``from_env``); the rest of the code base
+receives a ``Settings``. ``environ()`` writes the same table back, for the child processes
+(uvicorn workers, the push server) that rebuild their settings from the environment.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, ClassVar
 
 from engine.errors import ConfigError
-from notifier.settings import NotifierSettings
+
+# Field name -> environment variable, for every setting the environment may set.
+ENGINE_VARIABLES: Mapping[str, str] = {
+    "redis_url": "REDIS_URL",
+    "redis_cluster": "CLINICQ_REDIS_CLUSTER",
+    "redis_max_connections": "CLINICQ_REDIS_MAX_CONNECTIONS",
+    "database_url": "DATABASE_URL",
+    "engine_database_url": "CLINICQ_ENGINE_DATABASE_URL",
+    "database_pool_size": "CLINICQ_DATABASE_POOL_SIZE",
+    "data_dir": "CLINICQ_DATA_DIR",
+    "host": "CLINICQ_HOST",
+    "port": "CLINICQ_PORT",
+    "workers": "CLINICQ_WORKERS",
+    "clinics_file": "CLINICQ_CLINICS",
+    "max_body_bytes": "CLINICQ_MAX_BODY_BYTES",
+    "rate_limit_per_second": "CLINICQ_RATE_LIMIT",
+    "rate_limit_burst": "CLINICQ_RATE_BURST",
+    "auth_failures_per_second": "CLINICQ_AUTH_FAILURES_RATE",
+    "auth_failures_burst": "CLINICQ_AUTH_FAILURES_BURST",
+    "hold_seconds": "CLINICQ_HOLD_SECONDS",
+    "public_url": "CLINICQ_PUBLIC_URL",
+    "metrics_access": "CLINICQ_METRICS",
+    "push_sockets_per_token": "CLINICQ_PUSH_SOCKETS_PER_TOKEN",
+    "push_sockets_per_ticket": "CLINICQ_PUSH_SOCKETS_PER_TICKET",
+    "audit_key": "CLINICQ_AUDIT_KEY",
+}
+TRUE = ("1", "true", "yes")
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Where the stores are, how the HTTP edge behaves, and the durability knobs."""
 
+    VARIABLES: ClassVar[Mapping[str, str]] = ENGINE_VARIABLES
+
     redis_url: str | None = None
     redis_cluster: bool = False
+    # Connections one process may hold: requests in flight on a worker; on a push process one
+    # per clinic with sockets (its XREAD BLOCK), plus joins' replays and boards.
+    redis_max_connections: int = 4096
     database_url: str | None = None
     # The engine's own least-privilege connection; by default DATABASE_URL as clinicq_engine.
     engine_database_url: str | None = None
+    database_pool_size: int = 10
     data_dir: Path = Path("var")
     host: str = "127.0.0.1"
     port: int = 8000
@@ -39,58 +76,25 @@ class Settings:
     group_commit_max_batch: int = 500
     stream_max_len: int = 100_000
     public_url: str = ""
-    # Live sockets one process takes per staff token and per patient's ticket link: a screen
-    # wall is tens of sockets a token, a patient's phones a few a ticket.
     # Who may read /metrics: "loopback" (this host), "token" (an admin token) or "public".
     metrics_access: str = "loopback"
+    # Live sockets one process takes per staff token and per patient's ticket link: a screen
+    # wall is tens of sockets a token, a patient's phones a few a ticket.
     push_sockets_per_token: int = 500
     push_sockets_per_ticket: int = 5
-    # ICU SMS through SMSC.ru: the routes need the key; the sender worker also needs a login.
-    encryption_key: bytes = b""
     # Signs archived months' checkpoints (HMAC-SHA256); keep it away from the database's admins.
     audit_key: bytes = b""
-    smsc_url: str = "https://smsc.ru/sys/"
-    smsc_login: str = ""
-    smsc_password: str = ""
-    smsc_sender: str = ""
-    extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        """Build settings from ``CLINICQ_*``, ``REDIS_URL`` and ``DATABASE_URL``; fail loudly."""
-        env = os.environ if env is None else env
-        try:
-            settings = cls(
-                redis_url=env.get("REDIS_URL") or None,
-                redis_cluster=env.get("CLINICQ_REDIS_CLUSTER", "") in ("1", "true", "yes"),
-                database_url=env.get("DATABASE_URL") or None,
-                engine_database_url=env.get("CLINICQ_ENGINE_DATABASE_URL") or None,
-                data_dir=Path(env.get("CLINICQ_DATA_DIR", "var")),
-                host=env.get("CLINICQ_HOST", "127.0.0.1"),
-                port=int(env.get("CLINICQ_PORT", "8000")),
-                workers=int(env.get("CLINICQ_WORKERS", "1")),
-                clinics_file=Path(env["CLINICQ_CLINICS"]) if env.get("CLINICQ_CLINICS") else None,
-                max_body_bytes=int(env.get("CLINICQ_MAX_BODY_BYTES", str(64 * 1024))),
-                rate_limit_per_second=float(env.get("CLINICQ_RATE_LIMIT", "50")),
-                rate_limit_burst=int(env.get("CLINICQ_RATE_BURST", "100")),
-                auth_failures_per_second=float(env.get("CLINICQ_AUTH_FAILURES_RATE", "1")),
-                auth_failures_burst=int(env.get("CLINICQ_AUTH_FAILURES_BURST", "30")),
-                hold_seconds=int(env.get("CLINICQ_HOLD_SECONDS", "300")),
-                public_url=env.get("CLINICQ_PUBLIC_URL", ""),
-                metrics_access=env.get("CLINICQ_METRICS", "loopback"),
-                push_sockets_per_token=int(env.get("CLINICQ_PUSH_SOCKETS_PER_TOKEN", "500")),
-                push_sockets_per_ticket=int(env.get("CLINICQ_PUSH_SOCKETS_PER_TICKET", "5")),
-                encryption_key=bytes.fromhex(env.get("CLINICQ_ENCRYPTION_KEY", "")),
-                audit_key=bytes.fromhex(env.get("CLINICQ_AUDIT_KEY", "")),
-                smsc_url=env.get("CLINICQ_SMSC_URL", "https://smsc.ru/sys/"),
-                smsc_login=env.get("CLINICQ_SMSC_LOGIN", ""),
-                smsc_password=env.get("CLINICQ_SMSC_PASSWORD", ""),
-                smsc_sender=env.get("CLINICQ_SMSC_SENDER", ""),
-            )
-        except ValueError as exc:
-            raise ConfigError(f"invalid setting: {exc}") from exc
+    def from_env(cls, env: Mapping[str, str] | None = None) -> typing.Self:
+        """Build settings from the variables in ``VARIABLES``; fail loudly on a bad value."""
+        settings = cls(**read_variables(cls, cls.VARIABLES, os.environ if env is None else env))
         settings.validate()
         return settings
+
+    def environ(self) -> dict[str, str]:
+        """These settings as environment variables, for a child process's ``from_env``."""
+        return write_variables(self, self.VARIABLES)
 
     def validate(self) -> None:
         if not 0 < self.port < 65536:
@@ -105,29 +109,61 @@ class Settings:
             raise ConfigError("the failed-authentication limits must be positive")
         if self.rate_limit_per_second <= 0 or self.rate_limit_burst < 1:
             raise ConfigError("rate limits must be positive")
-        if self.encryption_key and len(self.encryption_key) != 32:
-            raise ConfigError("CLINICQ_ENCRYPTION_KEY must be 64 hex digits (a 32-byte AES key)")
+        if self.database_pool_size < 1 or self.redis_max_connections < 1:
+            raise ConfigError("pool sizes must be at least 1")
 
-    @property
-    def sms_enabled(self) -> bool:
-        return bool(self.encryption_key)
-
-    @property
-    def sms_sending(self) -> bool:
-        return self.sms_enabled and bool(self.smsc_login)
-
-    def notifier(self) -> NotifierSettings:
-        return NotifierSettings(
-            smsc_url=self.smsc_url,
-            smsc_login=self.smsc_login,
-            smsc_password=self.smsc_password,
-            smsc_sender=self.smsc_sender or None,
-            encryption_key=self.encryption_key,
-        )
-
-    def with_stores(self, redis_url: str, database_url: str) -> Settings:
-        return replace(self, redis_url=redis_url, database_url=database_url)
+    def replace(self, **changes: Any) -> typing.Self:
+        return dataclasses.replace(self, **changes)
 
     @property
     def base_url(self) -> str:
         return self.public_url or f"http://{self.host}:{self.port}"
+
+
+def read_variables(
+    kind: type, variables: Mapping[str, str], env: Mapping[str, str]
+) -> dict[str, Any]:
+    """The fields of dataclass ``kind`` that ``env`` sets, each read as its field's type."""
+    hints = typing.get_type_hints(kind)
+    values: dict[str, Any] = {}
+    for name, variable in variables.items():
+        raw = env.get(variable, "")
+        if raw == "":
+            continue
+        try:
+            values[name] = _parse(hints[name], raw)
+        except ValueError as exc:
+            raise ConfigError(f"invalid {variable}: {exc}") from exc
+    return values
+
+
+def write_variables(settings: object, variables: Mapping[str, str]) -> dict[str, str]:
+    out = {}
+    for name, variable in variables.items():
+        value = getattr(settings, name)
+        if value is None:
+            continue
+        if isinstance(value, bytes):
+            out[variable] = value.hex()
+        elif isinstance(value, bool):
+            out[variable] = "1" if value else "0"
+        else:
+            out[variable] = str(value)
+    return out
+
+
+def _parse(kind: Any, raw: str) -> Any:
+    """``raw`` read as the field's type: the few types settings have."""
+    if kind in (str, str | None):
+        return raw
+    if kind is bool:
+        return raw.lower() in TRUE
+    if kind is int:
+        return int(raw)
+    if kind is float:
+        return float(raw)
+    if kind in (Path, Path | None):
+        return Path(raw)
+    if kind is bytes:
+        return bytes.fromhex(raw)
+    raise TypeError(f"settings cannot read a {kind}")

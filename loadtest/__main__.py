@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import sys
 
 import click
 import uvloop
 
+from engine.settings import Settings
 from loadtest import bench
 from loadtest.profiles import PROFILES
 
@@ -45,9 +45,8 @@ def rebuild_bench_command(entries: str, repeat: int) -> None:
     """Rebuild time after a Redis loss: full fold against snapshot plus tail, same run."""
     from loadtest import rebuild_bench
 
-    report = rebuild_bench.main(
-        _counts(entries), repeat, os.environ.get("REDIS_URL"), os.environ.get("DATABASE_URL")
-    )
+    env = Settings.from_env()
+    report = rebuild_bench.main(_counts(entries), repeat, env.redis_url, env.database_url)
     click.echo(f"{'entries':>9} {'full fold s':>12} {'snap+5k s':>10} {'snap@head s':>12} "
                f"{'ratio':>6} {'snapshot MB':>12} {'reservations':>12}")  # fmt: skip
     for r in report["results"]:
@@ -144,7 +143,7 @@ def run_command(
             "faults need the harness's own engine and stores: leave out --url"
         )
     if url:
-        database_url = os.environ.get("DATABASE_URL")
+        database_url = Settings.from_env().database_url
         if not (token and database_url):
             raise click.ClickException(
                 "--url needs --token (admin) and DATABASE_URL for the invariant checks"

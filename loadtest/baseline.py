@@ -4,7 +4,6 @@ with one Lua script, and nothing else: no journal, no events, no auth, no idempo
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import AsyncIterator
 
 import msgspec
@@ -13,6 +12,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+
+from engine.settings import Settings
 
 TAKE = """
 local seq = redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
@@ -25,8 +26,7 @@ return seq
 def app() -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        # The bench's own process reads its environment: this module is not part of the engine.
-        client = aioredis.from_url(os.environ["REDIS_URL"])
+        client = aioredis.from_url(Settings.from_env().redis_url or "redis://127.0.0.1:6379")
         app.state.script = client.register_script(TAKE)
         yield
         await client.aclose()

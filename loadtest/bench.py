@@ -23,7 +23,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 
-from engine.api.auth import create_token
+from engine.auth import create_token
 from engine.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
 from engine.journal_postgres import apply_schema
 
@@ -109,7 +109,7 @@ def main(seconds: int = 15, connections: int = 64, workers: int = 2) -> int:
     try:
         baseline, base_url = serve("loadtest.baseline:app", env, workers)
         processes.append(baseline)
-        engine, engine_url = serve("engine.asgi:app", env, workers)
+        engine, engine_url = serve("clinicq.asgi:app", env, workers)
         processes.append(engine)
         # After the engine has seeded the demo clinic: a token names an existing clinic.
         token = asyncio.run(make_token(env["DATABASE_URL"]))

@@ -137,7 +137,7 @@ def main(
     try:
         token = uvloop.run(_admin_token(pg_server.url))
         for count in workers:
-            engine, url = serve("engine.asgi:app", env, count)
+            engine, url = serve("clinicq.asgi:app", env, count)
             try:
 
                 async def run(count: int = count, url: str = url, pid: int = engine.pid) -> Knee:

@@ -25,17 +25,16 @@ import asyncpg
 from engine import keys
 from engine.clinic import DEMO_CLINICS, Clinic, load_clinics
 from engine.commands import Act, CallNext, Cancel, Command, Issue, Reserve, SetDuty, run_pure
-from engine.database import prepare
 from engine.journal_postgres import Entry, Journal, chained
 from engine.model import events as ev
 from engine.model.booking import slots_for
 from engine.model.clock import service_day
 from engine.model.errors import DecisionError
 from engine.model.state import ClinicState
-from engine.redis_client import connect
+from engine.runtime import close_engine, open_engine
 from engine.service import Engine
+from engine.settings import Settings
 from engine.snapshots_postgres import SNAPSHOT_EVERY_ENTRIES
-from engine.store_redis import RedisStore
 from loadtest.stores import start_stores
 
 REPORTS = Path(__file__).with_name("reports")
@@ -129,15 +128,16 @@ async def _rebuild(engine: Engine, clinic: str, *, full: bool = False) -> float:
 
 async def measure(redis_url: str, database_url: str, sizes: list[int], repeat: int) -> list[Result]:
     clinic = load_clinics(DEMO_CLINICS)[0]
-    engine_url = await prepare(database_url)
+    settings = Settings(
+        redis_url=redis_url,
+        database_url=database_url,
+        database_pool_size=4,
+        idempotency_ttl_seconds=3600,
+        group_commit_max_batch=BATCH,
+    )
+    engine = await open_engine(settings)
+    journal = engine.journal
     admin = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
-    pool = await asyncpg.create_pool(engine_url, min_size=1, max_size=4)
-    client = connect(redis_url)
-    store = RedisStore(client, stream_max=100_000, idempotency_ttl=3600)
-    await store.load_scripts()
-    journal = Journal(pool, max_batch=BATCH)
-    journal.start()
-    engine = Engine(store, journal, pool)
     results = []
     try:
         for size in sizes:
@@ -161,10 +161,8 @@ async def measure(redis_url: str, database_url: str, sizes: list[int], repeat: i
             snapshot_bytes = int(size_row["n"]) if size_row else 0
             results.append(Result(size, full, worst, best, snapshot_bytes, len(state.reservations)))
     finally:
-        await journal.close()
-        await pool.close()
         await admin.close()
-        await client.aclose()
+        await close_engine(engine)
     return results
 
 

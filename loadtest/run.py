@@ -26,7 +26,7 @@ import psutil
 import uvloop
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from engine.api.auth import create_token
+from engine.auth import create_token
 from engine.journal_postgres import apply_schema
 from loadtest import invariants, report
 from loadtest.bench import serve
@@ -278,7 +278,7 @@ def self_hosted(
     process = None
     push: ServerSet | None = None
     try:
-        process, url = serve("engine.asgi:app", {**os.environ, **env}, workers)
+        process, url = serve("clinicq.asgi:app", {**os.environ, **env}, workers)
         if screens and profile.screens_per_clinic:
             push = start_push(push_processes, redis_server.url, pg_server.url)
             kwargs["screens"] = ScreenSetup(push, redis_server.url, generators)

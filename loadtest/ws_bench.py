@@ -46,7 +46,7 @@ import redis.asyncio as aioredis
 import uvloop
 
 from engine import keys
-from engine.api.auth import create_token
+from engine.auth import create_token
 from engine.embedded import free_port
 from engine.journal_postgres import apply_schema
 from loadtest import invariants
@@ -613,7 +613,7 @@ def main(
     engine = None
     sets: list[ServerSet] = []
     try:
-        engine, url = serve("engine.asgi:app", env, workers)
+        engine, url = serve("clinicq.asgi:app", env, workers)
         admin, _ = asyncio.run(make_tokens(pg_server.url, []))
 
         async def prepare() -> None:

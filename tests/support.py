@@ -17,11 +17,14 @@ import asyncpg
 import httpx
 import psutil
 
-from engine.api.auth import ROLES, create_token
+from engine.auth import ROLES, create_token
 from engine.embedded import free_port
 from engine.redis_client import connect
+from engine.settings import Settings
 
-CLUSTER = os.environ.get("CLINICQ_REDIS_CLUSTER", "") in ("1", "true", "yes")
+# What the environment says about the servers under test (REDIS_URL, DATABASE_URL, a cluster).
+ENVIRONMENT = Settings.from_env()
+CLUSTER = ENVIRONMENT.redis_cluster
 
 
 def redis_client(url: str) -> Any:
@@ -63,7 +66,7 @@ class EngineServer:
             **self.extra_env,
         }
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "engine.cli", "serve"], env=env, stdin=subprocess.DEVNULL
+            [sys.executable, "-m", "clinicq.cli", "serve"], env=env, stdin=subprocess.DEVNULL
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

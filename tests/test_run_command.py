@@ -40,7 +40,7 @@ def test_sigterm_stops_the_engine_push_and_embedded_servers(tmp_path: Path) -> N
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
     env.update(CLINICQ_DATA_DIR=str(data), CLINICQ_PORT=str(port))
     run = subprocess.Popen(
-        [sys.executable, "-m", "engine.cli", "run"], env=env, stdin=subprocess.DEVNULL,
+        [sys.executable, "-m", "clinicq.cli", "run"], env=env, stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     children: list[psutil.Process] = []

@@ -1,4 +1,4 @@
-"""The kiosk printing API, mounted by ``engine/api/app.py`` (``*ticketing.api.routes``).
+"""The kiosk printing API, mounted by ``clinicq/app.py`` (``*ticketing.api.routes``).
 
     POST /api/v1/clinics/{clinic}/kiosks/{kiosk}/print                  {"ticket": id}: 202, the job
     GET  /api/v1/clinics/{clinic}/kiosks/{kiosk}/print/{job}            the job, from any worker

@@ -5,19 +5,11 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import msgspec
-from starlette.requests import Request
 from starlette.responses import Response
 
 from engine import commands as c
-from engine.api.handlers import (
-    ALL_STAFF,
-    Empty,
-    authenticate,
-    engine_of,
-    idempotency,
-    printable_text,
-    read_json,
-)
+from engine.api.endpoint import Call, Handler
+from engine.api.handlers import printable_text
 from engine.api.http import JSON
 from engine.api.views import reservation_view, ticket_view
 from engine.clinic import Clinic
@@ -39,6 +31,20 @@ class CheckInBody(msgspec.Struct, forbid_unknown_fields=True):
     patient: str | None = None  # a kiosk must give the patient reference the booking was made with
 
 
+class SlotView(msgspec.Struct):
+    id: str
+    doctor: str
+    service: str
+    start: str
+    minutes: int
+    free: bool
+
+
+class SlotList(msgspec.Struct):
+    date: str
+    slots: list[SlotView]
+
+
 def _slot(clinic: Clinic, slot_id: str, now: int, *, to_book: bool = True) -> Slot:
     """A slot that the schedules have and, ``to_book``, that is open for booking now."""
     slot = find_slot(clinic, slot_id)
@@ -50,12 +56,10 @@ def _slot(clinic: Clinic, slot_id: str, now: int, *, to_book: bool = True) -> Sl
     return slot
 
 
-async def list_slots(request: Request) -> Response:
-    engine, clinic_id = engine_of(request), request.path_params["clinic"]
-    (await authenticate(request)).require(clinic_id, *ALL_STAFF, "partner")
-    clinic = await engine.clinic(clinic_id)
+async def list_slots(call: Call) -> Response:
+    engine, clinic = call.engine, await call.clinic()
     now = engine.clock()
-    query = request.query_params
+    query = call.request.query_params
     try:
         day = date.fromisoformat(query["date"]) if query.get("date") else None
     except ValueError:
@@ -69,100 +73,79 @@ async def list_slots(request: Request) -> Response:
         raise NotFound(f"no doctor {doctor!r} in this clinic", code="doctor_not_found")
     free_only = {"true": True, "1": True, "false": False, "0": False}.get(query.get("free", ""))
     slots = slots_for(clinic, day, doctor)
-    holders = await engine.store.slot_holders(clinic_id, [s.id for s in slots])
+    holders = await engine.store.slot_holders(call.clinic_id, [s.id for s in slots])
     out = []
     for s in slots:
         holder = holders.get(s.id)
         free = s.start_ms > now and (holder is None or not holder.active(now))
         if free_only is None or free_only == free:
-            out.append(
-                {
-                    "id": s.id,
-                    "doctor": s.doctor,
-                    "service": s.service,
-                    "start": s.start.isoformat(),
-                    "minutes": s.minutes,
-                    "free": free,
-                }
-            )
-    return JSON({"date": day.isoformat(), "slots": out})
+            out.append(SlotView(s.id, s.doctor, s.service, s.start.isoformat(), s.minutes, free))
+    return JSON(SlotList(day.isoformat(), out))
 
 
-async def reserve_slot(request: Request) -> Response:
-    engine, clinic_id = engine_of(request), request.path_params["clinic"]
-    who = (await authenticate(request)).require(clinic_id, "partner", "registrar", "head")
-    clinic = await engine.clinic(clinic_id)
-    slot = _slot(clinic, request.path_params["slot"], engine.clock())
-    body, raw = await read_json(request, ReserveBody)
+def _owner(call: Call) -> str:
+    """A partner acts on its own reservations only; staff on any."""
+    who = call.principal
+    return who.token_id if who.role == "partner" else ""
+
+
+async def reserve_slot(call: Call) -> Response:
+    engine, clinic, body = call.engine, await call.clinic(), call.body
+    slot = _slot(clinic, call.params["slot"], engine.clock())
     patient = printable_text(body.patient, "patient")
     channel = printable_text(body.channel, "channel")
-    owner = who.token_id if who.role == "partner" else ""
-    key, fp = idempotency(request, who, raw)
-    cmd = c.Reserve(slot, patient, channel, owner, body.confirm)
-    result = await engine.execute(clinic_id, cmd, idem_key=key, fingerprint=fp)
+    key, fp = call.idempotency()
+    cmd = c.Reserve(slot, patient, channel, _owner(call), body.confirm)
+    result = await engine.execute(call.clinic_id, cmd, idem_key=key, fingerprint=fp)
     return JSON(reservation_view(clinic, result["reservation"], engine.clock()), status_code=201)
 
 
-async def cancel_slot(request: Request) -> Response:
-    engine, clinic_id = engine_of(request), request.path_params["clinic"]
-    who = (await authenticate(request)).require(clinic_id, "partner", "registrar", "head")
-    clinic = await engine.clinic(clinic_id)
-    slot = _slot(clinic, request.path_params["slot"], engine.clock(), to_book=False)
-    owner = who.token_id if who.role == "partner" else ""
-    key, fp = idempotency(request, who, b"")
+async def cancel_slot(call: Call) -> Response:
+    engine, clinic = call.engine, await call.clinic()
+    slot = _slot(clinic, call.params["slot"], engine.clock(), to_book=False)
+    key, fp = call.idempotency()
     result = await engine.execute(
-        clinic_id, c.Cancel(slot=slot.id, owner=owner), idem_key=key, fingerprint=fp
+        call.clinic_id, c.Cancel(slot=slot.id, owner=_owner(call)), idem_key=key, fingerprint=fp
     )
     return JSON(reservation_view(clinic, result["reservation"], engine.clock()))
 
 
-async def reservation_action(request: Request) -> Response:
-    engine, clinic_id = engine_of(request), request.path_params["clinic"]
-    action, rid = request.path_params["action"], request.path_params["reservation"]
-    roles = {
-        "move": ("partner", "registrar", "head"),
-        "confirm": ("partner", "registrar", "head"),
-        "cancel": ("partner", "registrar", "head"),
-        "check-in": ("kiosk", "registrar", "head"),
-    }
-    if action not in roles:
-        raise NotFound(f"no reservation action {action!r}", code="action_not_found")
-    who = (await authenticate(request)).require(clinic_id, *roles[action])
-    clinic = await engine.clinic(clinic_id)
-    owner = who.token_id if who.role == "partner" else ""
-    cmd: c.Command
-    if action == "move":
-        body, raw = await read_json(request, MoveBody)
-        cmd = c.Move(rid, _slot(clinic, body.slot, engine.clock()), owner)
-    elif action == "check-in":
-        body, raw = await read_json(request, CheckInBody)
-        if who.role == "kiosk":
-            # Reservation ids are short and sequential: at a kiosk the patient also proves
-            # who they are, and a wrong pair reads as "not found" so ids cannot be probed.
-            found = await engine.store.reservation(clinic_id, rid)
-            if found is None or not body.patient or body.patient.strip() != found.patient:
-                raise NotFound("no such booking for that patient", code="reservation_not_found")
-        cmd = c.CheckIn(rid)
-    else:
-        _, raw = await read_json(request, Empty)
-        simple: dict[str, c.Command] = {
-            "confirm": c.Confirm(rid, owner),
-            "cancel": c.Cancel(reservation=rid, owner=owner),
-        }
-        cmd = simple[action]
-    key, fp = idempotency(request, who, raw)
-    result = await engine.execute(clinic_id, cmd, idem_key=key, fingerprint=fp)
-    view = reservation_view(clinic, result["reservation"], engine.clock())
-    if "ticket" in result:
-        view["ticket"] = ticket_view(clinic, result["ticket"], 0, None)
-    return JSON(view)
+def reservation_action(action: str) -> Handler:
+    """The handler of one reservation action: move, confirm, cancel or check-in."""
+
+    async def act(call: Call) -> Response:
+        engine, clinic, rid = call.engine, await call.clinic(), call.params["reservation"]
+        owner = _owner(call)
+        cmd: c.Command
+        if action == "move":
+            cmd = c.Move(rid, _slot(clinic, call.body.slot, engine.clock()), owner)
+        elif action == "check-in":
+            if call.principal.role == "kiosk":
+                # Reservation ids are short and sequential: at a kiosk the patient also proves
+                # who they are, and a wrong pair reads as "not found" so ids cannot be probed.
+                found = await engine.store.reservation(call.clinic_id, rid)
+                patient = call.body.patient
+                if found is None or not patient or patient.strip() != found.patient:
+                    raise NotFound("no such booking for that patient", code="reservation_not_found")
+            cmd = c.CheckIn(rid)
+        elif action == "confirm":
+            cmd = c.Confirm(rid, owner)
+        else:
+            cmd = c.Cancel(reservation=rid, owner=owner)
+        key, fp = call.idempotency()
+        result = await engine.execute(call.clinic_id, cmd, idem_key=key, fingerprint=fp)
+        view = reservation_view(clinic, result["reservation"], engine.clock())
+        if "ticket" in result:
+            view.ticket = ticket_view(clinic, result["ticket"], 0, None)
+        return JSON(view)
+
+    act.__name__ = "reservation_" + action.replace("-", "_")
+    return act
 
 
-async def get_reservation(request: Request) -> Response:
-    engine, clinic_id = engine_of(request), request.path_params["clinic"]
-    who = (await authenticate(request)).require(clinic_id, "partner", "registrar", "head", "kiosk")
-    clinic = await engine.clinic(clinic_id)
-    found = await engine.store.reservation(clinic_id, request.path_params["reservation"])
+async def get_reservation(call: Call) -> Response:
+    engine, clinic, who = call.engine, await call.clinic(), call.principal
+    found = await engine.store.reservation(call.clinic_id, call.params["reservation"])
     if found is None or (who.role == "partner" and found.owner != who.token_id):
         raise NotFound("no such reservation", code="reservation_not_found")
     return JSON(reservation_view(clinic, found, engine.clock()))

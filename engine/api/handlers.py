@@ -9,16 +9,13 @@ from typing import Any
 import msgspec
 from starlette.requests import Request
 
-from engine.api.auth import Principal
 from engine.api.http import decode_body
+from engine.auth import Principal
 from engine.errors import BadRequest, ValidationFailed
 from engine.service import Engine
 from engine.store_redis import fingerprint
 
 IDEM_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-
-
-ALL_STAFF = ("kiosk", "registrar", "doctor", "head", "display", "icu_doctor")
 
 
 class Empty(msgspec.Struct, forbid_unknown_fields=True):

@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from engine.api.allow import allowed_methods
 from engine.errors import (
     BadRequest,
     EngineError,
@@ -73,7 +74,11 @@ async def on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     codes = {404: "route_not_found", 405: "method_not_allowed"}
     body = {"error": {"code": codes.get(exc.status_code, "http_error"), "message": exc.detail}}
-    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        # Every method the path takes, not only those of the first route that matched it.
+        headers["Allow"] = ", ".join(allowed_methods(request.app.routes, request.scope))
+    return JSONResponse(body, status_code=exc.status_code, headers=headers)
 
 
 async def on_store_down(request: Request, exc: Exception) -> Response:

@@ -1,8 +1,10 @@
-"""The JSON a client sees for a ticket or a reservation: public fields, local times."""
+"""The JSON a client sees for a ticket or a reservation: public fields, local times.
+
+Typed, so that the OpenAPI document describes exactly what the handlers send."""
 
 from __future__ import annotations
 
-from typing import Any
+import msgspec
 
 from engine.clinic import Clinic
 from engine.model.clock import to_local
@@ -10,39 +12,71 @@ from engine.model.entities import Reservation, Ticket
 from engine.model.eta import expected_wait_minutes
 
 
+class TicketView(msgspec.Struct, omit_defaults=True):
+    id: str
+    number: str
+    service: str
+    service_name: str
+    state: str
+    cabinet: str | None
+    ahead: int
+    expected_wait_minutes: int | None
+    issued_at: str
+    called_at: str | None
+    priority: str | None
+    channel: str
+    recalls: int
+    slot_time: str | None
+    # Only when the ticket is issued: the patient's status page, for the QR code.
+    status_url: str | None = None
+
+
+class ReservationView(msgspec.Struct, omit_defaults=True):
+    id: str
+    slot: str
+    doctor: str
+    service: str
+    start: str
+    state: str
+    hold_until: str | None
+    channel: str
+    # The ticket's id once checked in; the whole ticket in the check-in's own answer.
+    ticket: str | TicketView | None
+
+
 def ticket_view(
     clinic: Clinic, t: Ticket, ahead: int, rates: tuple[int, int, int] | None
-) -> dict[str, Any]:
+) -> TicketView:
     service = clinic.service(t.service)
     expected = expected_wait_minutes(ahead, *rates) if rates and t.state == "waiting" else None
-    return {
-        "id": t.id,
-        "number": t.number,
-        "service": t.service,
-        "service_name": service.name if service else t.service,
-        "state": t.state,
-        "cabinet": t.cabinet,
-        "ahead": ahead,
-        "expected_wait_minutes": expected,
-        "issued_at": to_local(t.issued_at, clinic.timezone).isoformat(),
-        "called_at": to_local(t.called_at, clinic.timezone).isoformat() if t.called_at else None,
-        "priority": t.priority or None,
-        "channel": t.channel,
-        "recalls": t.recalls,
-        "slot_time": to_local(t.slot_time, clinic.timezone).isoformat() if t.slot_time else None,
-    }
+    return TicketView(
+        id=t.id,
+        number=t.number,
+        service=t.service,
+        service_name=service.name if service else t.service,
+        state=t.state,
+        cabinet=t.cabinet,
+        ahead=ahead,
+        expected_wait_minutes=expected,
+        issued_at=to_local(t.issued_at, clinic.timezone).isoformat(),
+        called_at=to_local(t.called_at, clinic.timezone).isoformat() if t.called_at else None,
+        priority=t.priority or None,
+        channel=t.channel,
+        recalls=t.recalls,
+        slot_time=to_local(t.slot_time, clinic.timezone).isoformat() if t.slot_time else None,
+    )
 
 
-def reservation_view(clinic: Clinic, r: Reservation, now: int) -> dict[str, Any]:
+def reservation_view(clinic: Clinic, r: Reservation, now: int) -> ReservationView:
     state = "expired" if r.state == "held" and not r.active(now) else r.state
-    return {
-        "id": r.id,
-        "slot": r.slot,
-        "doctor": r.doctor,
-        "service": r.service,
-        "start": to_local(r.slot_time, clinic.timezone).isoformat(),
-        "state": state,
-        "hold_until": to_local(r.hold_until, clinic.timezone).isoformat() if r.hold_until else None,
-        "channel": r.channel,
-        "ticket": r.ticket,
-    }
+    return ReservationView(
+        id=r.id,
+        slot=r.slot,
+        doctor=r.doctor,
+        service=r.service,
+        start=to_local(r.slot_time, clinic.timezone).isoformat(),
+        state=state,
+        hold_until=to_local(r.hold_until, clinic.timezone).isoformat() if r.hold_until else None,
+        channel=r.channel,
+        ticket=r.ticket,
+    )

@@ -42,7 +42,7 @@ class PushServer:
             **self.env,
         }
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "engine.cli", "push", "--port", str(self.port),
+            [sys.executable, "-m", "clinicq.cli", "push", "--port", str(self.port),
              "--processes", str(self.processes), *self.args],
             env=env,
             stdin=subprocess.DEVNULL,

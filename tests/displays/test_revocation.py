@@ -13,7 +13,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from engine.api.auth import create_token, revoke_tokens
+from engine.auth import create_token, revoke_tokens
 from tests.displays.support import PushServer
 from tests.support import MakeClinic
 

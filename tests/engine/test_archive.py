@@ -29,7 +29,7 @@ AUDIT_KEY = "ab" * 32
 def _cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DATABASE_URL": database_url, "CLINICQ_AUDIT_KEY": AUDIT_KEY}
     return subprocess.run(
-        [sys.executable, "-m", "engine.cli", *args],
+        [sys.executable, "-m", "clinicq.cli", *args],
         env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
 

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.integration
 def _cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DATABASE_URL": database_url}
     return subprocess.run(
-        [sys.executable, "-m", "engine.cli", "audit", *args],
+        [sys.executable, "-m", "clinicq.cli", "audit", *args],
         env=env,
         capture_output=True,
         text=True,

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.integration
 def clinicq(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
     return subprocess.run(
-        [sys.executable, "-m", "engine.cli", *args],
+        [sys.executable, "-m", "clinicq.cli", *args],
         env={**base, **env},
         capture_output=True,
         text=True,

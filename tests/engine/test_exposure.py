@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from engine.api.app import create_app
-from engine.settings import Settings
+from clinicq.app import create_app
+from clinicq.settings import Settings
 from tests.support import MakeClinic
 
 

@@ -125,7 +125,7 @@ async def test_audit_refolds_snapshots_and_finds_a_forged_one(
 def _audit(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DATABASE_URL": database_url}
     return subprocess.run(
-        [sys.executable, "-m", "engine.cli", "audit", *args],
+        [sys.executable, "-m", "clinicq.cli", "audit", *args],
         env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
-from engine.api import auth
+from engine import auth
 from engine.errors import Unauthorized
 
 pytestmark = pytest.mark.integration

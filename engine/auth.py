@@ -27,6 +27,7 @@ from engine.clinic import parse_clinic
 from engine.errors import Forbidden, RateLimited, Unauthorized, ValidationFailed
 
 ROLES = ("kiosk", "registrar", "doctor", "head", "display", "partner", "icu_doctor", "admin")
+ALL_STAFF = ("kiosk", "registrar", "doctor", "head", "display", "icu_doctor")
 CACHE_SECONDS = 30.0
 CACHE_SIZE = 10_000  # tokens (known and unknown) remembered per process
 BUCKETS_KEPT = 100_000  # rate-limit buckets per process
@@ -44,10 +45,15 @@ class Principal:
 
     def require(self, clinic: str, *roles: str) -> Principal:
         """Refuse unless this token has one of ``roles`` and may act in ``clinic``."""
-        if self.role not in roles and self.role != "admin":
-            raise Forbidden(f"a {self.role} token cannot do this")
+        self.require_role(*roles)
         if self.clinic is not None and self.clinic != clinic:
             raise Forbidden("this token belongs to another clinic")
+        return self
+
+    def require_role(self, *roles: str) -> Principal:
+        """Refuse unless this token has one of ``roles`` (where the path names no clinic)."""
+        if self.role not in roles and self.role != "admin":
+            raise Forbidden(f"a {self.role} token cannot do this")
         return self
 
     @property

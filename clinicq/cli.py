@@ -21,15 +21,17 @@ import httpx
 import uvicorn
 
 from clinic_sim.cli import commands as sim_commands
+from clinicq.app import SCHEMAS
+from clinicq.settings import Settings
 from displays.cli import push
 from engine import audit as audit_mod
-from engine.api.auth import ROLES, create_token, list_tokens, revoke_tokens
 from engine.archive import Archived, archive, parse_month
 from engine.audit import Anchor, parse_anchors
+from engine.auth import ROLES, create_token, list_tokens, revoke_tokens
 from engine.embedded import EmbeddedPostgres, EmbeddedRedis
 from engine.errors import EngineError
 from engine.journal_postgres import apply_schema
-from engine.settings import Settings
+from engine.runtime import close_engine, open_engine
 from notifier.cli import SmsCliConfig, sms
 from ticketing.cli import commands as ticket_commands
 
@@ -67,7 +69,7 @@ def main(ctx: click.Context) -> None:
     )
     settings = _settings()
     if settings.database_url and settings.sms_enabled:
-        ctx.obj = SmsCliConfig(settings.database_url, settings.notifier())
+        ctx.obj = SmsCliConfig(settings.database_url, settings.notifier)
 
 
 @main.command()
@@ -79,16 +81,25 @@ def serve(workers: int | None, host: str | None, port: int | None) -> None:
     settings = _settings()
     if not (settings.redis_url and settings.database_url):
         raise click.ClickException("set REDIS_URL and DATABASE_URL, or use `clinicq run`")
-    _serve(settings, workers or settings.workers, host or settings.host, port or settings.port)
+    _serve(
+        settings.replace(
+            workers=workers or settings.workers,
+            host=host or settings.host,
+            port=port or settings.port,
+        )
+    )
 
 
-def _serve(settings: Settings, workers: int, host: str, port: int) -> None:
+def _serve(settings: Settings) -> None:
+    # Each uvicorn worker builds its app from the environment (clinicq.asgi): hand the settings
+    # over there, complete, rather than let a worker read defaults this process overrode.
+    os.environ.update(settings.environ())
     uvicorn.run(
-        "engine.asgi:app",
+        "clinicq.asgi:app",
         factory=True,
-        host=host,
-        port=port,
-        workers=workers,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
         log_level="warning",
         loop="uvloop",
         http="httptools",
@@ -110,20 +121,18 @@ def run(workers: int, port: int | None) -> None:
     redis_server = pg_server = None
     if not settings.redis_url:
         redis_server = EmbeddedRedis(data / "redis").start()
-        os.environ["REDIS_URL"] = redis_server.url
+        settings = settings.replace(redis_url=redis_server.url)
     if not settings.database_url:
         pg_server = EmbeddedPostgres(data / "postgres").start()
-        os.environ["DATABASE_URL"] = pg_server.url
-    if not settings.encryption_key:
-        os.environ["CLINICQ_ENCRYPTION_KEY"] = _demo_key(data / "notifier.key")
-    settings = Settings.from_env()
-    if port:
-        os.environ["CLINICQ_PORT"] = str(port)
-        settings = Settings.from_env()
+        settings = settings.replace(database_url=pg_server.url)
+    if not settings.sms_enabled:
+        settings = settings.with_notifier(encryption_key=_demo_key(data / "notifier.key"))
+    settings = settings.replace(workers=workers, port=port or settings.port)
     push_port = settings.port + 1
     pusher = subprocess.Popen(
-        [sys.executable, "-m", "engine.cli", "push", "--port", str(push_port)],
+        [sys.executable, "-m", "clinicq.cli", "push", "--port", str(push_port)],
         stdin=subprocess.DEVNULL,
+        env={**os.environ, **settings.environ()},
     )
     try:
         tokens = _run(_demo_tokens(settings))
@@ -141,7 +150,7 @@ def run(workers: int, port: int | None) -> None:
         )
         click.echo("  tokens (shown once):  " + ", ".join(f"{r}={t}" for r, t in tokens.items()))
         click.echo(f"  a simulated morning:  clinicq demo --url {base} --token {tokens['head']}\n")
-        _serve(settings, workers, settings.host, settings.port)
+        _serve(settings)
     finally:
         pusher.terminate()
         pusher.wait(timeout=10)
@@ -155,19 +164,17 @@ def _exit_on_signal(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
-def _demo_key(path: Path) -> str:
+def _demo_key(path: Path) -> bytes:
     """The demo's key for phone numbers at rest, made once under ./var (set your own in production)."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(secrets.token_hex(32))
         path.chmod(0o600)
-    return path.read_text().strip()
+    return bytes.fromhex(path.read_text().strip())
 
 
 async def _demo_tokens(settings: Settings) -> dict[str, str]:
-    from engine.api.app import close_engine, open_engine
-
-    engine = await open_engine(settings)
+    engine = await open_engine(settings, schemas=SCHEMAS, seed=True)
     try:
         await revoke_tokens(engine.pool, label="demo")  # last run's demo links stop working
         out = {}

@@ -1,0 +1,152 @@
+"""``create_app(settings)``: the engine's routes and every part's, with one lifespan.
+
+This is the one place that knows all the parts: the engine underneath, the screens' pages, the
+kiosk printers, the ICU notifier and the simulator's what-if page on top.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import asyncpg
+from redis.exceptions import RedisError
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+import clinic_sim.api
+import displays.pages
+import notifier.api
+import ticketing.api
+from clinicq import openapi
+from clinicq.settings import Settings
+from engine.api import endpoint
+from engine.api.allow import AnswerOptions
+from engine.api.endpoints import ENDPOINTS
+from engine.api.handlers import authenticate
+from engine.api.http import (
+    JSON,
+    on_client_gone,
+    on_engine_error,
+    on_http_error,
+    on_store_down,
+    on_unexpected,
+)
+from engine.api.ops import Metrics, MetricsMiddleware, RecoveryCollector
+from engine.auth import RateLimiter, TokenBook
+from engine.errors import EngineError
+from engine.runtime import close_engine, open_engine, upkeep
+from notifier import worker as sms_worker
+from notifier.store_postgres import init_schema as init_sms_schema
+from ticketing.records_redis import PrintRecords
+from ticketing.service import PrintService
+
+# The parts' tables, created with the engine's when a process opens it.
+SCHEMAS = [init_sms_schema]
+
+
+async def openapi_json(request: Request) -> Response:
+    return JSON(openapi.spec())
+
+
+async def docs(request: Request) -> Response:
+    return HTMLResponse(openapi.docs_html())
+
+
+class Authenticated:
+    """Sets ``request.state.principal`` for routes that read it (the ICU routes)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope.setdefault("state", {})
+            await authenticate(Request(scope))  # sets request.state.principal
+        await self.app(scope, receive, send)
+
+
+ROUTES = [
+    *endpoint.routes(ENDPOINTS),
+    Route("/openapi.json", openapi_json),
+    Route("/docs", docs),
+    *displays.pages.routes,
+    *endpoint.routes(clinic_sim.api.ENDPOINTS),
+    *ticketing.api.routes,
+    # The ICU routes read request.state.principal; one Route each (not a Mount, which would
+    # swallow every /api/v1 path and turn a wrong method elsewhere into a 404).
+    *[
+        Route(
+            "/api/v1" + r.path,
+            r.endpoint,
+            methods=sorted(r.methods or ()),
+            middleware=[Middleware(Authenticated)],
+        )
+        for r in notifier.api.routes
+        if isinstance(r, Route)
+    ],
+]
+
+
+def create_app(settings: Settings) -> Starlette:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        engine = await open_engine(settings, schemas=SCHEMAS, seed=True)
+        app.state.engine = engine
+        app.state.tokens = TokenBook(
+            engine.pool,
+            failures_per_second=settings.auth_failures_per_second,
+            failures_burst=settings.auth_failures_burst,
+        )
+        sender = None
+        if settings.sms_enabled:
+            app.state.sms = notifier.api.create_service(
+                engine.pool, settings.notifier, max_body_bytes=settings.max_body_bytes
+            )
+        if settings.sms_sending:
+            sender = await sms_worker.start_worker(engine.pool, settings.notifier)
+        task = asyncio.create_task(upkeep(engine))
+        listener = await engine.listen_for_config(engine.database_url)
+        await app.state.tokens.follow_revocations(listener)
+        app.state.printing = PrintService(PrintRecords(engine.store.client))
+        await app.state.printing.start()
+        try:
+            yield
+        finally:
+            await app.state.printing.close()
+            if sender is not None:
+                await sms_worker.stop_worker(sender)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await listener.close()
+            await close_engine(engine)
+
+    metrics = Metrics()
+    app = Starlette(
+        routes=ROUTES,
+        lifespan=lifespan,
+        exception_handlers={
+            ClientDisconnect: on_client_gone,
+            EngineError: on_engine_error,
+            HTTPException: on_http_error,
+            RedisError: on_store_down,
+            OSError: on_store_down,
+            asyncpg.PostgresConnectionError: on_store_down,
+            asyncpg.InterfaceError: on_store_down,
+            Exception: on_unexpected,
+        },
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    metrics.registry.register(RecoveryCollector(app))
+    app.state.limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+    app.add_middleware(AnswerOptions, routes=app.routes)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    return app
