@@ -2,7 +2,7 @@
 ``SELECT ... FOR UPDATE SKIP LOCKED`` and moved only along ``lifecycle.TRANSITIONS``.
 
 A claim commits ``sending`` (with a lease and a fresh token) *before* the HTTP call, so a crash
-mid-send leaves evidence: once the lease expires the row becomes ``unknown`` and status.php is
+mid-send leaves evidence: once the lease expires the row becomes ``unknown`` and the provider is
 asked about our id before anything is sent again. Results are recorded only by the token holder.
 """
 
@@ -16,7 +16,15 @@ from datetime import date, datetime, timedelta
 import asyncpg
 
 from notifier.crypto import PhoneCipher
-from notifier.lifecycle import State, advance, delivery_event, moves_forward
+from notifier.lifecycle import (
+    FROM_STORED,
+    STORED,
+    Delivery,
+    State,
+    advance,
+    delivery_event,
+    moves_forward,
+)
 from notifier.schedule import PatientStatus, Plan
 from notifier.store_postgres import Conn, add_alert, obs_from_row
 from notifier.vitals import Observation
@@ -68,7 +76,7 @@ Prepare = Callable[[DueRow], Decision]
 
 @dataclass(frozen=True, slots=True)
 class Claim:
-    """A row this worker owns until ``lease_until``: ``send`` it, or ``check`` status.php."""
+    """A row this worker owns until ``lease_until``: ``send`` it, or ``check`` its status."""
 
     kind: str
     outbox_id: int
@@ -82,7 +90,9 @@ class Claim:
 
     @property
     def message_id(self) -> int:
-        return self.outbox_id  # our SMSC id: stable across retries, so status.php can find it
+        return (
+            self.outbox_id
+        )  # our id at the provider: stable across retries, so a status check finds it
 
 
 @dataclass(frozen=True, slots=True)
@@ -373,7 +383,7 @@ class Outbox:
             return await add_alert(conn, kind=kind, key=key, message=message, now=now, **kw)
 
     async def claim_polls(self, now: datetime, *, limit: int, lease: timedelta) -> list[PollClaim]:
-        """Sent rows whose delivery status is due for a status.php poll."""
+        """Sent rows whose delivery status is due for a status poll."""
         async with self.pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(
                 """
@@ -407,7 +417,12 @@ class Outbox:
         return claims
 
     async def record_delivery(
-        self, claim: PollClaim | Claim, status: int, now: datetime, next_poll: datetime | None
+        self,
+        claim: PollClaim | Claim,
+        status: Delivery | None,
+        detail: str,
+        now: datetime,
+        next_poll: datetime | None,
     ) -> bool:
         """Store a delivery status only if it moves forward; a final one ends the polling."""
         async with self.pool.acquire() as conn, conn.transaction():
@@ -419,7 +434,7 @@ class Outbox:
             if row is None or row["claim_token"] != claim.token:
                 return False
             old = row["delivery_status"]
-            if not moves_forward(old, status):
+            if status is None or not moves_forward(FROM_STORED.get(old), status):
                 await conn.execute(
                     "UPDATE sms_outbox SET next_poll_at = $2, polls = polls + 1 WHERE id = $1",
                     claim.outbox_id,
@@ -429,8 +444,8 @@ class Outbox:
             event = delivery_event(status)
             final = event != "progress"
             await _move(
-                conn, claim.outbox_id, row["state"], event, now, f"smsc status {status}",
-                delivery_status=status, next_poll_at=None if final else next_poll,
+                conn, claim.outbox_id, row["state"], event, now, detail,
+                delivery_status=STORED[status], next_poll_at=None if final else next_poll,
                 polls=row["polls"] + 1,
             )  # fmt: skip
         return True

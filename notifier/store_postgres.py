@@ -18,7 +18,7 @@ from asyncpg.pool import PoolConnectionProxy
 
 from notifier.crypto import PhoneCipher
 from notifier.errors import ConsentConflict, PatientNotFound, RelativeNotFound
-from notifier.lifecycle import DELIVERY_NAMES
+from notifier.lifecycle import FROM_STORED
 from notifier.phones import mask
 from notifier.schedule import PatientStatus, StatusChange, change_status
 from notifier.vitals import Dynamics, Observation
@@ -474,7 +474,7 @@ class SmsStore:
                 delivery=(
                     None
                     if r["delivery_status"] is None
-                    else DELIVERY_NAMES.get(r["delivery_status"], str(r["delivery_status"]))
+                    else str(FROM_STORED.get(r["delivery_status"], r["delivery_status"]))
                 ),
                 parts=r["parts"],
                 body=r["body"],
