@@ -30,17 +30,8 @@ from notifier.gateway import (
     Unreachable,
 )
 from notifier.lifecycle import Delivery, backoff
-from notifier.outbox_postgres import (
-    Cancel,
-    Claim,
-    Decision,
-    DueRow,
-    Hold,
-    Outbox,
-    PollClaim,
-    Reject,
-    Send,
-)
+from notifier.outbox import Cancel, Claim, Decision, DueRow, Hold, PollClaim, Reject, Send
+from notifier.outbox_postgres import Outbox
 from notifier.providers import open_gateway
 from notifier.schedule import PatientStatus, Plan, plan, release
 from notifier.settings import NotifierSettings
