@@ -12,12 +12,14 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
+from notifier.alerts_postgres import add_alert
 from notifier.crypto import PhoneCipher
 from notifier.lifecycle import State
+from notifier.observations_postgres import obs_from_row
 from notifier.outbox import Cancel, Claim, DueRow, Hold, Prepare, Reject, Send
 from notifier.outbox_moves_postgres import move
 from notifier.schedule import PatientStatus
-from notifier.store_postgres import Conn, add_alert, obs_from_row
+from notifier.schema_postgres import Conn
 from notifier.vitals import Observation
 
 

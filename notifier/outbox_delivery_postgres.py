@@ -12,7 +12,7 @@ from notifier.crypto import PhoneCipher
 from notifier.lifecycle import FROM_STORED, STORED, Delivery, delivery_event, moves_forward
 from notifier.outbox import Claim, PollClaim
 from notifier.outbox_moves_postgres import move
-from notifier.store_postgres import Conn
+from notifier.schema_postgres import Conn
 
 
 async def claim_polls(

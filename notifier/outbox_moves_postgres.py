@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from notifier.lifecycle import State, advance
-from notifier.store_postgres import Conn
+from notifier.schema_postgres import Conn
 
 _FIELDS = frozenset(
     {

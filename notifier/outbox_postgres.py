@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
+from notifier.alerts_postgres import add_alert
 from notifier.crypto import PhoneCipher
 from notifier.lifecycle import Delivery
 from notifier.outbox import Claim, PollClaim, Prepare
@@ -20,7 +21,6 @@ from notifier.outbox_claims_postgres import claim_ready
 from notifier.outbox_delivery_postgres import claim_polls, record_delivery
 from notifier.outbox_moves_postgres import move
 from notifier.schedule import PatientStatus, Plan
-from notifier.store_postgres import add_alert
 
 
 class Outbox:
