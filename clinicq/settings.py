@@ -20,6 +20,7 @@ from notifier.settings import NotifierSettings
 
 NOTIFIER_VARIABLES: Mapping[str, str] = {
     "encryption_key": "CLINICQ_ENCRYPTION_KEY",
+    "sms_provider": "CLINICQ_SMS_PROVIDER",
     "smsc_url": "CLINICQ_SMSC_URL",
     "smsc_login": "CLINICQ_SMSC_LOGIN",
     "smsc_password": "CLINICQ_SMSC_PASSWORD",

@@ -1,4 +1,4 @@
-"""Everything that affects an outbox row's state lives here: the table, SMSC codes, back-off.
+"""Everything that affects an outbox row's state lives here: the table, delivery, back-off.
 
     pending ──claim──▶ sending ──accepted──▶ sent ──delivered──▶ delivered
        ▲  │              │  │                 │
@@ -8,7 +8,8 @@
        └──────────────────────────not_found─────────────────┘
     rejected / gave_up ──▶ failed
 
-An ``unknown`` row is never sent again before status.php has said that SMSC does not know it.
+An ``unknown`` row is never sent again before the provider has said that it does not know it.
+The lifecycle speaks only in provider-neutral verdicts (``notifier.gateway``).
 """
 
 from __future__ import annotations
@@ -70,76 +71,61 @@ def advance(state: State | str, event: str) -> State:
         raise IllegalTransition(f"outbox row cannot take {event!r} in state {current}") from None
 
 
-class Verdict(StrEnum):
-    RETRY = "retry"  # certainly not sent: send again after back-off
-    AMBIGUOUS = "ambiguous"  # maybe sent: ask status.php before any new send
-    BAD_NUMBER = "bad_number"  # no retry; the relative's number is marked bad
-    PERMANENT = "permanent"  # no retry; raise an alert
+class Delivery(StrEnum):
+    """How far a sent message got, in no provider's words; the audit shows these names."""
+
+    QUEUED = "queued"
+    AT_OPERATOR = "at_operator"
+    DELIVERED = "delivered"
+    READ = "read"
+    LINK_OPENED = "link_opened"
+    EXPIRED = "expired"
+    UNDELIVERABLE = "undeliverable"
+    INVALID_NUMBER = "invalid_number"
+    PROHIBITED = "prohibited"
+    NO_FUNDS = "no_funds"
+    UNAVAILABLE = "unavailable"
 
 
-# SMSC.ru send.php error codes (https://smsc.ru/api/http/send/sms/).
-SEND_ERRORS: dict[int, Verdict] = {
-    1: Verdict.PERMANENT,  # parameter error: our bug
-    2: Verdict.PERMANENT,  # wrong login or password
-    3: Verdict.PERMANENT,  # not enough money
-    4: Verdict.RETRY,  # IP blocked for a while after errors
-    5: Verdict.PERMANENT,  # bad date format
-    6: Verdict.BAD_NUMBER,  # message forbidden (text or sender name)
-    7: Verdict.BAD_NUMBER,  # bad phone number format
-    8: Verdict.BAD_NUMBER,  # cannot be delivered to this number
-    # Too many identical requests: the earlier identical one may have been accepted, so the
-    # retry goes through status.php first rather than straight to send.php.
-    9: Verdict.AMBIGUOUS,
+D = Delivery
+DELIVERED_OK = frozenset({D.DELIVERED, D.READ, D.LINK_OPENED})
+DELIVERED_FAIL = frozenset(
+    {D.EXPIRED, D.UNDELIVERABLE, D.INVALID_NUMBER, D.PROHIBITED, D.NO_FUNDS, D.UNAVAILABLE}
+)
+_RANK = {D.QUEUED: 0, D.AT_OPERATOR: 1, D.READ: 3, D.LINK_OPENED: 3} | dict.fromkeys(
+    (DELIVERED_OK | DELIVERED_FAIL) - {D.READ, D.LINK_OPENED}, 2
+)
+
+# The number each status is stored as in sms_outbox.delivery_status: a storage format, frozen
+# because rows hold it. The numbers were first SMSC's own, so older rows keep their meaning.
+STORED: dict[Delivery, int] = {
+    D.QUEUED: -1,
+    D.AT_OPERATOR: 0,
+    D.DELIVERED: 1,
+    D.READ: 2,
+    D.EXPIRED: 3,
+    D.LINK_OPENED: 4,
+    D.UNDELIVERABLE: 20,
+    D.INVALID_NUMBER: 22,
+    D.PROHIBITED: 23,
+    D.NO_FUNDS: 24,
+    D.UNAVAILABLE: 25,
 }
-ALERTING = frozenset({1, 2, 3, 5})
+FROM_STORED: dict[int, Delivery] = {code: status for status, code in STORED.items()}
 
 
-def classify_send_error(code: int) -> Verdict:
-    return SEND_ERRORS.get(code, Verdict.PERMANENT)
-
-
-# SMSC.ru status.php message statuses.
-DELIVERY_NAMES: dict[int, str] = {
-    -3: "not_found",
-    -1: "queued",
-    0: "at_operator",
-    1: "delivered",
-    2: "read",
-    3: "expired",
-    4: "link_opened",
-    20: "undeliverable",
-    22: "invalid_number",
-    23: "prohibited",
-    24: "no_funds",
-    25: "unavailable",
-}
-DELIVERED_OK = frozenset({1, 2, 4})
-DELIVERED_FAIL = frozenset({3, 20, 22, 23, 24, 25})
-BAD_NUMBER_STATUSES = frozenset({22})
-
-
-def _rank(status: int) -> int:
-    if status in (2, 4):
-        return 3
-    if status in DELIVERED_OK or status in DELIVERED_FAIL:
-        return 2
-    return {-1: 0, 0: 1}.get(status, -1)
-
-
-def is_final(status: int) -> bool:
-    return status in DELIVERED_OK or status in DELIVERED_FAIL
-
-
-def moves_forward(old: int | None, new: int) -> bool:
-    """A delivery status only moves forward; nothing follows a failure."""
+def moves_forward(old: Delivery | None, new: Delivery | None) -> bool:
+    """A delivery status only moves forward; nothing follows a failure or an unknown status."""
+    if new is None:
+        return False
     if old is None:
-        return _rank(new) >= 0
+        return True
     if old in DELIVERED_FAIL:
         return False
-    return _rank(new) > _rank(old)
+    return _RANK[new] > _RANK[old]
 
 
-def delivery_event(status: int) -> str:
+def delivery_event(status: Delivery) -> str:
     if status in DELIVERED_OK:
         return "delivered"
     if status in DELIVERED_FAIL:

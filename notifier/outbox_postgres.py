@@ -1,151 +1,31 @@
-"""The transactional outbox: one row per (patient, relative, local date), claimed with
-``SELECT ... FOR UPDATE SKIP LOCKED`` and moved only along ``lifecycle.TRANSITIONS``.
+"""The transactional outbox: one row per (patient, relative, local date), moved only along
+``lifecycle.TRANSITIONS`` (``outbox_moves_postgres``), claimed by ``outbox_claims_postgres``
+and polled for delivery by ``outbox_delivery_postgres``.
 
-A claim commits ``sending`` (with a lease and a fresh token) *before* the HTTP call, so a crash
-mid-send leaves evidence: once the lease expires the row becomes ``unknown`` and status.php is
-asked about our id before anything is sent again. Results are recorded only by the token holder.
+Results are recorded only by the holder of the claim token; a row someone else took over is
+left alone.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 import asyncpg
 
+from notifier.alerts_postgres import add_alert
 from notifier.crypto import PhoneCipher
-from notifier.lifecycle import State, advance, delivery_event, moves_forward
+from notifier.lifecycle import Delivery
+from notifier.outbox import Claim, PollClaim, Prepare
+from notifier.outbox_claims_postgres import claim_ready
+from notifier.outbox_delivery_postgres import claim_polls, record_delivery
+from notifier.outbox_moves_postgres import move
 from notifier.schedule import PatientStatus, Plan
-from notifier.store_postgres import Conn, add_alert, obs_from_row
-from notifier.vitals import Observation
-
-
-@dataclass(frozen=True, slots=True)
-class DueRow:
-    """What ``prepare`` sees of a pending row, inside the claiming transaction."""
-
-    outbox_id: int
-    patient_id: str
-    clinic: str
-    patient_label: str
-    patient_status: PatientStatus
-    relative_active: bool
-    bad_number: bool
-    language: str
-    local_date: date
-    attempts: int
-    body: str | None
-    parts: int | None
-    observations: tuple[Observation, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Send:
-    body: str
-    parts: int
-
-
-@dataclass(frozen=True, slots=True)
-class Hold:
-    until: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Cancel:
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class Reject:
-    reason: str
-
-
-Decision = Send | Hold | Cancel | Reject
-Prepare = Callable[[DueRow], Decision]
-
-
-@dataclass(frozen=True, slots=True)
-class Claim:
-    """A row this worker owns until ``lease_until``: ``send`` it, or ``check`` status.php."""
-
-    kind: str
-    outbox_id: int
-    token: uuid.UUID
-    phone: str
-    body: str
-    attempts: int
-    patient_id: str
-    clinic: str
-    patient_status: PatientStatus
-
-    @property
-    def message_id(self) -> int:
-        return self.outbox_id  # our SMSC id: stable across retries, so status.php can find it
-
-
-@dataclass(frozen=True, slots=True)
-class PollClaim:
-    outbox_id: int
-    token: uuid.UUID
-    phone: str
-    delivery_status: int | None
-    polls: int
-
-    @property
-    def message_id(self) -> int:
-        return self.outbox_id
-
-
-_FIELDS = frozenset(
-    {
-        "next_attempt_at",
-        "lease_until",
-        "claim_token",
-        "sent_at",
-        "delivery_status",
-        "next_poll_at",
-        "polls",
-        "last_error",
-        "body",
-        "parts",
-        "attempts",
-    }
-)
-
-
-async def _move(
-    conn: Conn,
-    outbox_id: int,
-    current: str,
-    event: str,
-    now: datetime,
-    detail: str | None = None,
-    **fields: object,
-) -> State:
-    new = advance(current, event)
-    unknown = set(fields) - _FIELDS
-    if unknown:
-        raise ValueError(f"not an outbox column: {sorted(unknown)}")
-    names = ["state", "updated_at", *fields]
-    sets = ", ".join(f"{name} = ${i + 2}" for i, name in enumerate(names))
-    await conn.execute(
-        f"UPDATE sms_outbox SET {sets} WHERE id = $1", outbox_id, new.value, now, *fields.values()
-    )
-    await conn.execute(
-        "INSERT INTO sms_outbox_history (outbox_id, state, event, detail, at)"
-        " VALUES ($1, $2, $3, $4, $5)",
-        outbox_id,
-        new.value,
-        event,
-        detail,
-        now,
-    )
-    return new
 
 
 class Outbox:
+    """The outbox over an asyncpg pool: each method is one transaction."""
+
     def __init__(self, pool: asyncpg.Pool, cipher: PhoneCipher) -> None:
         self.pool = pool
         self.cipher = cipher
@@ -196,108 +76,10 @@ class Outbox:
         self, now: datetime, *, limit: int, lease: timedelta, prepare: Prepare
     ) -> list[Claim]:
         """Lock ready rows (skipping rows another worker holds) and take each one step."""
-        claims: list[Claim] = []
         async with self.pool.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(
-                """
-                SELECT o.id, o.state, o.attempts, o.body, o.parts, o.local_date, o.patient_id,
-                       p.clinic, p.label, p.status, r.active, r.bad_number, r.language,
-                       r.phone_enc
-                FROM sms_outbox o
-                JOIN sms_patients p ON p.patient_id = o.patient_id
-                JOIN sms_relatives r ON r.id = o.relative_id
-                WHERE (o.state IN ('pending', 'unknown') AND o.next_attempt_at <= $1)
-                   OR (o.state = 'sending' AND o.lease_until <= $1)
-                ORDER BY o.next_attempt_at, o.id
-                LIMIT $2
-                FOR UPDATE OF o SKIP LOCKED
-                """,
-                now,
-                limit,
+            return await claim_ready(
+                conn, self.cipher, now, limit=limit, lease=lease, prepare=prepare
             )
-            for row in rows:
-                state = row["state"]
-                token = uuid.uuid4()
-                if state == State.SENDING:
-                    # The previous holder died (or hung) mid-send: SMSC may have the message.
-                    state = await _move(conn, row["id"], state, "lease_expired", now)
-                if state == State.UNKNOWN:
-                    await conn.execute(
-                        "UPDATE sms_outbox SET next_attempt_at = $2, claim_token = $3"
-                        " WHERE id = $1",
-                        row["id"],
-                        now + lease,
-                        token,
-                    )
-                    claims.append(self._claim("check", row, token))
-                    continue
-                observations: tuple[Observation, ...] = ()
-                if row["body"] is None:
-                    obs = await conn.fetch(
-                        "SELECT measured_at, vals::text AS vals FROM sms_observations"
-                        " WHERE patient_id = $1 ORDER BY measured_at DESC LIMIT 200",
-                        row["patient_id"],
-                    )
-                    observations = tuple(obs_from_row(o["measured_at"], o["vals"]) for o in obs)
-                decision = prepare(
-                    DueRow(
-                        outbox_id=row["id"],
-                        patient_id=row["patient_id"],
-                        clinic=row["clinic"],
-                        patient_label=row["label"],
-                        patient_status=PatientStatus(row["status"]),
-                        relative_active=row["active"],
-                        bad_number=row["bad_number"],
-                        language=row["language"],
-                        local_date=row["local_date"],
-                        attempts=row["attempts"],
-                        body=row["body"],
-                        parts=row["parts"],
-                        observations=observations,
-                    )
-                )
-                if isinstance(decision, Hold):
-                    await _move(conn, row["id"], state, "hold", now, next_attempt_at=decision.until)
-                elif isinstance(decision, Cancel):
-                    await _move(conn, row["id"], state, "cancel", now, decision.reason)
-                elif isinstance(decision, Reject):
-                    await _move(
-                        conn, row["id"], state, "reject", now, decision.reason,
-                        last_error=decision.reason,
-                    )  # fmt: skip
-                    await add_alert(
-                        conn,
-                        kind="message_rejected",
-                        key=str(row["id"]),
-                        clinic=row["clinic"],
-                        patient_id=row["patient_id"],
-                        message=f"Daily SMS not sent: {decision.reason}",
-                        now=now,
-                    )
-                else:
-                    await _move(
-                        conn, row["id"], state, "claim", now,
-                        body=decision.body, parts=decision.parts,
-                        attempts=row["attempts"] + 1, lease_until=now + lease,
-                        claim_token=token,
-                    )  # fmt: skip
-                    claims.append(self._claim("send", row, token, body=decision.body, bump=1))
-        return claims
-
-    def _claim(
-        self, kind: str, row: asyncpg.Record, token: uuid.UUID, *, body: str = "", bump: int = 0
-    ) -> Claim:
-        return Claim(
-            kind=kind,
-            outbox_id=row["id"],
-            token=token,
-            phone=self.cipher.decrypt(row["phone_enc"]),
-            body=body or row["body"] or "",
-            attempts=row["attempts"] + bump,
-            patient_id=row["patient_id"],
-            clinic=row["clinic"],
-            patient_status=PatientStatus(row["status"]),
-        )
 
     async def record(
         self,
@@ -315,7 +97,7 @@ class Outbox:
             )
             if row is None or row["claim_token"] != claim.token:
                 return False
-            await _move(conn, claim.outbox_id, row["state"], event, now, detail, **fields)
+            await move(conn, claim.outbox_id, row["state"], event, now, detail, **fields)
         return True
 
     async def still_wanted(self, claim: Claim) -> bool:
@@ -373,67 +155,21 @@ class Outbox:
             return await add_alert(conn, kind=kind, key=key, message=message, now=now, **kw)
 
     async def claim_polls(self, now: datetime, *, limit: int, lease: timedelta) -> list[PollClaim]:
-        """Sent rows whose delivery status is due for a status.php poll."""
+        """Sent rows whose delivery status is due for a status poll."""
         async with self.pool.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(
-                """
-                SELECT o.id, o.delivery_status, o.polls, r.phone_enc FROM sms_outbox o
-                JOIN sms_relatives r ON r.id = o.relative_id
-                WHERE o.state = 'sent' AND o.next_poll_at <= $1
-                ORDER BY o.next_poll_at LIMIT $2
-                FOR UPDATE OF o SKIP LOCKED
-                """,
-                now,
-                limit,
-            )
-            claims = []
-            for row in rows:
-                token = uuid.uuid4()
-                await conn.execute(
-                    "UPDATE sms_outbox SET next_poll_at = $2, claim_token = $3 WHERE id = $1",
-                    row["id"],
-                    now + lease,
-                    token,
-                )
-                claims.append(
-                    PollClaim(
-                        row["id"],
-                        token,
-                        self.cipher.decrypt(row["phone_enc"]),
-                        row["delivery_status"],
-                        row["polls"],
-                    )
-                )
-        return claims
+            return await claim_polls(conn, self.cipher, now, limit=limit, lease=lease)
 
     async def record_delivery(
-        self, claim: PollClaim | Claim, status: int, now: datetime, next_poll: datetime | None
+        self,
+        claim: PollClaim | Claim,
+        status: Delivery | None,
+        detail: str,
+        now: datetime,
+        next_poll: datetime | None,
     ) -> bool:
         """Store a delivery status only if it moves forward; a final one ends the polling."""
         async with self.pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow(
-                "SELECT state, claim_token, delivery_status, polls FROM sms_outbox"
-                " WHERE id = $1 FOR UPDATE",
-                claim.outbox_id,
-            )
-            if row is None or row["claim_token"] != claim.token:
-                return False
-            old = row["delivery_status"]
-            if not moves_forward(old, status):
-                await conn.execute(
-                    "UPDATE sms_outbox SET next_poll_at = $2, polls = polls + 1 WHERE id = $1",
-                    claim.outbox_id,
-                    next_poll,
-                )
-                return False
-            event = delivery_event(status)
-            final = event != "progress"
-            await _move(
-                conn, claim.outbox_id, row["state"], event, now, f"smsc status {status}",
-                delivery_status=status, next_poll_at=None if final else next_poll,
-                polls=row["polls"] + 1,
-            )  # fmt: skip
-        return True
+            return await record_delivery(conn, claim, status, detail, now, next_poll)
 
     async def next_wakeup(self) -> datetime | None:
         """The earliest moment any row could move on its own."""

@@ -29,6 +29,7 @@ class HospitalSchedule:
 class NotifierSettings:
     """Everything the notifier needs; secrets arrive here as parameters, never from os.environ."""
 
+    sms_provider: str = "smsc"  # a key of notifier.providers.PROVIDERS
     smsc_url: str = "https://smsc.ru/sys/"
     smsc_login: str = ""
     smsc_password: str = ""

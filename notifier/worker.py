@@ -18,30 +18,23 @@ import asyncpg
 from notifier.compose import compose, segments
 from notifier.crypto import PhoneCipher
 from notifier.errors import MessageTooLong
-from notifier.lifecycle import ALERTING, Verdict, backoff, classify_send_error
-from notifier.outbox_postgres import (
-    Cancel,
-    Claim,
-    Decision,
-    DueRow,
-    Hold,
-    Outbox,
-    PollClaim,
-    Reject,
-    Send,
+from notifier.gateway import (
+    Alert,
+    Balance,
+    Known,
+    NotFound,
+    Refused,
+    RetryLater,
+    Sent,
+    SmsGateway,
+    Unreachable,
 )
+from notifier.lifecycle import Delivery, backoff
+from notifier.outbox import Cancel, Claim, Decision, DueRow, Hold, PollClaim, Reject, Send
+from notifier.outbox_postgres import Outbox
+from notifier.providers import open_gateway
 from notifier.schedule import PatientStatus, Plan, plan, release
 from notifier.settings import NotifierSettings
-from notifier.smsc import (
-    Accepted,
-    Balance,
-    Found,
-    Missing,
-    NotSent,
-    Rejected,
-    SmscGateway,
-    Unavailable,
-)
 from notifier.vitals import assess, merge
 
 log = logging.getLogger(__name__)
@@ -89,20 +82,14 @@ class Worker:
         pool: asyncpg.Pool,
         settings: NotifierSettings,
         *,
-        gateway: SmscGateway | None = None,
+        gateway: SmsGateway | None = None,
         clock: Clock = utcnow,
         name: str = "sms-worker",
     ) -> None:
         self.settings = settings.validate()
         self.outbox = Outbox(pool, PhoneCipher(settings.encryption_key))
         self._own_gateway = gateway is None
-        self.gateway = gateway or SmscGateway(
-            settings.smsc_url,
-            settings.smsc_login,
-            settings.smsc_password,
-            sender=settings.smsc_sender,
-            timeout=settings.http_timeout,
-        )
+        self.gateway = gateway or open_gateway(settings)
         self.clock = clock
         self.name = name
         self._semaphore = asyncio.Semaphore(settings.concurrency)
@@ -165,46 +152,42 @@ class Worker:
         result = await self.gateway.send(claim.phone, claim.body, claim.message_id)
         now = self.clock()
         s = self.settings
-        if isinstance(result, Accepted):
+        if isinstance(result, Sent):
             await self.outbox.record(
                 claim, "accepted", now, f"{result.parts} parts",
                 sent_at=now, next_poll_at=now + s.poll_base, polls=0, lease_until=None,
             )  # fmt: skip
-            log.info("%s: outbox %d accepted by SMSC", self.name, claim.outbox_id)
+            log.info("%s: outbox %d accepted by %s", self.name, claim.outbox_id, self.gateway.name)
             return
-        if isinstance(result, Rejected):
-            verdict = classify_send_error(result.code)
-            reason = f"smsc error {result.code}"
-        elif isinstance(result, NotSent):
-            verdict, reason = Verdict.RETRY, result.reason
-        else:
-            verdict, reason = Verdict.AMBIGUOUS, result.reason
         log.warning(
-            "%s: outbox %d not accepted: %s (%s)", self.name, claim.outbox_id, reason, verdict
-        )
-        if verdict in (Verdict.RETRY, Verdict.AMBIGUOUS):
-            if claim.attempts >= s.max_attempts and verdict is Verdict.RETRY:
-                await self._give_up(claim, reason)
-                return
-            event = "not_sent" if verdict is Verdict.RETRY else "ambiguous"
-            delay = backoff(claim.attempts, s.retry_base, s.retry_max)
-            await self.outbox.record(
-                claim, event, now, reason, next_attempt_at=now + delay, last_error=reason
-            )
+            "%s: outbox %d not accepted: %s (%s)",
+            self.name, claim.outbox_id, result.reason, type(result).__name__,
+        )  # fmt: skip
+        if isinstance(result, Refused):
+            await self._refused(claim, result, now)
             return
-        await self.outbox.record(claim, "rejected", now, reason, last_error=reason)
-        if verdict is Verdict.BAD_NUMBER:
-            await self.outbox.mark_bad_number(claim, now, reason)
-        if isinstance(result, Rejected) and result.code in ALERTING:
-            # Account-wide problems (login, funds) alert once a day, not once a message.
-            key = f"{result.code}:{now.date()}" if result.code in (2, 3) else str(claim.outbox_id)
-            await self.outbox.alert(
-                kind=f"smsc_error_{result.code}",
-                key=key,
-                message=f"SMSC refused a message with error {result.code}; nothing was retried.",
-                now=now,
-                clinic=claim.clinic,
-            )
+        retry = isinstance(result, RetryLater)
+        if retry and claim.attempts >= s.max_attempts:
+            await self._give_up(claim, result.reason)
+            return
+        event = "not_sent" if retry else "ambiguous"
+        delay = backoff(claim.attempts, s.retry_base, s.retry_max)
+        await self.outbox.record(
+            claim, event, now, result.reason, next_attempt_at=now + delay, last_error=result.reason
+        )
+
+    async def _refused(self, claim: Claim, result: Refused, now: datetime) -> None:
+        await self.outbox.record(claim, "rejected", now, result.reason, last_error=result.reason)
+        if result.bad_number:
+            await self.outbox.mark_bad_number(claim, now, result.reason)
+        if result.alert is not None:
+            await self._alert(result.alert, now, str(claim.outbox_id), clinic=claim.clinic)
+
+    async def _alert(self, alert: Alert, now: datetime, key: str, **kw: str) -> None:
+        """Raise ``alert`` once per ``key``, or once a day for an alert with a scope."""
+        if alert.scope is not None:
+            key = f"{alert.scope}:{now.date()}"
+        await self.outbox.alert(kind=alert.kind, key=key, message=alert.message, now=now, **kw)
 
     async def _give_up(self, claim: Claim, reason: str) -> None:
         now = self.clock()
@@ -218,37 +201,38 @@ class Worker:
             patient_id=claim.patient_id,
         )
 
-    # -- ambiguous rows: status.php before any new send.php -------------------------------------
+    # -- ambiguous rows: ask the provider before any new send -----------------------------------
 
     async def _check(self, claim: Claim) -> None:
         result = await self.gateway.status(claim.phone, claim.message_id)
         now = self.clock()
         s = self.settings
-        if isinstance(result, Found):
+        if isinstance(result, Known):
             log.info("%s: outbox %d was accepted after all", self.name, claim.outbox_id)
             await self.outbox.record(
-                claim, "found", now, "found by status.php",
+                claim, "found", now, f"found by {self.gateway.name}",
                 sent_at=now, next_poll_at=now + s.poll_base, polls=0,
             )  # fmt: skip
-            await self.outbox.record_delivery(claim, result.status, now, now + s.poll_base)
-        elif isinstance(result, Missing):
+            await self.outbox.record_delivery(
+                claim, result.delivery, result.detail, now, now + s.poll_base
+            )
+        elif isinstance(result, NotFound):
             if not await self.outbox.still_wanted(claim):
-                await self.outbox.record(claim, "cancel", now, "not at SMSC; no longer wanted")
-            elif claim.attempts >= s.max_attempts:
-                await self._give_up(claim, "not accepted by SMSC")
-            else:
-                log.info("%s: outbox %d unknown to SMSC; will send", self.name, claim.outbox_id)
                 await self.outbox.record(
-                    claim, "not_found", now, "not at SMSC", next_attempt_at=now
+                    claim, "cancel", now, "not at the provider; no longer wanted"
+                )
+            elif claim.attempts >= s.max_attempts:
+                await self._give_up(claim, f"not accepted by {self.gateway.name}")
+            else:
+                log.info(
+                    "%s: outbox %d unknown to the provider; will send", self.name, claim.outbox_id
+                )
+                await self.outbox.record(
+                    claim, "not_found", now, "not at the provider", next_attempt_at=now
                 )
         else:
-            if result.code == 2:
-                await self.outbox.alert(
-                    kind="smsc_error_2",
-                    key=f"2:{now.date()}",
-                    message="SMSC refused our login or password.",
-                    now=now,
-                )
+            if result.alert is not None:
+                await self._alert(result.alert, now, str(claim.outbox_id))
             delay = backoff(claim.attempts, s.retry_base, s.retry_max)
             await self.outbox.record(
                 claim, "check_failed", now, result.reason, next_attempt_at=now + delay
@@ -261,8 +245,14 @@ class Worker:
         now = self.clock()
         s = self.settings
         next_poll = now + backoff(claim.polls + 1, s.poll_base, s.poll_max)
-        status = result.status if isinstance(result, Found) else -1
-        await self.outbox.record_delivery(claim, status, now, next_poll)
+        if isinstance(result, Known):
+            await self.outbox.record_delivery(claim, result.delivery, result.detail, now, next_poll)
+            return
+        # No status this time: counted as still queued, so the poll backs off as before.
+        reason = "not found" if isinstance(result, NotFound) else result.reason
+        await self.outbox.record_delivery(
+            claim, Delivery.QUEUED, f"no status: {reason}", now, next_poll
+        )
 
     # -- funds --------------------------------------------------------------------------------
 
@@ -272,16 +262,17 @@ class Worker:
             return
         self._last_balance = now
         result = await self.gateway.balance()
+        provider = self.gateway.name
         if isinstance(result, Balance):
             if result.amount < self.settings.balance_alert_below:
-                log.warning("%s: SMSC balance is below the alert threshold", self.name)
+                log.warning("%s: %s balance is below the alert threshold", self.name, provider)
                 await self.outbox.alert(
                     kind="low_balance",
                     key=str(now.date()),
-                    message=f"SMSC balance is low: {result.amount} {result.currency}.",
+                    message=f"{provider} balance is low: {result.amount} {result.currency}.",
                     now=now,
                 )
-        elif isinstance(result, Unavailable):
+        elif isinstance(result, Unreachable):
             log.warning("%s: balance check failed: %s", self.name, result.reason)
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -321,9 +312,13 @@ class Worker:
             await self.gateway.aclose()
 
 
-async def start_worker(pool: asyncpg.Pool, settings: NotifierSettings) -> Worker:
-    """Start a background worker on the engine's loop; pair with ``stop_worker``."""
-    return Worker(pool, settings).start()
+async def start_worker(
+    pool: asyncpg.Pool, settings: NotifierSettings, *, gateway: SmsGateway | None = None
+) -> Worker:
+    """Start a background worker on the engine's loop; pair with ``stop_worker``.
+
+    Without ``gateway`` the worker opens the provider ``settings.sms_provider`` names."""
+    return Worker(pool, settings, gateway=gateway).start()
 
 
 async def stop_worker(worker: Worker) -> None:

@@ -8,16 +8,16 @@ checks touch no device, so a clinic's configuration is validated with them when 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 
 from escpos.capabilities import CAPABILITIES, get_profile
 
 from ticketing import codepage as cp
 from ticketing.errors import PrinterConfigError
 
-SCHEMES: Final = ("tcp", "usb", "serial", "file", "cups")
 _OPTIONS: Final = frozenset(
     {"profile", "codepage", "timeout", "status_timeout", "baudrate", "in_ep", "out_ep"}
 )
@@ -41,7 +41,8 @@ class PrinterConfig:
 def parse_printer_url(url: str) -> PrinterConfig:
     """Parse ``scheme://...?profile=...&codepage=...&timeout=...`` into a PrinterConfig."""
     parts = urlsplit(url.strip())
-    if parts.scheme not in SCHEMES:
+    target = SCHEMES.get(parts.scheme)
+    if target is None:
         raise PrinterConfigError(
             f"printer {url!r}: scheme must be one of {', '.join(s + '://' for s in SCHEMES)}"
         )
@@ -50,38 +51,68 @@ def parse_printer_url(url: str) -> PrinterConfig:
     if unknown:
         raise PrinterConfigError(f"printer {url!r}: unknown option(s) {', '.join(sorted(unknown))}")
     try:
-        # usb://VID:PID is not a host and port; only tcp and cups have ports.
-        port = parts.port if parts.scheme in ("tcp", "cups") else None
         timeout = float(options.pop("timeout", 3.0))
         status_timeout = float(options.pop("status_timeout", 0.5))
     except ValueError as exc:
         raise PrinterConfigError(f"printer {url!r}: {exc}") from exc
     if timeout <= 0 or status_timeout <= 0:
         raise PrinterConfigError(f"printer {url!r}: time-outs must be positive")
-    common: dict[str, Any] = {
-        "profile": options.pop("profile", "default"),
-        "codepage": options.pop("codepage", None),
-        "timeout": timeout,
-        "status_timeout": status_timeout,
-        "options": options,
-    }
+    return PrinterConfig(
+        parts.scheme,
+        **target(url, parts),
+        profile=options.pop("profile", "default"),
+        codepage=options.pop("codepage", None),
+        timeout=timeout,
+        status_timeout=status_timeout,
+        options=options,
+    )
+
+
+# Each scheme's reading of the address part: the target, and a host and port if it has them.
+Target = Callable[[str, SplitResult], dict[str, Any]]
+
+
+def _port(url: str, parts: SplitResult) -> int | None:
+    try:
+        return parts.port
+    except ValueError as exc:
+        raise PrinterConfigError(f"printer {url!r}: {exc}") from exc
+
+
+def _tcp(url: str, parts: SplitResult) -> dict[str, Any]:
+    if not parts.hostname:
+        raise PrinterConfigError(f"printer {url!r}: expected tcp://HOST[:PORT]")
     host = parts.hostname
+    return {"target": host, "host": host, "port": _port(url, parts) or 9100}
+
+
+def _usb(url: str, parts: SplitResult) -> dict[str, Any]:
+    # usb://VID:PID is not a host and port.
+    if not usb_ids(parts.netloc):
+        raise PrinterConfigError(f"printer {url!r}: expected usb://VENDOR:PRODUCT in hex")
+    return {"target": parts.netloc}
+
+
+def _cups(url: str, parts: SplitResult) -> dict[str, Any]:
+    name = unquote(parts.path).strip("/")
+    return {"target": name, "host": parts.hostname, "port": _port(url, parts)}
+
+
+def _path(url: str, parts: SplitResult) -> dict[str, Any]:
     path = unquote(parts.path)
-    if parts.scheme == "tcp":
-        if not host:
-            raise PrinterConfigError(f"printer {url!r}: expected tcp://HOST[:PORT]")
-        return PrinterConfig("tcp", host, host=host, port=port or 9100, **common)
-    if parts.scheme == "usb":
-        ids = parts.netloc
-        if not usb_ids(ids):
-            raise PrinterConfigError(f"printer {url!r}: expected usb://VENDOR:PRODUCT in hex")
-        return PrinterConfig("usb", ids, **common)
-    if parts.scheme == "cups":
-        name = path.strip("/")
-        return PrinterConfig("cups", name, host=host, port=port, **common)
     if not path or parts.netloc:
         raise PrinterConfigError(f"printer {url!r}: expected {parts.scheme}:///absolute/path")
-    return PrinterConfig(parts.scheme, path, **common)
+    return {"target": path}
+
+
+# The printer types by URL scheme; ``printers.TRANSPORTS`` opens each (a test keeps them equal).
+SCHEMES: Final[dict[str, Target]] = {
+    "tcp": _tcp,
+    "usb": _usb,
+    "serial": _path,
+    "file": _path,
+    "cups": _cups,
+}
 
 
 def usb_ids(ids: str) -> tuple[int, int] | None:

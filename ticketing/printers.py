@@ -10,7 +10,8 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any, Final
 
 from escpos import printer as escpos_printer
@@ -29,10 +30,15 @@ from ticketing.status import (
     state_of,
 )
 
-__all__ = ["SCHEMES", "EscposPrinter", "PrinterConfig", "open_printer", "parse_printer_url"]
-
-# Only these transports carry the printer's real-time replies back to us.
-_QUERYABLE: Final = frozenset({"tcp", "usb", "serial"})
+__all__ = [
+    "SCHEMES",
+    "TRANSPORTS",
+    "EscposPrinter",
+    "PrinterConfig",
+    "open_printer",
+    "parse_printer_url",
+    "printer_for",
+]
 
 
 class _Network(escpos_printer.Network):
@@ -49,14 +55,51 @@ class _Network(escpos_printer.Network):
             ) from exc
 
 
-_DRIVERS: Final = {
-    "tcp": "Network",
-    "usb": "Usb",
-    "serial": "Serial",
-    "file": "File",
-    "cups": "CupsPrinter",
+def _network(c: PrinterConfig) -> Any:
+    return _Network(c.host, c.port, timeout=c.timeout, profile=c.profile)
+
+
+def _usb(c: PrinterConfig) -> Any:
+    vendor, product = usb_ids(c.target) or (0, 0)
+    endpoints = {k: int(c.options[k], 0) for k in ("in_ep", "out_ep") if k in c.options}
+    timeout = int(c.timeout * 1000)
+    return escpos_printer.Usb(vendor, product, timeout=timeout, **endpoints, profile=c.profile)
+
+
+def _serial(c: PrinterConfig) -> Any:
+    baudrate = int(c.options.get("baudrate", 9600))
+    return escpos_printer.Serial(
+        c.target, baudrate=baudrate, timeout=c.status_timeout, profile=c.profile
+    )
+
+
+def _cups(c: PrinterConfig) -> Any:
+    where = {k: v for k, v in (("host", c.host), ("port", c.port)) if v}
+    return escpos_printer.CupsPrinter(c.target, **where, profile=c.profile)
+
+
+def _file(c: PrinterConfig) -> Any:
+    return escpos_printer.File(c.target, profile=c.profile)
+
+
+@dataclass(frozen=True, slots=True)
+class Transport:
+    """How one printer type is reached: its python-escpos device and what it can do."""
+
+    driver: type[Any]  # the escpos class; ``is_usable()`` says whether its extra is installed
+    make: Callable[[PrinterConfig], Any]  # an unopened device for a parsed URL
+    queryable: bool  # carries the printer's real-time (DLE EOT) replies back to us
+    extra: str | None = None  # the python-escpos extra that installs its driver
+
+
+# The printer types, by URL scheme; ``printer_config.SCHEMES`` parses each (a test keeps them equal).
+TRANSPORTS: Final[dict[str, Transport]] = {
+    "tcp": Transport(escpos_printer.Network, _network, queryable=True),
+    "usb": Transport(escpos_printer.Usb, _usb, queryable=True, extra="usb"),
+    "serial": Transport(escpos_printer.Serial, _serial, queryable=True, extra="serial"),
+    "file": Transport(escpos_printer.File, _file, queryable=False),
+    "cups": Transport(escpos_printer.CupsPrinter, _cups, queryable=False, extra="cups"),
 }
-_EXTRAS: Final = {"usb": "usb", "serial": "serial", "cups": "cups"}
 
 
 class EscposPrinter:
@@ -67,13 +110,14 @@ class EscposPrinter:
     """
 
     def __init__(self, config: PrinterConfig) -> None:
-        driver = getattr(escpos_printer, _DRIVERS[config.scheme])
-        if not driver.is_usable():
-            extra = _EXTRAS.get(config.scheme, config.scheme)
+        transport = TRANSPORTS[config.scheme]
+        if not transport.driver.is_usable():
+            extra = transport.extra or config.scheme
             raise PrinterConfigError(
                 f"{config.scheme} printers need python-escpos[{extra}] installed"
             )
         self.config = config
+        self._transport = transport
         # A wait_for time-out in the spool does not stop the thread: serialise device access.
         self._lock = threading.Lock()
 
@@ -124,7 +168,7 @@ class EscposPrinter:
 
     @contextlib.contextmanager
     def _device(self) -> Iterator[Any]:
-        device = self._make()
+        device = self._transport.make(self.config)
         try:
             device.open()
         except (OSError, EscposError) as exc:
@@ -136,29 +180,8 @@ class EscposPrinter:
             with contextlib.suppress(OSError, EscposError):
                 device.close()
 
-    def _make(self) -> Any:
-        c = self.config
-        kind = {"profile": c.profile}
-        if c.scheme == "tcp":
-            return _Network(c.host, c.port, timeout=c.timeout, **kind)
-        if c.scheme == "usb":
-            vendor, product = usb_ids(c.target) or (0, 0)
-            endpoints = {k: int(c.options[k], 0) for k in ("in_ep", "out_ep") if k in c.options}
-            return escpos_printer.Usb(
-                vendor, product, timeout=int(c.timeout * 1000), **endpoints, **kind
-            )
-        if c.scheme == "serial":
-            baudrate = int(c.options.get("baudrate", 9600))
-            return escpos_printer.Serial(
-                c.target, baudrate=baudrate, timeout=c.status_timeout, **kind
-            )
-        if c.scheme == "cups":
-            where = {k: v for k, v in (("host", c.host), ("port", c.port)) if v}
-            return escpos_printer.CupsPrinter(c.target, **where, **kind)
-        return escpos_printer.File(c.target, **kind)
-
     def _query(self, device: Any) -> PrinterState:
-        if self.config.scheme not in _QUERYABLE:
+        if not self._transport.queryable:
             return PrinterState.UNKNOWN
         online = parse_online(self._ask(device, DLE_EOT_PRINTER))
         if online is None:
@@ -186,6 +209,11 @@ class EscposPrinter:
         return f"{c.scheme}://{c.host}:{c.port}" if c.scheme == "tcp" else f"{c.scheme}:{c.target}"
 
 
+def printer_for(config: PrinterConfig) -> EscposPrinter:
+    """The adapter for a parsed printer URL; PrinterConfigError when its driver is missing."""
+    return EscposPrinter(config)
+
+
 def open_printer(url: str) -> EscposPrinter:
     """A printer adapter for a URL-ish configuration string."""
-    return EscposPrinter(parse_printer_url(url))
+    return printer_for(parse_printer_url(url))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import Final
 
 import msgspec
@@ -23,11 +24,11 @@ import msgspec
 from engine.clinic import Clinic, Kiosk
 from ticketing.errors import SpoolError
 from ticketing.layout import TicketPrint
-from ticketing.printer_config import check_printer
-from ticketing.printers import EscposPrinter
+from ticketing.printer_config import PrinterConfig, check_printer
+from ticketing.printers import printer_for
 from ticketing.records import JobRecord, PrinterRecord, is_alert
 from ticketing.records_redis import PENDING, PrintRecords
-from ticketing.spool import PrintJob, Spool, SpoolPolicy
+from ticketing.spool import Printer, PrintJob, Spool, SpoolPolicy
 from ticketing.status import PrinterState
 
 log = logging.getLogger(__name__)
@@ -42,8 +43,16 @@ def wall_ms() -> int:
 class PrintService:
     """Submit, reprint and look up print jobs; keep printer states for the dashboard."""
 
-    def __init__(self, records: PrintRecords, *, policy: SpoolPolicy | None = None) -> None:
+    def __init__(
+        self,
+        records: PrintRecords,
+        *,
+        policy: SpoolPolicy | None = None,
+        open_printer: Callable[[PrinterConfig], Printer] = printer_for,
+    ) -> None:
+        """``open_printer`` makes the adapter for a kiosk's printer URL (by its scheme)."""
         self.records = records
+        self._open_printer = open_printer
         self.spool = Spool({}, policy=policy, on_alert=self._on_alert)
         self._opened: dict[str, tuple[str, str | None]] = {}  # printer id -> (url, profile)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -112,7 +121,7 @@ class PrintService:
         wanted = (kiosk.printer, kiosk.profile)
         if self._opened.get(printer_id) != wanted:
             # PrinterConfigError, e.g. a driver extra missing on this host
-            self.spool.add(printer_id, EscposPrinter(check_printer(*wanted)))
+            self.spool.add(printer_id, self._open_printer(check_printer(*wanted)))
             self._opened[printer_id] = wanted
         return printer_id
 

@@ -48,7 +48,7 @@ FallbackHook = Callable[["PrintJob"], None]
 
 
 class Printer(Protocol):
-    """What the spool needs from a printer adapter (``printers.EscposPrinter`` is the real one)."""
+    """What the spool needs from a printer adapter (``printers.TRANSPORTS`` opens the real ones)."""
 
     @property
     def profile(self) -> str: ...

@@ -13,11 +13,11 @@ import pytest
 from fake_smsc import FakeSmsc
 from sms_helpers import PHONES, UNIT, seed, shifted, states, with_schedule
 
+from notifier.gateway import Sent
 from notifier.lifecycle import State
 from notifier.outbox_postgres import Outbox
 from notifier.schedule import PatientStatus
 from notifier.settings import NotifierSettings
-from notifier.smsc import Accepted
 from notifier.store_postgres import SmsStore
 from notifier.worker import Worker, decide
 
@@ -75,9 +75,7 @@ async def test_crash_between_send_and_record_is_resolved_by_status(
     [claim] = await outbox.claim(
         now, limit=5, lease=settings.lease, prepare=lambda r: decide(r, now, settings)
     )
-    assert isinstance(
-        await doomed.gateway.send(claim.phone, claim.body, claim.message_id), Accepted
-    )
+    assert isinstance(await doomed.gateway.send(claim.phone, claim.body, claim.message_id), Sent)
     await doomed.gateway.aclose()  # ... and the process dies before recording anything
     assert await states(pool) == ["sending"]
     await asyncio.sleep(settings.lease.total_seconds() + 0.1)

@@ -11,13 +11,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sms_helpers import KEY
 
+from engine.errors import ConfigError
 from notifier.compose import compose, segments
 from notifier.crypto import PhoneCipher
 from notifier.errors import IllegalTransition, ImplausibleValue, InvalidInput, InvalidPhone
-from notifier.lifecycle import TRANSITIONS, State, advance, backoff, moves_forward
+from notifier.lifecycle import TRANSITIONS, Delivery, State, advance, backoff, moves_forward
 from notifier.phones import mask, normalise
+from notifier.providers import open_gateway
 from notifier.schedule import PatientStatus, change_status, plan, release
-from notifier.settings import HospitalSchedule
+from notifier.settings import HospitalSchedule, NotifierSettings
 from notifier.vitals import Dynamics, Observation, assess, merge, validate
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
@@ -259,9 +261,12 @@ def test_lifecycle_table_and_illegal_moves() -> None:
 
 def test_delivery_status_moves_forward_only() -> None:
     """queued < at operator < final; read after delivered; nothing after a failure."""
-    assert moves_forward(None, -1) and moves_forward(-1, 0) and moves_forward(0, 1)
-    assert moves_forward(1, 2)
-    assert not moves_forward(0, -1) and not moves_forward(1, 0) and not moves_forward(20, 1)
+    d = Delivery
+    assert moves_forward(None, d.QUEUED) and moves_forward(d.QUEUED, d.AT_OPERATOR)
+    assert moves_forward(d.AT_OPERATOR, d.DELIVERED) and moves_forward(d.DELIVERED, d.READ)
+    assert not moves_forward(d.AT_OPERATOR, d.QUEUED) and not moves_forward(d.READ, d.DELIVERED)
+    assert not moves_forward(d.UNDELIVERABLE, d.DELIVERED)
+    assert not moves_forward(None, None) and not moves_forward(d.QUEUED, None)
 
 
 def test_backoff_is_exponential_and_capped() -> None:
@@ -271,12 +276,18 @@ def test_backoff_is_exponential_and_capped() -> None:
 
 
 def test_pure_modules_import_no_io_libraries() -> None:
-    """The core imports no asyncio, asyncpg, httpx, starlette or redis."""
+    """The core and the gateway protocol import no asyncio, asyncpg, httpx, starlette or redis."""
     code = (
         "import sys; import notifier.compose, notifier.schedule, notifier.vitals,"
-        " notifier.lifecycle, notifier.phones;"
+        " notifier.lifecycle, notifier.phones, notifier.gateway;"
         " print(','.join(m for m in ('asyncio','asyncpg','httpx','starlette','redis')"
         " if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_an_unknown_sms_provider_fails_at_start_up() -> None:
+    """A provider name no adapter answers to is a ConfigError naming the known ones."""
+    with pytest.raises(ConfigError, match=r"'nope' .*known: smsc"):
+        open_gateway(NotifierSettings(sms_provider="nope", encryption_key=KEY))

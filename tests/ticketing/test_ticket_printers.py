@@ -11,7 +11,14 @@ from fake_printer import FakePrinter
 
 from ticketing.errors import PrinterConfigError, PrinterError, PrinterNotReady
 from ticketing.layout import TicketPrint, layout, render
-from ticketing.printers import EscposPrinter, PrinterConfig, open_printer, parse_printer_url
+from ticketing.printers import (
+    SCHEMES,
+    TRANSPORTS,
+    EscposPrinter,
+    PrinterConfig,
+    open_printer,
+    parse_printer_url,
+)
 from ticketing.status import Paper, PrinterState, parse_online, parse_paper
 
 Factory = Callable[..., FakePrinter]
@@ -150,3 +157,10 @@ def wait_for(predicate: Callable[[], object], timeout: float = 2.0) -> None:
     while not predicate():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.01)
+
+
+def test_every_parsed_scheme_has_a_transport() -> None:
+    """A scheme printer_config accepts is one the printers registry can open, and no other."""
+    assert list(TRANSPORTS) == list(SCHEMES)
+    for scheme, transport in TRANSPORTS.items():
+        assert transport.queryable is (scheme in ("tcp", "usb", "serial")), scheme
