@@ -14,22 +14,17 @@ import asyncpg
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
 
-import clinic_sim.api
 import displays.pages
 import notifier.api
-import ticketing.api
 from clinicq import openapi
+from clinicq.parts import ENDPOINTS, SCHEMAS
 from clinicq.settings import Settings
 from engine.api import endpoint
 from engine.api.allow import AnswerOptions
-from engine.api.endpoints import ENDPOINTS
-from engine.api.handlers import authenticate
 from engine.api.http import (
     JSON,
     on_client_gone,
@@ -43,12 +38,8 @@ from engine.auth import RateLimiter, TokenBook
 from engine.errors import EngineError
 from engine.runtime import close_engine, open_engine, upkeep
 from notifier import worker as sms_worker
-from notifier.store_postgres import init_schema as init_sms_schema
 from ticketing.records_redis import PrintRecords
 from ticketing.service import PrintService
-
-# The parts' tables, created with the engine's when a process opens it.
-SCHEMAS = [init_sms_schema]
 
 
 async def openapi_json(request: Request) -> Response:
@@ -59,38 +50,11 @@ async def docs(request: Request) -> Response:
     return HTMLResponse(openapi.docs_html())
 
 
-class Authenticated:
-    """Sets ``request.state.principal`` for routes that read it (the ICU routes)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            scope.setdefault("state", {})
-            await authenticate(Request(scope))  # sets request.state.principal
-        await self.app(scope, receive, send)
-
-
 ROUTES = [
     *endpoint.routes(ENDPOINTS),
     Route("/openapi.json", openapi_json),
     Route("/docs", docs),
     *displays.pages.routes,
-    *endpoint.routes(clinic_sim.api.ENDPOINTS),
-    *ticketing.api.routes,
-    # The ICU routes read request.state.principal; one Route each (not a Mount, which would
-    # swallow every /api/v1 path and turn a wrong method elsewhere into a 404).
-    *[
-        Route(
-            "/api/v1" + r.path,
-            r.endpoint,
-            methods=sorted(r.methods or ()),
-            middleware=[Middleware(Authenticated)],
-        )
-        for r in notifier.api.routes
-        if isinstance(r, Route)
-    ],
 ]
 
 

@@ -21,7 +21,7 @@ import httpx
 import uvicorn
 
 from clinic_sim.cli import commands as sim_commands
-from clinicq.app import SCHEMAS
+from clinicq.parts import SCHEMAS
 from clinicq.settings import Settings
 from displays.cli import push
 from engine import audit as audit_mod

@@ -6,10 +6,8 @@ from typing import Any
 
 import msgspec
 
-import clinic_sim.api
-import ticketing.api
+from clinicq.parts import ENDPOINTS
 from engine.api.endpoint import PARAM, Endpoint, Query
-from engine.api.endpoints import ENDPOINTS
 
 ERROR = {
     "type": "object",
@@ -22,37 +20,6 @@ ERROR = {
     },
 }
 
-# Parts not yet declared as Endpoints: (method, path, summary, body type, roles, status).
-LEGACY: list[tuple[str, str, str, Any, str, int]] = [
-    ("post", "/api/v1/clinics/{clinic}/kiosks/{kiosk}/print",
-     "Print an issued ticket at the kiosk's printer; answers at once with the job",
-     ticketing.api.PrintBody, "kiosk, registrar, head", 202),
-    ("get", "/api/v1/clinics/{clinic}/kiosks/{kiosk}/print/{job}",
-     "A print job's state; fallback: keep the ticket on screen", None, "kiosk, registrar, head", 200),
-    ("post", "/api/v1/clinics/{clinic}/kiosks/{kiosk}/print/{job}/reprint",
-     "Print the same ticket again at this kiosk (never a new ticket)", None,
-     "kiosk, registrar, head", 202),
-    ("get", "/api/v1/clinics/{clinic}/kiosks/{kiosk}/printer", "The kiosk printer's last state",
-     None, "kiosk, registrar, head", 200),
-    ("get", "/api/v1/clinics/{clinic}/alerts", "Kiosk printers out of paper, offline or gone silent",
-     None, "head, registrar", 200),
-    ("put", "/api/v1/icu/patients/{patient_id}/status", "ICU: admitted, discharged, transferred, deceased",
-     None, "icu_doctor", 200),
-    ("post", "/api/v1/icu/patients/{patient_id}/relatives", "ICU: register a relative for the daily SMS",
-     None, "icu_doctor", 201),
-    ("post", "/api/v1/icu/patients/{patient_id}/observations", "ICU: record the latest values", None,
-     "icu_doctor", 201),
-    ("get", "/api/v1/icu/patients/{patient_id}/relatives", "ICU: the patient's relatives, phones masked",
-     None, "icu_doctor", 200),
-    ("post", "/api/v1/icu/patients/{patient_id}/relatives/{relative_id}/revoke",
-     "ICU: withdraw a relative's consent", None, "icu_doctor", 200),
-    ("get", "/api/v1/icu/patients/{patient_id}/observations", "ICU: the latest values", None,
-     "icu_doctor", 200),
-    ("get", "/api/v1/icu/alerts", "ICU: failed or stuck messages", None, "icu_doctor", 200),
-    ("get", "/api/v1/icu/patients/{patient_id}/messages", "ICU: what was sent to whom, and its status",
-     None, "icu_doctor", 200),
-]  # fmt: skip
-
 STATUS_TEXT = {400: "malformed request", 401: "no or unknown token", 403: "not for this token",
                404: "not found", 409: "conflicts with the current state", 413: "body too large",
                422: "invalid body or parameters", 429: "too many requests",
@@ -60,14 +27,13 @@ STATUS_TEXT = {400: "malformed request", 401: "no or unknown token", 403: "not f
 
 
 def declared() -> list[Endpoint]:
-    return [e for e in (*ENDPOINTS, *clinic_sim.api.ENDPOINTS) if e.documented]
+    return [e for e in ENDPOINTS if e.documented]
 
 
 def spec() -> dict[str, Any]:
     """The OpenAPI 3.1 document, built from the endpoints' declarations."""
     endpoints = declared()
     types = [t for e in endpoints for t in (e.body, e.answer) if t is not None]
-    types += [op[3] for op in LEGACY if op[3] is not None]
     schemas, components = msgspec.json.schema_components(
         types, ref_template="#/components/schemas/{name}"
     )
@@ -77,21 +43,6 @@ def spec() -> dict[str, Any]:
         body = next(found) if e.body is not None else None
         answer = next(found) if e.answer is not None else None
         paths.setdefault(_plain(e.path), {})[e.method.lower()] = _operation(e, body, answer)
-    for method, path, summary, body_type, roles, status in LEGACY:
-        schema = next(found) if body_type is not None else None
-        op: dict[str, Any] = {
-            "summary": summary,
-            "description": f"Roles: {roles}.",
-            "parameters": [_path_param(name) for name in _path_params(path)],
-            "responses": {
-                str(status): {"description": "success", "content": {"application/json": {}}},
-                "default": _error("an error"),
-            },
-            "security": [{"bearer": []}],
-        }
-        if schema is not None:
-            op["requestBody"] = {"content": {"application/json": {"schema": schema}}}
-        paths.setdefault(path, {})[method] = op
     return {
         "openapi": "3.1.0",
         "info": {"title": "Clinic Queue", "version": "1"},
@@ -116,7 +67,12 @@ def _operation(e: Endpoint, body: Any, answer: Any) -> dict[str, Any]:
         + [_query_param(q) for q in e.query],
         "responses": {
             str(e.status): {"description": "success", "content": content},
-            **{str(code): _error(STATUS_TEXT.get(code, "an error")) for code in e.errors},
+            **{
+                str(code): _error(STATUS_TEXT.get(code, "an error"))
+                if code >= 400
+                else {"description": "success, as before", "content": content}
+                for code in e.errors
+            },
         },
     }
     if body is not None:
@@ -153,13 +109,8 @@ def _plain(path: str) -> str:
     return PARAM.sub(lambda m: "{" + m.group(1) + "}", path)
 
 
-def _path_params(path: str) -> list[str]:
-    return PARAM.findall(path)
-
-
 def docs_html() -> str:
     listed = [(e.method, e.path, e.summary, ", ".join(e.roles) or "no token") for e in declared()]
-    listed += [(m.upper(), p, s, roles) for m, p, s, _, roles, _ in LEGACY]  # fmt: skip
     rows = "\n".join(
         f"<tr><td><code>{m}</code></td><td><code>{p}</code></td><td>{s}</td><td>{roles}</td></tr>"
         for m, p, s, roles in listed

@@ -1,8 +1,8 @@
-"""HTTP routes for the ICU (mounted by the engine under /api/v1).
+"""HTTP endpoints for the ICU, declared in ``ENDPOINTS`` and mounted by the assembly.
 
-Handlers expect ``request.state.principal`` (set by the engine's auth middleware) and
-``request.app.state.sms`` (an ``SmsService`` opened in the app's lifespan). Errors are engine
-errors; the engine renders them as ``{"error": {"code", "message"}}``.
+The engine's endpoint declaration authenticates (an ICU doctor's token) and reads the body with
+its one reader; the handlers expect ``request.app.state.sms`` (an ``SmsService`` opened in the
+app's lifespan). Errors are engine errors, rendered as ``{"error": {"code", "message"}}``.
 """
 
 from __future__ import annotations
@@ -10,16 +10,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 import asyncpg
 import msgspec
-from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
-from engine.api.http import decode_body
-from engine.errors import Forbidden, ValidationFailed
+from engine.api.endpoint import Call, Endpoint
+from engine.errors import Forbidden, Unavailable, ValidationFailed
 from notifier.crypto import PhoneCipher
 from notifier.phones import normalise
 from notifier.schedule import PatientStatus
@@ -83,17 +81,8 @@ class ObservationIn(msgspec.Struct, forbid_unknown_fields=True):
     dynamics: Literal["positive", "negative", "unchanged"] | None = None
 
 
-T = TypeVar("T")
-
-
-async def _body(request: Request, kind: type[T]) -> T:
-    """The body, through the engine's one reader: the same size limit and errors everywhere."""
-    body, _ = await decode_body(request, kind, request.app.state.sms.max_body_bytes)
-    return body
-
-
-def _patient(request: Request) -> str:
-    patient_id: str = request.path_params["patient_id"]
+def _patient(call: Call) -> str:
+    patient_id: str = call.params["patient_id"]
     if not _PATIENT_ID.match(patient_id):
         raise ValidationFailed("a patient id is 1-64 printable characters")
     return patient_id
@@ -111,14 +100,17 @@ class _Ctx:
     doctor: str | None
 
 
-def _ctx(request: Request) -> _Ctx:
-    principal = getattr(request.state, "principal", None)
-    if principal is None or principal.role not in ICU_ROLES:
+def _ctx(call: Call) -> _Ctx:
+    principal = call.principal
+    if principal.role not in ICU_ROLES:
         raise Forbidden("only an ICU doctor may do this")
     if not principal.clinic:
         raise Forbidden("the ICU doctor's token is not bound to a clinic")
+    service = getattr(call.request.app.state, "sms", None)
+    if service is None:
+        raise Unavailable("ICU messages are not configured here", code="sms_disabled")
     who = f"{principal.role}:{principal.doctor or principal.token_id}"
-    return _Ctx(request.app.state.sms, principal.clinic, who, principal.doctor)
+    return _Ctx(service, principal.clinic, who, principal.doctor)
 
 
 def _relative(rel: Any) -> dict[str, Any]:
@@ -134,11 +126,11 @@ def _relative(rel: Any) -> dict[str, Any]:
     }
 
 
-async def set_status(request: Request) -> Response:
-    ctx = _ctx(request)
-    body = await _body(request, StatusIn)
+async def set_status(call: Call) -> Response:
+    ctx = _ctx(call)
+    body = call.body
     patient, change = await ctx.service.store.set_status(
-        _patient(request),
+        _patient(call),
         clinic=ctx.clinic,
         status=PatientStatus(body.status),
         by=ctx.who,
@@ -157,11 +149,11 @@ async def set_status(request: Request) -> Response:
     )
 
 
-async def add_relative(request: Request) -> Response:
-    ctx = _ctx(request)
-    body = await _body(request, RelativeIn)
+async def add_relative(call: Call) -> Response:
+    ctx = _ctx(call)
+    body = call.body
     rel = await ctx.service.store.add_relative(
-        _patient(request),
+        _patient(call),
         clinic=ctx.clinic,
         phone=normalise(body.phone),
         relation=body.relation,
@@ -172,17 +164,17 @@ async def add_relative(request: Request) -> Response:
     return _json(_relative(rel), 201)
 
 
-async def list_relatives(request: Request) -> Response:
-    ctx = _ctx(request)
-    rels = await ctx.service.store.relatives(_patient(request), clinic=ctx.clinic)
+async def list_relatives(call: Call) -> Response:
+    ctx = _ctx(call)
+    rels = await ctx.service.store.relatives(_patient(call), clinic=ctx.clinic)
     return _json({"relatives": [_relative(r) for r in rels]})
 
 
-async def revoke_relative(request: Request) -> Response:
-    ctx = _ctx(request)
+async def revoke_relative(call: Call) -> Response:
+    ctx = _ctx(call)
     rel = await ctx.service.store.revoke_relative(
-        _patient(request),
-        request.path_params["relative_id"],
+        _patient(call),
+        call.params["relative_id"],
         clinic=ctx.clinic,
         by=ctx.who,
         now=ctx.service.clock(),
@@ -190,9 +182,9 @@ async def revoke_relative(request: Request) -> Response:
     return _json(_relative(rel))
 
 
-async def add_observation(request: Request) -> Response:
-    ctx = _ctx(request)
-    body = await _body(request, ObservationIn)
+async def add_observation(call: Call) -> Response:
+    ctx = _ctx(call)
+    body = call.body
     now = ctx.service.clock()
     if (body.bp_systolic is None) != (body.bp_diastolic is None):
         raise ValidationFailed("blood pressure needs both bp_systolic and bp_diastolic")
@@ -216,14 +208,14 @@ async def add_observation(request: Request) -> Response:
         now,
     )
     obs_id = await ctx.service.store.add_observation(
-        _patient(request), obs, clinic=ctx.clinic, by=ctx.who, now=now
+        _patient(call), obs, clinic=ctx.clinic, by=ctx.who, now=now
     )
     return _json({"id": obs_id, "measured_at": obs.measured_at}, 201)
 
 
-async def latest_observations(request: Request) -> Response:
-    ctx = _ctx(request)
-    patient_id = _patient(request)
+async def latest_observations(call: Call) -> Response:
+    ctx = _ctx(call)
+    patient_id = _patient(call)
     await ctx.service.store.get_patient(patient_id, ctx.clinic)
     readings = merge(await ctx.service.store.observations(patient_id))
     assessed = assess(readings, ctx.service.clock(), ctx.service.settings.stale_after)
@@ -236,9 +228,9 @@ async def latest_observations(request: Request) -> Response:
     )
 
 
-async def messages(request: Request) -> Response:
-    ctx = _ctx(request)
-    records = await ctx.service.store.messages(_patient(request), clinic=ctx.clinic)
+async def messages(call: Call) -> Response:
+    ctx = _ctx(call)
+    records = await ctx.service.store.messages(_patient(call), clinic=ctx.clinic)
     return _json(
         {
             "messages": [
@@ -261,8 +253,8 @@ async def messages(request: Request) -> Response:
     )
 
 
-async def alerts(request: Request) -> Response:
-    ctx = _ctx(request)
+async def alerts(call: Call) -> Response:
+    ctx = _ctx(call)
     found = await ctx.service.store.alerts(ctx.clinic)
     return _json({"alerts": [_alert(a) for a in found]})
 
@@ -278,14 +270,24 @@ def _alert(a: Any) -> dict[str, Any]:
     }
 
 
-P = "/icu/patients/{patient_id}"
-routes = [
-    Route(f"{P}/status", set_status, methods=["PUT"]),
-    Route(f"{P}/relatives", add_relative, methods=["POST"]),
-    Route(f"{P}/relatives", list_relatives, methods=["GET"]),
-    Route(f"{P}/relatives/{{relative_id:int}}/revoke", revoke_relative, methods=["POST"]),
-    Route(f"{P}/observations", add_observation, methods=["POST"]),
-    Route(f"{P}/observations", latest_observations, methods=["GET"]),
-    Route(f"{P}/messages", messages, methods=["GET"]),
-    Route("/icu/alerts", alerts, methods=["GET"]),
-]
+P = "/api/v1/icu/patients/{patient_id}"
+ICU = ("icu_doctor",)
+ERRORS = (400, 401, 403, 404, 409, 413, 422, 429, 503)
+ENDPOINTS = [
+    Endpoint("PUT", f"{P}/status", "ICU: admitted, discharged, transferred, deceased", set_status,
+             ICU, body=StatusIn, errors=ERRORS),
+    Endpoint("POST", f"{P}/relatives", "ICU: register a relative for the daily SMS", add_relative,
+             ICU, body=RelativeIn, status=201, errors=ERRORS),
+    Endpoint("GET", f"{P}/relatives", "ICU: the patient's relatives, phones masked",
+             list_relatives, ICU, errors=ERRORS),
+    Endpoint("POST", f"{P}/relatives/{{relative_id:int}}/revoke",
+             "ICU: withdraw a relative's consent", revoke_relative, ICU, errors=ERRORS),
+    Endpoint("POST", f"{P}/observations", "ICU: record the latest values", add_observation, ICU,
+             body=ObservationIn, status=201, errors=ERRORS),
+    Endpoint("GET", f"{P}/observations", "ICU: the latest values", latest_observations, ICU,
+             errors=ERRORS),
+    Endpoint("GET", f"{P}/messages", "ICU: what was sent to whom, and its status", messages, ICU,
+             errors=ERRORS),
+    Endpoint("GET", "/api/v1/icu/alerts", "ICU: failed or stuck messages", alerts, ICU,
+             errors=ERRORS),
+]  # fmt: skip

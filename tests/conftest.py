@@ -13,7 +13,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from clinicq.app import SCHEMAS
+from clinicq.parts import SCHEMAS
 from engine.auth import create_token
 from engine.cluster import EmbeddedCluster
 from engine.database import prepare

@@ -1,4 +1,4 @@
-"""The kiosk printing API, mounted by ``clinicq/app.py`` (``*ticketing.api.routes``).
+"""The kiosk printing API, declared in ``ENDPOINTS`` and mounted by the assembly.
 
     POST /api/v1/clinics/{clinic}/kiosks/{kiosk}/print                  {"ticket": id}: 202, the job
     GET  /api/v1/clinics/{clinic}/kiosks/{kiosk}/print/{job}            the job, from any worker
@@ -17,12 +17,10 @@ from collections.abc import Iterator
 from typing import Annotated
 
 import msgspec
-from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
-from engine.api.handlers import authenticate, engine_of
-from engine.api.http import JSON, decode_body
+from engine.api.endpoint import Call, Endpoint
+from engine.api.http import JSON
 from engine.clinic import Clinic, Kiosk
 from engine.errors import Conflict, NotFound
 from ticketing.errors import PrinterConfigError, SpoolError
@@ -36,8 +34,8 @@ class PrintBody(msgspec.Struct, forbid_unknown_fields=True):
     ticket: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 
 
-def service_of(request: Request) -> PrintService:
-    service: PrintService = request.app.state.printing
+def service_of(call: Call) -> PrintService:
+    service: PrintService = call.request.app.state.printing
     return service
 
 
@@ -59,63 +57,66 @@ def _printing() -> Iterator[None]:
         raise Conflict(str(exc), code="print_in_progress") from exc
 
 
-async def print_ticket(request: Request) -> Response:
-    engine, clinic_id = engine_of(request), request.path_params["clinic"]
-    (await authenticate(request)).require(clinic_id, *PRINTERS)
-    clinic = await engine.clinic(clinic_id)
-    kiosk = _kiosk(clinic, request.path_params["kiosk"])
-    settings = request.app.state.settings
-    body, _ = await decode_body(request, PrintBody, settings.max_body_bytes)
+async def print_ticket(call: Call) -> Response:
+    engine, clinic_id, clinic, body = call.engine, call.clinic_id, await call.clinic(), call.body
+    kiosk = _kiosk(clinic, call.params["kiosk"])
+    request, settings = call.request, call.request.app.state.settings
     ticket, ahead = await engine.ticket(clinic_id, body.ticket)
     rates = await engine.store.rates(clinic_id, ticket.service)
     link = status_url(settings.public_url or str(request.base_url), clinic_id, ticket.id)
     paper = ticket_print(clinic, ticket, ahead, rates, link)
     with _printing():
-        record, new = await service_of(request).print_ticket(clinic_id, kiosk, ticket.id, paper)
+        record, new = await service_of(call).print_ticket(clinic_id, kiosk, ticket.id, paper)
     return JSON(job_view(record), status_code=202 if new else 200)
 
 
-async def get_job(request: Request) -> Response:
-    engine, clinic_id = engine_of(request), request.path_params["clinic"]
-    (await authenticate(request)).require(clinic_id, *PRINTERS)
-    kiosk = _kiosk(await engine.clinic(clinic_id), request.path_params["kiosk"])
-    record = await service_of(request).job(clinic_id, request.path_params["job"])
+async def get_job(call: Call) -> Response:
+    engine, clinic_id = call.engine, call.clinic_id
+    kiosk = _kiosk(await engine.clinic(clinic_id), call.params["kiosk"])
+    record = await service_of(call).job(clinic_id, call.params["job"])
     if record is None or record.kiosk != kiosk.id:
         raise NotFound("no such print job at this kiosk", code="print_job_not_found")
     return JSON(job_view(record))
 
 
-async def reprint(request: Request) -> Response:
+async def reprint(call: Call) -> Response:
     """The same ticket again at this kiosk (the original may have been printed elsewhere)."""
-    engine, clinic_id = engine_of(request), request.path_params["clinic"]
-    (await authenticate(request)).require(clinic_id, *PRINTERS)
-    kiosk = _kiosk(await engine.clinic(clinic_id), request.path_params["kiosk"])
+    engine, clinic_id = call.engine, call.clinic_id
+    kiosk = _kiosk(await engine.clinic(clinic_id), call.params["kiosk"])
     with _printing():
-        record = await service_of(request).reprint(clinic_id, kiosk, request.path_params["job"])
+        record = await service_of(call).reprint(clinic_id, kiosk, call.params["job"])
     if record is None:
         raise NotFound("no such print job", code="print_job_not_found")
     return JSON(job_view(record), status_code=202)
 
 
-async def get_printer(request: Request) -> Response:
-    engine, clinic_id = engine_of(request), request.path_params["clinic"]
-    (await authenticate(request)).require(clinic_id, *PRINTERS)
-    kiosk = _kiosk(await engine.clinic(clinic_id), request.path_params["kiosk"])
-    return JSON(printer_view(await service_of(request).printer(clinic_id, kiosk.id)))
+async def get_printer(call: Call) -> Response:
+    engine, clinic_id = call.engine, call.clinic_id
+    kiosk = _kiosk(await engine.clinic(clinic_id), call.params["kiosk"])
+    return JSON(printer_view(await service_of(call).printer(clinic_id, kiosk.id)))
 
 
-async def get_alerts(request: Request) -> Response:
-    engine, clinic_id = engine_of(request), request.path_params["clinic"]
-    (await authenticate(request)).require(clinic_id, "head", "registrar")
-    alerts = await service_of(request).alerts(await engine.clinic(clinic_id))
+async def get_alerts(call: Call) -> Response:
+    engine, clinic_id = call.engine, call.clinic_id
+    alerts = await service_of(call).alerts(await engine.clinic(clinic_id))
     return JSON({"printers": [printer_view(record) for record in alerts]})
 
 
 KIOSK = "/api/v1/clinics/{clinic}/kiosks/{kiosk}"
-routes = [
-    Route(KIOSK + "/print", print_ticket, methods=["POST"]),
-    Route(KIOSK + "/print/{job}", get_job, methods=["GET"]),
-    Route(KIOSK + "/print/{job}/reprint", reprint, methods=["POST"]),
-    Route(KIOSK + "/printer", get_printer, methods=["GET"]),
-    Route("/api/v1/clinics/{clinic}/alerts", get_alerts, methods=["GET"]),
-]
+ERRORS = (400, 401, 403, 404, 409, 413, 422, 429, 503)
+ENDPOINTS = [
+    Endpoint("POST", KIOSK + "/print",
+             "Print an issued ticket at the kiosk's printer; answers at once with the job",
+             print_ticket, PRINTERS, body=PrintBody, status=202, errors=(200, *ERRORS)),
+    Endpoint("GET", KIOSK + "/print/{job}",
+             "A print job's state; fallback: keep the ticket on screen", get_job, PRINTERS,
+             errors=ERRORS),
+    Endpoint("POST", KIOSK + "/print/{job}/reprint",
+             "Print the same ticket again at this kiosk (never a new ticket)", reprint, PRINTERS,
+             status=202, errors=ERRORS),
+    Endpoint("GET", KIOSK + "/printer", "The kiosk printer's last state", get_printer, PRINTERS,
+             errors=ERRORS),
+    Endpoint("GET", "/api/v1/clinics/{clinic}/alerts",
+             "Kiosk printers out of paper, offline or gone silent", get_alerts,
+             ("head", "registrar"), errors=ERRORS),
+]  # fmt: skip

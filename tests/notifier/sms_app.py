@@ -1,39 +1,36 @@
-"""A tiny Starlette app for the tests: stub auth sets the principal, engine errors render as
-JSON, the notifier routes are mounted under /api/v1 as the engine will."""
+"""A tiny Starlette app for the tests: stub tokens make the principal from ``x-role`` and
+``x-clinic`` headers, engine errors render as JSON, and the notifier's endpoints are mounted
+from their declarations as the assembly mounts them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from types import SimpleNamespace
 
 import asyncpg
 from starlette.applications import Starlette
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from engine.api.endpoint import routes
+from engine.auth import Principal
 from engine.errors import EngineError
-from notifier.api import create_service, routes
+from notifier.api import ENDPOINTS, create_service
 from notifier.settings import NotifierSettings
 
 
-@dataclass
-class Principal:
-    role: str
-    clinic: str | None
-    doctor: str | None
-    token_id: str
+class StubTokens:
+    """Every request is the principal its test headers name (the default: an ICU doctor)."""
+
+    async def authenticate(self, header: str | None, client: str | None = None) -> Principal:
+        role, _, clinic = (header or "").removeprefix("Bearer ").partition("|")
+        return Principal("tok1", role or "icu_doctor", clinic or "c1", "d1")
 
 
-class StubAuth(BaseHTTPMiddleware):
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        request.state.principal = Principal(
-            request.headers.get("x-role", "icu_doctor"),
-            request.headers.get("x-clinic", "c1"),
-            "d1",
-            "tok1",
-        )
-        return await call_next(request)
+class NoLimit:
+    def check(self, who: str) -> None:
+        pass
 
 
 async def render(request: Request, exc: Exception) -> Response:
@@ -41,10 +38,30 @@ async def render(request: Request, exc: Exception) -> Response:
     return JSONResponse(exc.to_json(), status_code=exc.status)
 
 
+class AsBearer:
+    """The tests name the principal in two headers; the engine reads Authorization."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = dict(scope["headers"])
+            role = headers.get(b"x-role", b"").decode()
+            clinic = headers.get(b"x-clinic", b"").decode()
+            headers[b"authorization"] = f"Bearer {role}|{clinic}".encode()
+            scope = {**scope, "headers": list(headers.items())}
+        await self.app(scope, receive, send)
+
+
 def build_app(pool: asyncpg.Pool, settings: NotifierSettings) -> Starlette:
     app = Starlette(
-        routes=[Mount("/api/v1", routes=routes)], exception_handlers={EngineError: render}
+        routes=routes(ENDPOINTS),
+        exception_handlers={EngineError: render},
+        middleware=[Middleware(AsBearer)],
     )
-    app.add_middleware(StubAuth)
     app.state.sms = create_service(pool, settings)
+    app.state.tokens = StubTokens()
+    app.state.limiter = NoLimit()
+    app.state.settings = SimpleNamespace(max_body_bytes=64 * 1024)
     return app
