@@ -8,8 +8,9 @@ property-based test keeps the two in step.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -20,6 +21,7 @@ from engine.model.state import ClinicState, apply
 from engine.model.tickets import Action, State, next_state
 
 OPEN = ("waiting", "called", "serving", "suspended")
+T = TypeVar("T")
 
 
 @dataclass
@@ -135,19 +137,60 @@ def call_next(
 def _pick(
     state: ClinicState, doctor: DoctorDuty, now: int, priority_run: int
 ) -> tuple[Ticket | None, int]:
-    booked = [t for t in state.booked_waiting(doctor.id) if (t.slot_time or 0) <= now]
-    if booked:
-        return booked[0], doctor.streak
-    candidates = [t for s in doctor.services for t in state.waiting(s)]
-    first_priority = min((t for t in candidates if t.priority), key=_by_arrival, default=None)
-    first_plain = min((t for t in candidates if not t.priority), key=_by_arrival, default=None)
-    if first_priority is not None and (first_plain is None or doctor.streak < priority_run):
-        return first_priority, doctor.streak + 1
-    return first_plain, 0
+    walk_ins = [t for s in doctor.services for t in state.waiting(s)]
+    return choose_next(
+        state.booked_waiting(doctor.id),
+        walk_ins,
+        now=now,
+        streak=doctor.streak,
+        priority_run=priority_run,
+        slot=_slot_time,
+        arrival=_by_arrival,
+        priority=_has_priority,
+    )
+
+
+def choose_next(
+    booked: Iterable[T],
+    walk_ins: Iterable[T],
+    *,
+    now: float,
+    streak: int,
+    priority_run: int,
+    slot: Callable[[T], float],
+    arrival: Callable[[T], float],
+    priority: Callable[[T], bool],
+) -> tuple[T | None, int]:
+    """Who a doctor calls next, and the doctor's priority streak after the call.
+
+    A booked patient whose slot time has come goes first (earliest slot, then arrival); then the
+    walk-in who came first, a priority category taking at most ``priority_run`` calls in a row.
+    Nobody to call leaves the streak as it was. Any patient record will do: the simulator calls
+    this with its own, through the ``slot``, ``arrival`` and ``priority`` accessors.
+    """
+    due = [b for b in booked if slot(b) <= now]
+    if due:
+        return min(due, key=lambda b: (slot(b), arrival(b))), streak
+    candidates = list(walk_ins)
+    first_priority = min((t for t in candidates if priority(t)), key=arrival, default=None)
+    first_plain = min((t for t in candidates if not priority(t)), key=arrival, default=None)
+    if first_priority is not None and (first_plain is None or streak < priority_run):
+        return first_priority, streak + 1
+    if first_plain is not None:
+        return first_plain, 0
+    return None, streak
 
 
 def _by_arrival(ticket: Ticket) -> int:
     return ticket.arrival
+
+
+def _slot_time(ticket: Ticket) -> int:
+    return ticket.slot_time or 0
+
+
+def _has_priority(ticket: Ticket) -> bool:
+    return bool(ticket.priority)
 
 
 def act(
