@@ -18,9 +18,8 @@ from engine.model import events as ev
 from engine.model.entities import DoctorDuty, Ticket
 from engine.model.errors import DecisionError
 from engine.model.state import ClinicState, apply
-from engine.model.tickets import Action, State, next_state
+from engine.model.tickets import OPEN_STATES, Action, State, next_state
 
-OPEN = ("waiting", "called", "serving", "suspended")
 T = TypeVar("T")
 
 
@@ -43,7 +42,7 @@ def open_day(state: ClinicState, out: Outcome, now: int, day: str) -> None:
     """
     if day <= state.day:
         return
-    expired = sorted(t.id for t in state.tickets.values() if t.state in OPEN)
+    expired = sorted(t.id for t in state.tickets.values() if t.state in OPEN_STATES)
     out.emit(state, ev.DayOpened, now, day=day, expired=expired)
 
 
