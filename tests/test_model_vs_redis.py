@@ -196,12 +196,13 @@ class ModelVsRedis(RuleBasedStateMachine):
     def issue(self, service: str, priority: str, channel: str) -> None:
         self._both(Issue(service, priority=priority, channel=channel))
 
-    @rule(data=st.data())
-    def call_next(self, data: st.DataObject) -> None:
+    @rule(data=st.data(), actor=st.one_of(st.none(), st.none(), st.sampled_from(DOCTORS)))
+    def call_next(self, data: st.DataObject, actor: str | None) -> None:
         held = sorted(
             d.cabinet for d in self.model.doctors.values() if d.status != "off" and d.cabinet
         )
-        self._both(CallNext(data.draw(st.sampled_from([*held, *held, *CABINETS, "999"]))))
+        cabinet = data.draw(st.sampled_from([*held, *held, *CABINETS, "999"]))
+        self._both(CallNext(cabinet, actor=actor))
 
     @precondition(lambda self: self.model.tickets)
     @rule(
