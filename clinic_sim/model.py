@@ -1,8 +1,8 @@
 """The day as a discrete-event simulation (simpy): ``simulate(config, seed) -> DayResult``.
 
-Doctors follow the engine's rules (``engine/model/queue.py``): a checked-in booking is called
-once its time has come, before walk-ins; walk-ins go by arrival, priority categories taking at
-most ``priority_run`` calls in a row; a suspended patient is resumed before the next call. A
+Doctors call patients by the engine's own rule (``engine.model.queue.choose_next``): a checked-in
+booking once its time has come, before walk-ins; walk-ins by arrival, priority categories taking
+at most ``priority_run`` calls in a row. A suspended patient is resumed before the next call. A
 doctor takes a break once the patient in hand is done. Pure: no I/O, no clock, no global state.
 """
 
@@ -18,8 +18,21 @@ import simpy
 from clinic_sim.config import DayConfig, DoctorSpec
 from clinic_sim.patients import Patient, plan_day
 from clinic_sim.results import DayResult, DoctorLoad, Visit
+from engine.model.queue import choose_next
 
 SAFETY_MINUTES = 24 * 60.0  # no simulated day runs longer than this past closing
+
+
+def _slot(p: Patient) -> float:
+    return p.slot or 0.0
+
+
+def _arrival(p: Patient) -> float:
+    return p.arrival
+
+
+def _priority(p: Patient) -> bool:
+    return bool(p.priority)
 
 
 @dataclass
@@ -112,25 +125,31 @@ class _Day:
     def _pick(
         self, spec: DoctorSpec, streak: int, *, booked_only: bool = False
     ) -> tuple[Patient | None, int]:
-        now = self.env.now
-        mine = self.booked[spec.id]
-        due = [p for p in mine if (p.slot or 0.0) <= now]
-        if due:
-            chosen = min(due, key=lambda p: (p.slot or 0.0, p.arrival))
-            mine.remove(chosen)
-            return chosen, streak
-        if booked_only:
-            return None, streak
-        heads = [self.queues[s] for s in spec.services if s in self.queues]
-        prio = min(
-            (q for q in heads if q.priority), key=lambda q: q.priority[0].arrival, default=None
+        """The engine's own choice (``choose_next``), over the heads of the simulated queues."""
+        heads: list[Patient] = []  # each queue is in arrival order: its head stands for it
+        if not booked_only:
+            for queue in (self.queues[s] for s in spec.services if s in self.queues):
+                heads += [line[0] for line in (queue.priority, queue.plain) if line]
+        choice = choose_next(
+            self.booked[spec.id],
+            heads,
+            now=self.env.now,
+            streak=streak,
+            priority_run=self.config.priority_run,
+            slot=_slot,
+            arrival=_arrival,
+            priority=_priority,
         )
-        plain = min((q for q in heads if q.plain), key=lambda q: q.plain[0].arrival, default=None)
-        if prio is not None and (plain is None or streak < self.config.priority_run):
-            return prio.priority.popleft(), streak + 1
-        if plain is not None:
-            return plain.plain.popleft(), 0
-        return None, streak
+        chosen, streak = choice
+        if chosen is None:
+            return None, streak
+        if chosen.kind == "booked":
+            self.booked[spec.id].remove(chosen)
+        else:
+            queue = self.queues[chosen.service]
+            taken = (queue.priority if chosen.priority else queue.plain).popleft()
+            assert taken is chosen
+        return chosen, streak
 
     def _has_work(self, spec: DoctorSpec) -> bool:
         return bool(self.booked[spec.id]) or any(

@@ -1,7 +1,8 @@
 """The engine's write commands, and how each one runs: as a Lua script, or on the pure model.
 
-One mapping serves both the service (``script_call``) and the model test (``run_pure``), so the
-test compares exactly the calls production makes.
+Each command says both in one place: ``script`` (the script name and its own arguments) and
+``pure`` (the same decision on the model). The service runs ``script_call``, the model test
+``run_pure``, so the test compares exactly the calls production makes.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from engine.model.clock import day_bounds
 from engine.model.queue import Outcome
 from engine.model.state import ClinicState
 
+Args = list[str | int]
+
 
 @dataclass(frozen=True)
 class Issue:
@@ -22,11 +25,40 @@ class Issue:
     priority: str = ""
     channel: str = "kiosk"
 
+    def script(self, clinic: Clinic, now: int, hold_ms: int) -> tuple[str, Args]:
+        return "issue", [self.service, _prefix(clinic, self.service), self.priority, self.channel]
+
+    def pure(self, state: ClinicState, clinic: Clinic, now: int, day: str, hold_ms: int) -> Outcome:
+        return queue.run(
+            queue.issue,
+            state,
+            now,
+            day,
+            service=self.service,
+            prefix=_prefix(clinic, self.service),
+            priority=self.priority,
+            channel=self.channel,
+        )
+
 
 @dataclass(frozen=True)
 class CallNext:
     cabinet: str
     actor: str | None = None
+
+    def script(self, clinic: Clinic, now: int, hold_ms: int) -> tuple[str, Args]:
+        return "call_next", [self.cabinet, clinic.policy.priority_run, self.actor or ""]
+
+    def pure(self, state: ClinicState, clinic: Clinic, now: int, day: str, hold_ms: int) -> Outcome:
+        return queue.run(
+            queue.call_next,
+            state,
+            now,
+            day,
+            cabinet=self.cabinet,
+            priority_run=clinic.policy.priority_run,
+            actor=self.actor,
+        )
 
 
 @dataclass(frozen=True)
@@ -36,6 +68,29 @@ class Act:
     to_service: str | None = None
     actor: str | None = None
 
+    def script(self, clinic: Clinic, now: int, hold_ms: int) -> tuple[str, Args]:
+        max_recalls = clinic.policy.max_recalls
+        return "act", [
+            self.ticket,
+            self.action,
+            max_recalls,
+            self.to_service or "",
+            self.actor or "",
+        ]
+
+    def pure(self, state: ClinicState, clinic: Clinic, now: int, day: str, hold_ms: int) -> Outcome:
+        return queue.run(
+            queue.act,
+            state,
+            now,
+            day,
+            ticket_id=self.ticket,
+            action=self.action,
+            max_recalls=clinic.policy.max_recalls,
+            to_service=self.to_service,
+            actor=self.actor,
+        )
+
 
 @dataclass(frozen=True)
 class SetDuty:
@@ -43,6 +98,32 @@ class SetDuty:
     status: str | None = None
     cabinet: str | None = None
     services: tuple[str, ...] | None = None
+
+    def script(self, clinic: Clinic, now: int, hold_ms: int) -> tuple[str, Args]:
+        default = clinic.doctor(self.doctor)
+        return "duty", [
+            self.doctor,
+            self.status or "",
+            self.cabinet or "",
+            ",".join(self.services or ()),
+            (default.cabinet if default else None) or "",
+            ",".join(default.services if default else ()),
+        ]
+
+    def pure(self, state: ClinicState, clinic: Clinic, now: int, day: str, hold_ms: int) -> Outcome:
+        default = clinic.doctor(self.doctor)
+        return queue.run(
+            queue.set_duty,
+            state,
+            now,
+            day,
+            doctor_id=self.doctor,
+            status=self.status,
+            cabinet=self.cabinet,
+            services=list(self.services) if self.services else None,
+            default_cabinet=default.cabinet if default else None,
+            default_services=list(default.services) if default else [],
+        )
 
 
 @dataclass(frozen=True)
@@ -53,11 +134,44 @@ class Reserve:
     owner: str = ""
     confirm: bool = False
 
+    def script(self, clinic: Clinic, now: int, hold_ms: int) -> tuple[str, Args]:
+        s = self.slot
+        return "reserve", [
+            s.id,
+            s.start_ms,
+            s.doctor,
+            s.service,
+            self.patient,
+            self.channel,
+            self.owner,
+            "1" if self.confirm else "0",
+            hold_ms,
+        ]
+
+    def pure(self, state: ClinicState, clinic: Clinic, now: int, day: str, hold_ms: int) -> Outcome:
+        return queue.run(
+            booking.reserve,
+            state,
+            now,
+            slot=self.slot,
+            patient=self.patient,
+            channel=self.channel,
+            owner=self.owner,
+            confirm=self.confirm,
+            hold_ms=hold_ms,
+        )
+
 
 @dataclass(frozen=True)
 class Confirm:
     reservation: str
     owner: str = ""
+
+    def script(self, clinic: Clinic, now: int, hold_ms: int) -> tuple[str, Args]:
+        return "confirm", [self.reservation, self.owner]
+
+    def pure(self, state: ClinicState, clinic: Clinic, now: int, day: str, hold_ms: int) -> Outcome:
+        return queue.run(booking.confirm, state, now, rid=self.reservation, owner=self.owner)
 
 
 @dataclass(frozen=True)
@@ -66,6 +180,14 @@ class Cancel:
     slot: str | None = None
     owner: str = ""
 
+    def script(self, clinic: Clinic, now: int, hold_ms: int) -> tuple[str, Args]:
+        return "cancel", [self.reservation or "", self.slot or "", self.owner]
+
+    def pure(self, state: ClinicState, clinic: Clinic, now: int, day: str, hold_ms: int) -> Outcome:
+        if self.reservation:
+            return queue.run(booking.cancel, state, now, rid=self.reservation, owner=self.owner)
+        return queue.run(booking.cancel_slot, state, now, slot=self.slot or "", owner=self.owner)
+
 
 @dataclass(frozen=True)
 class Move:
@@ -73,156 +195,52 @@ class Move:
     slot: Slot
     owner: str = ""
 
+    def script(self, clinic: Clinic, now: int, hold_ms: int) -> tuple[str, Args]:
+        s = self.slot
+        return "move", [self.reservation, self.owner, s.id, s.start_ms, s.doctor, s.service]
+
+    def pure(self, state: ClinicState, clinic: Clinic, now: int, day: str, hold_ms: int) -> Outcome:
+        return queue.run(
+            booking.move, state, now, rid=self.reservation, owner=self.owner, slot=self.slot
+        )
+
 
 @dataclass(frozen=True)
 class CheckIn:
     reservation: str
 
+    def script(self, clinic: Clinic, now: int, hold_ms: int) -> tuple[str, Args]:
+        start, end = day_bounds(now, clinic.timezone)
+        prefixes = ",".join(f"{s.id}={s.prefix}" for s in clinic.services)
+        return "check_in", [self.reservation, start, end, prefixes]
+
+    def pure(self, state: ClinicState, clinic: Clinic, now: int, day: str, hold_ms: int) -> Outcome:
+        start, end = day_bounds(now, clinic.timezone)
+        return queue.run(
+            booking.check_in,
+            state,
+            now,
+            day,
+            rid=self.reservation,
+            day_start=start,
+            day_end=end,
+            prefixes={s.id: s.prefix for s in clinic.services},
+        )
+
 
 Command = Issue | CallNext | Act | SetDuty | Reserve | Confirm | Cancel | Move | CheckIn
 
 
-def script_call(
-    cmd: Command, clinic: Clinic, now: int, hold_ms: int
-) -> tuple[str, list[str | int]]:
+def script_call(cmd: Command, clinic: Clinic, now: int, hold_ms: int) -> tuple[str, Args]:
     """The script name and its own arguments (ARGV[8..]) for a command."""
-    match cmd:
-        case Issue():
-            return "issue", [cmd.service, _prefix(clinic, cmd.service), cmd.priority, cmd.channel]
-        case CallNext():
-            return "call_next", [cmd.cabinet, clinic.policy.priority_run, cmd.actor or ""]
-        case Act():
-            return "act", [
-                cmd.ticket,
-                cmd.action,
-                clinic.policy.max_recalls,
-                cmd.to_service or "",
-                cmd.actor or "",
-            ]
-        case SetDuty():
-            default = clinic.doctor(cmd.doctor)
-            return "duty", [
-                cmd.doctor,
-                cmd.status or "",
-                cmd.cabinet or "",
-                ",".join(cmd.services or ()),
-                (default.cabinet if default else None) or "",
-                ",".join(default.services if default else ()),
-            ]
-        case Reserve():
-            s = cmd.slot
-            return "reserve", [
-                s.id,
-                s.start_ms,
-                s.doctor,
-                s.service,
-                cmd.patient,
-                cmd.channel,
-                cmd.owner,
-                "1" if cmd.confirm else "0",
-                hold_ms,
-            ]
-        case Confirm():
-            return "confirm", [cmd.reservation, cmd.owner]
-        case Cancel():
-            return "cancel", [cmd.reservation or "", cmd.slot or "", cmd.owner]
-        case Move():
-            s = cmd.slot
-            return "move", [cmd.reservation, cmd.owner, s.id, s.start_ms, s.doctor, s.service]
-        case CheckIn():
-            start, end = day_bounds(now, clinic.timezone)
-            prefixes = ",".join(f"{s.id}={s.prefix}" for s in clinic.services)
-            return "check_in", [cmd.reservation, start, end, prefixes]
-    raise TypeError(f"unknown command {cmd!r}")
+    return cmd.script(clinic, now, hold_ms)
 
 
 def run_pure(
     state: ClinicState, cmd: Command, clinic: Clinic, now: int, day: str, hold_ms: int
 ) -> Outcome:
     """Run a command on the pure model; raise DecisionError (with ``events``) on refusal."""
-    policy = clinic.policy
-    match cmd:
-        case Issue():
-            return queue.run(
-                queue.issue,
-                state,
-                now,
-                day,
-                service=cmd.service,
-                prefix=_prefix(clinic, cmd.service),
-                priority=cmd.priority,
-                channel=cmd.channel,
-            )
-        case CallNext():
-            return queue.run(
-                queue.call_next,
-                state,
-                now,
-                day,
-                cabinet=cmd.cabinet,
-                priority_run=policy.priority_run,
-            )
-        case Act():
-            return queue.run(
-                queue.act,
-                state,
-                now,
-                day,
-                ticket_id=cmd.ticket,
-                action=cmd.action,
-                max_recalls=policy.max_recalls,
-                to_service=cmd.to_service,
-                actor=cmd.actor,
-            )
-        case SetDuty():
-            default = clinic.doctor(cmd.doctor)
-            return queue.run(
-                queue.set_duty,
-                state,
-                now,
-                day,
-                doctor_id=cmd.doctor,
-                status=cmd.status,
-                cabinet=cmd.cabinet,
-                services=list(cmd.services) if cmd.services else None,
-                default_cabinet=default.cabinet if default else None,
-                default_services=list(default.services) if default else [],
-            )
-        case Reserve():
-            return queue.run(
-                booking.reserve,
-                state,
-                now,
-                slot=cmd.slot,
-                patient=cmd.patient,
-                channel=cmd.channel,
-                owner=cmd.owner,
-                confirm=cmd.confirm,
-                hold_ms=hold_ms,
-            )
-        case Confirm():
-            return queue.run(booking.confirm, state, now, rid=cmd.reservation, owner=cmd.owner)
-        case Cancel() if cmd.reservation:
-            return queue.run(booking.cancel, state, now, rid=cmd.reservation, owner=cmd.owner)
-        case Cancel():
-            return queue.run(booking.cancel_slot, state, now, slot=cmd.slot or "", owner=cmd.owner)
-        case Move():
-            return queue.run(
-                booking.move, state, now, rid=cmd.reservation, owner=cmd.owner, slot=cmd.slot
-            )
-        case CheckIn():
-            start, end = day_bounds(now, clinic.timezone)
-            return queue.run(
-                booking.check_in,
-                state,
-                now,
-                day,
-                rid=cmd.reservation,
-                day_start=start,
-                day_end=end,
-                prefixes={s.id: s.prefix for s in clinic.services},
-            )
-    raise TypeError(f"unknown command {cmd!r}")
+    return cmd.pure(state, clinic, now, day, hold_ms)
 
 
 def _prefix(clinic: Clinic, service: str) -> str:

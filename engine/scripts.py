@@ -1,16 +1,22 @@
 """The Lua scripts: each ``.lua`` file is one atomic decision, assembled with its preludes.
 
-The ticket transition table is written into every script from ``model.tickets.TRANSITIONS``, so
-the Lua side never restates it. redis-py's ``register_script`` runs them by SHA and reloads a
-script on NOSCRIPT (after a Redis restart or ``SCRIPT FLUSH``).
+The rules' tables are written into every script from the pure model, so the Lua side never
+restates them: the ticket transitions (``model.tickets``), the reservation transitions and
+refusals (``model.reservations``), the open ticket states and how many calls a screen keeps.
+redis-py's ``register_script`` runs them by SHA and reloads a script on NOSCRIPT (after a Redis
+restart or ``SCRIPT FLUSH``).
 """
 
 from __future__ import annotations
 
+import json
 from functools import cache
 from pathlib import Path
+from typing import Any
 
-from engine.model.tickets import transition_table_for_lua
+from engine.model import reservations
+from engine.model.state import CALLS_KEPT
+from engine.model.tickets import OPEN_STATES, transition_table_for_lua
 
 LUA_DIR = Path(__file__).with_name("lua")
 BOOKING_SCRIPTS = frozenset({"reserve", "confirm", "cancel", "move", "check_in"})
@@ -18,12 +24,34 @@ NAMES = ("issue", "call_next", "act", "duty", *sorted(BOOKING_SCRIPTS))
 STANDALONE = ("fence",)  # housekeeping scripts without the decision prelude
 
 
-def _lua_table() -> str:
-    rows = []
-    for state, moves in transition_table_for_lua().items():
-        inner = ", ".join(f"['{action}'] = '{target}'" for action, target in moves.items())
-        rows.append(f"  {state} = {{{inner}}},")
-    return "local TRANSITIONS = {\n" + "\n".join(rows) + "\n}\n"
+def lua_value(value: Any) -> str:
+    """A Lua literal for plain data: strings (JSON quoting is valid Lua for them), integers,
+    booleans, lists and string-keyed dicts (keys sorted, so the text, and the SHA, is stable)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str) and not value.isascii():
+        raise ValueError(f"Lua 5.1 has no \\u escapes: {value!r}")
+    if isinstance(value, str | int):
+        return json.dumps(value)
+    if isinstance(value, list | tuple):
+        return "{" + ", ".join(lua_value(v) for v in value) + "}"
+    if isinstance(value, dict):
+        items = sorted(value.items())
+        return "{" + ", ".join(f"[{json.dumps(k)}] = {lua_value(v)}" for k, v in items) + "}"
+    raise TypeError(f"no Lua literal for {value!r}")
+
+
+def _prelude() -> str:
+    moves, refusals = reservations.tables_for_lua()
+    constants = {
+        "TRANSITIONS": transition_table_for_lua(),
+        "RESERVATION_TRANSITIONS": moves,
+        "RESERVATION_REFUSALS": refusals,
+        "RESERVATION_HOLDS_SLOT": dict.fromkeys(map(str, reservations.HOLDS_SLOT), True),
+        "OPEN": dict.fromkeys(map(str, OPEN_STATES), True),
+        "CALLS_KEPT": CALLS_KEPT,
+    }
+    return "".join(f"local {name} = {lua_value(value)}\n" for name, value in constants.items())
 
 
 @cache
@@ -31,7 +59,7 @@ def source(name: str) -> str:
     """The full text of script ``name`` as Redis runs it."""
     if name in STANDALONE:
         return (LUA_DIR / f"{name}.lua").read_text()
-    parts = [_lua_table(), (LUA_DIR / "_lib.lua").read_text()]
+    parts = [_prelude(), (LUA_DIR / "_lib.lua").read_text()]
     if name in BOOKING_SCRIPTS:
         parts.append((LUA_DIR / "_booking.lua").read_text())
     parts.append((LUA_DIR / f"{name}.lua").read_text())

@@ -45,9 +45,8 @@ from engine.commands import (
 from engine.model.booking import Slot, slots_for
 from engine.model.clock import day_bounds, service_day
 from engine.model.errors import DecisionError
-from engine.model.queue import OPEN
 from engine.model.state import ClinicState
-from engine.model.tickets import TICKET_ACTIONS, TRANSITIONS, State
+from engine.model.tickets import OPEN_STATES, TICKET_ACTIONS, TRANSITIONS, State
 from engine.store_redis import RedisStore
 
 pytestmark = pytest.mark.integration
@@ -132,7 +131,7 @@ class ModelVsRedis(RuleBasedStateMachine):
         try:
             out = run_pure(self.model, cmd, CLINIC, self.now, day, HOLD_MS)
         except DecisionError as exc:
-            assert answer.error == exc.code, (answer.error, answer.message, exc.code, exc.message)
+            assert (answer.error, answer.message) == (exc.code, exc.message)
             assert answer.events == exc.events
             return
         assert answer.error is None, (answer.error, answer.message, out.events)
@@ -150,7 +149,7 @@ class ModelVsRedis(RuleBasedStateMachine):
     def _ticket(self, data: st.DataObject) -> str:
         """Mostly one in a doctor's hands or still open, sometimes any, now and then unknown."""
         every = sorted(self.model.tickets)
-        live = [i for i in every if self.model.tickets[i].state in OPEN]
+        live = [i for i in every if self.model.tickets[i].state in OPEN_STATES]
         handled = [i for i in live if self.model.tickets[i].state != "waiting"]
         return data.draw(st.sampled_from([*handled, *handled, *live, *live, *every, "t9999"]))
 
@@ -197,12 +196,13 @@ class ModelVsRedis(RuleBasedStateMachine):
     def issue(self, service: str, priority: str, channel: str) -> None:
         self._both(Issue(service, priority=priority, channel=channel))
 
-    @rule(data=st.data())
-    def call_next(self, data: st.DataObject) -> None:
+    @rule(data=st.data(), actor=st.one_of(st.none(), st.none(), st.sampled_from(DOCTORS)))
+    def call_next(self, data: st.DataObject, actor: str | None) -> None:
         held = sorted(
             d.cabinet for d in self.model.doctors.values() if d.status != "off" and d.cabinet
         )
-        self._both(CallNext(data.draw(st.sampled_from([*held, *held, *CABINETS, "999"]))))
+        cabinet = data.draw(st.sampled_from([*held, *held, *CABINETS, "999"]))
+        self._both(CallNext(cabinet, actor=actor))
 
     @precondition(lambda self: self.model.tickets)
     @rule(

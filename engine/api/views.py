@@ -68,14 +68,13 @@ def ticket_view(
 
 
 def reservation_view(clinic: Clinic, r: Reservation, now: int) -> ReservationView:
-    state = "expired" if r.state == "held" and not r.active(now) else r.state
     return ReservationView(
         id=r.id,
         slot=r.slot,
         doctor=r.doctor,
         service=r.service,
         start=to_local(r.slot_time, clinic.timezone).isoformat(),
-        state=state,
+        state=r.state_at(now),
         hold_until=to_local(r.hold_until, clinic.timezone).isoformat() if r.hold_until else None,
         channel=r.channel,
         ticket=r.ticket,

@@ -2,7 +2,16 @@
 
 local function active(r)
   if r.state == 'held' then return r.hold_until ~= nil and r.hold_until > NOW end
-  return r.state == 'confirmed' or r.state == 'checked_in'
+  return RESERVATION_HOLDS_SLOT[r.state] == true
+end
+
+-- The state after a reservation's action, or the refusal the table names for the move it lacks.
+local function res_transition(r, action)
+  local target = (RESERVATION_TRANSITIONS[r.state] or {})[action]
+  if target then return target end
+  local refusal = (RESERVATION_REFUSALS[r.state] or {})[action]
+    or {'illegal_transition', 'a {state} reservation cannot ' .. action}
+  fail(refusal[1], (string.gsub(refusal[2], '{state}', r.state)))
 end
 
 -- The active reservation on a slot, or an old hold on it that must now read as expired.
@@ -12,7 +21,7 @@ local function holding(slot)
   local r = jget('res', rid)
   if r == nil then return nil, nil end
   if active(r) then return r, nil end
-  r.state = 'expired'
+  r.state = res_transition(r, 'expire')
   return nil, r
 end
 
@@ -23,9 +32,6 @@ local function own(rid, owner)
     fail('not_yours', 'this reservation was made through another channel')
   end
   if r.state == 'held' and not active(r) then fail('hold_expired', 'the hold on this slot has expired') end
-  if r.state == 'cancelled' or r.state == 'expired' then
-    fail('reservation_closed', 'the reservation is ' .. r.state)
-  end
   return r
 end
 

@@ -1,4 +1,5 @@
--- Prelude shared by every script; prepended at load time after the TRANSITIONS table.
+-- Prelude shared by every script; prepended at load time after the tables generated from the
+-- pure model (engine/scripts.py): TRANSITIONS, RESERVATION_*, OPEN, CALLS_KEPT.
 -- KEYS[1]  q:{clinic}:meta -- routes the script to the clinic's shard; every other key the
 --          scripts touch is built from ARGV[1] and carries the same hash tag.
 -- ARGV[1]  key prefix, q:{clinic}:
@@ -24,8 +25,6 @@ local FINGERPRINT = ARGV[7]
 local META = KEYS[1]
 local EVENTS = {}
 local PREV_LINK = nil
-local OPEN = {waiting = true, called = true, serving = true, suspended = true}
-local CALLS_KEPT = 20
 
 local function fail(code, message)
   error({refusal = true, code = code, message = message})

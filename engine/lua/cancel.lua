@@ -8,10 +8,7 @@ return run(function()
     if not rid then fail('reservation_not_found', 'no reservation on slot ' .. ARGV[9]) end
   end
   local r = own(rid, ARGV[10])
-  if r.state == 'checked_in' then
-    fail('checked_in', 'the patient has checked in: cancel the ticket instead')
-  end
-  r.state, r.hold_until = 'cancelled', nil
+  r.state, r.hold_until = res_transition(r, 'cancel'), nil
   free_slot_of(r)
   jput('res', r.id, r)
   emit({kind = 'reservation_cancelled', reservation = r})

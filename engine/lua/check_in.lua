@@ -5,8 +5,7 @@
 return run(function()
   open_day()
   local r = own(ARGV[8], '')
-  if r.state == 'checked_in' then fail('already_checked_in', 'the patient has already checked in') end
-  if r.state ~= 'confirmed' then fail('not_confirmed', 'only a confirmed booking can check in') end
+  local target = res_transition(r, 'check_in')
   if r.slot_time < tonumber(ARGV[9]) or r.slot_time >= tonumber(ARGV[10]) then
     fail('not_today', 'check-in is open on the day of the appointment only')
   end
@@ -25,7 +24,7 @@ return run(function()
   }
   jput('tickets', t.id, t)
   index_ticket(t)
-  r.state, r.ticket = 'checked_in', t.id
+  r.state, r.ticket = target, t.id
   jput('res', r.id, r)
   emit({kind = 'checked_in', reservation = r, ticket = t})
   return {ticket = t, reservation = r}

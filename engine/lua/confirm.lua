@@ -3,8 +3,7 @@
 -- result: {reservation}
 return run(function()
   local r = own(ARGV[8], ARGV[9])
-  if r.state ~= 'held' then fail('not_held', 'the reservation is ' .. r.state) end
-  r.state, r.hold_until = 'confirmed', nil
+  r.state, r.hold_until = res_transition(r, 'confirm'), nil
   jput('res', r.id, r)
   emit({kind = 'reservation_confirmed', reservation = r})
   return {reservation = r}

@@ -6,7 +6,7 @@
 return run(function()
   local r = own(ARGV[8], ARGV[9])
   local slot, slot_time = ARGV[10], tonumber(ARGV[11])
-  if r.state == 'checked_in' then fail('checked_in', 'the patient has already checked in') end
+  res_transition(r, 'move')  -- the same state, if the table allows a move
   if slot == r.slot then fail('same_slot', 'the reservation already holds that slot') end
   if ARGV[13] ~= r.service then
     fail('service_mismatch', 'a booking moves only to a slot of the same service')

@@ -18,6 +18,7 @@ from engine.model import events as ev
 from engine.model.entities import Reservation, Ticket
 from engine.model.errors import DecisionError
 from engine.model.queue import Outcome, open_day
+from engine.model.reservations import Action, State, next_state
 from engine.model.state import ClinicState
 
 
@@ -91,7 +92,7 @@ def _holding(
         return None, None
     if current.active(now):
         return current, None
-    return None, msgspec.structs.replace(current, state="expired")
+    return None, msgspec.structs.replace(current, state=next_state(current.state, Action.EXPIRE))
 
 
 def reserve(
@@ -118,7 +119,7 @@ def reserve(
         doctor=slot.doctor,
         service=slot.service,
         slot_time=slot.start_ms,
-        state="confirmed" if confirm else "held",
+        state=State.CONFIRMED if confirm else State.HELD,
         patient=patient,
         created_at=now,
         channel=channel,
@@ -136,10 +137,8 @@ def _own(state: ClinicState, rid: str, owner: str, now: int) -> Reservation:
         raise DecisionError("reservation_not_found", f"no reservation {rid}")
     if owner and reservation.owner != owner:
         raise DecisionError("not_yours", "this reservation was made through another channel")
-    if reservation.state == "held" and not reservation.active(now):
+    if reservation.state == State.HELD and not reservation.active(now):
         raise DecisionError("hold_expired", "the hold on this slot has expired")
-    if reservation.state in ("cancelled", "expired"):
-        raise DecisionError("reservation_closed", f"the reservation is {reservation.state}")
     return reservation
 
 
@@ -153,9 +152,8 @@ def cancel_slot(state: ClinicState, out: Outcome, now: int, *, slot: str, owner:
 
 def confirm(state: ClinicState, out: Outcome, now: int, *, rid: str, owner: str) -> Outcome:
     reservation = _own(state, rid, owner, now)
-    if reservation.state != "held":
-        raise DecisionError("not_held", f"the reservation is {reservation.state}")
-    reservation = msgspec.structs.replace(reservation, state="confirmed", hold_until=None)
+    target = next_state(reservation.state, Action.CONFIRM)
+    reservation = msgspec.structs.replace(reservation, state=target, hold_until=None)
     out.emit(state, ev.ReservationConfirmed, now, reservation=reservation)
     out.result = {"reservation": reservation}
     return out
@@ -163,9 +161,8 @@ def confirm(state: ClinicState, out: Outcome, now: int, *, rid: str, owner: str)
 
 def cancel(state: ClinicState, out: Outcome, now: int, *, rid: str, owner: str) -> Outcome:
     reservation = _own(state, rid, owner, now)
-    if reservation.state == "checked_in":
-        raise DecisionError("checked_in", "the patient has checked in: cancel the ticket instead")
-    reservation = msgspec.structs.replace(reservation, state="cancelled", hold_until=None)
+    target = next_state(reservation.state, Action.CANCEL)
+    reservation = msgspec.structs.replace(reservation, state=target, hold_until=None)
     out.emit(state, ev.ReservationCancelled, now, reservation=reservation)
     out.result = {"reservation": reservation}
     return out
@@ -176,8 +173,7 @@ def move(
 ) -> Outcome:
     """Move a reservation to another slot in one step: on any refusal the old slot is kept."""
     reservation = _own(state, rid, owner, now)
-    if reservation.state == "checked_in":
-        raise DecisionError("checked_in", "the patient has already checked in")
+    next_state(reservation.state, Action.MOVE)  # the same state, if the table allows a move
     if slot.id == reservation.slot:
         raise DecisionError("same_slot", "the reservation already holds that slot")
     if slot.service != reservation.service:
@@ -218,10 +214,7 @@ def check_in(
     """Turn a confirmed booking for today into a place in that doctor's queue."""
     open_day(state, out, now, day)
     reservation = _own(state, rid, "", now)
-    if reservation.state == "checked_in":
-        raise DecisionError("already_checked_in", "the patient has already checked in")
-    if reservation.state != "confirmed":
-        raise DecisionError("not_confirmed", "only a confirmed booking can check in")
+    target = next_state(reservation.state, Action.CHECK_IN)
     if not day_start <= reservation.slot_time < day_end:
         raise DecisionError("not_today", "check-in is open on the day of the appointment only")
     prefix = prefixes.get(reservation.service)
@@ -242,7 +235,7 @@ def check_in(
         reservation=reservation.id,
         slot_time=reservation.slot_time,
     )
-    reservation = msgspec.structs.replace(reservation, state="checked_in", ticket=ticket.id)
+    reservation = msgspec.structs.replace(reservation, state=target, ticket=ticket.id)
     out.emit(state, ev.CheckedIn, now, reservation=reservation, ticket=ticket)
     out.result = {"ticket": ticket, "reservation": reservation}
     return out

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import msgspec
 
+from engine.model.reservations import HOLDS_SLOT, State
+
 
 class Ticket(msgspec.Struct, frozen=True, omit_defaults=True):
     id: str
@@ -52,7 +54,7 @@ class Reservation(msgspec.Struct, frozen=True, omit_defaults=True):
     doctor: str
     service: str
     slot_time: int
-    state: str  # held | confirmed | cancelled | checked_in (an old hold reads as expired)
+    state: str  # a reservations.State; a hold that ran out reads as expired (state_at)
     patient: str
     created_at: int
     channel: str = "portal"
@@ -61,9 +63,15 @@ class Reservation(msgspec.Struct, frozen=True, omit_defaults=True):
     ticket: str | None = None
 
     def active(self, now: int) -> bool:
-        if self.state == "held":
+        """Whether it holds its slot at ``now``."""
+        if self.state == State.HELD:
             return self.hold_until is not None and self.hold_until > now
-        return self.state in ("confirmed", "checked_in")
+        return self.state in HOLDS_SLOT
+
+    def state_at(self, now: int) -> str:
+        """The state as a client reads it at ``now``: a hold that ran out reads as expired."""
+        expired = self.state == State.HELD and not self.active(now)
+        return State.EXPIRED.value if expired else self.state
 
 
 class Call(msgspec.Struct, frozen=True):
@@ -74,7 +82,3 @@ class Call(msgspec.Struct, frozen=True):
     cabinet: str
     at: int
     recall: int = 0
-
-
-DUTY_STATUSES = ("on_duty", "break", "off")
-TERMINAL_RESERVATION_STATES = ("cancelled", "checked_in")

@@ -8,18 +8,20 @@ property-based test keeps the two in step.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
+from msgspec.structs import replace
 
 from engine.model import events as ev
 from engine.model.entities import DoctorDuty, Ticket
 from engine.model.errors import DecisionError
 from engine.model.state import ClinicState, apply
-from engine.model.tickets import Action, State, next_state
+from engine.model.tickets import OPEN_STATES, Action, State, next_state
 
-OPEN = ("waiting", "called", "serving", "suspended")
+T = TypeVar("T")
 
 
 @dataclass
@@ -41,7 +43,7 @@ def open_day(state: ClinicState, out: Outcome, now: int, day: str) -> None:
     """
     if day <= state.day:
         return
-    expired = sorted(t.id for t in state.tickets.values() if t.state in OPEN)
+    expired = sorted(t.id for t in state.tickets.values() if t.state in OPEN_STATES)
     out.emit(state, ev.DayOpened, now, day=day, expired=expired)
 
 
@@ -135,19 +137,60 @@ def call_next(
 def _pick(
     state: ClinicState, doctor: DoctorDuty, now: int, priority_run: int
 ) -> tuple[Ticket | None, int]:
-    booked = [t for t in state.booked_waiting(doctor.id) if (t.slot_time or 0) <= now]
-    if booked:
-        return booked[0], doctor.streak
-    candidates = [t for s in doctor.services for t in state.waiting(s)]
-    first_priority = min((t for t in candidates if t.priority), key=_by_arrival, default=None)
-    first_plain = min((t for t in candidates if not t.priority), key=_by_arrival, default=None)
-    if first_priority is not None and (first_plain is None or doctor.streak < priority_run):
-        return first_priority, doctor.streak + 1
-    return first_plain, 0
+    walk_ins = [t for s in doctor.services for t in state.waiting(s)]
+    return choose_next(
+        state.booked_waiting(doctor.id),
+        walk_ins,
+        now=now,
+        streak=doctor.streak,
+        priority_run=priority_run,
+        slot=_slot_time,
+        arrival=_by_arrival,
+        priority=_has_priority,
+    )
+
+
+def choose_next(
+    booked: Iterable[T],
+    walk_ins: Iterable[T],
+    *,
+    now: float,
+    streak: int,
+    priority_run: int,
+    slot: Callable[[T], float],
+    arrival: Callable[[T], float],
+    priority: Callable[[T], bool],
+) -> tuple[T | None, int]:
+    """Who a doctor calls next, and the doctor's priority streak after the call.
+
+    A booked patient whose slot time has come goes first (earliest slot, then arrival); then the
+    walk-in who came first, a priority category taking at most ``priority_run`` calls in a row.
+    Nobody to call leaves the streak as it was. Any patient record will do: the simulator calls
+    this with its own, through the ``slot``, ``arrival`` and ``priority`` accessors.
+    """
+    due = [b for b in booked if slot(b) <= now]
+    if due:
+        return min(due, key=lambda b: (slot(b), arrival(b))), streak
+    candidates = list(walk_ins)
+    first_priority = min((t for t in candidates if priority(t)), key=arrival, default=None)
+    first_plain = min((t for t in candidates if not priority(t)), key=arrival, default=None)
+    if first_priority is not None and (first_plain is None or streak < priority_run):
+        return first_priority, streak + 1
+    if first_plain is not None:
+        return first_plain, 0
+    return None, streak
 
 
 def _by_arrival(ticket: Ticket) -> int:
     return ticket.arrival
+
+
+def _slot_time(ticket: Ticket) -> int:
+    return ticket.slot_time or 0
+
+
+def _has_priority(ticket: Ticket) -> bool:
+    return bool(ticket.priority)
 
 
 def act(
@@ -165,6 +208,7 @@ def act(
     """Apply a doctor's or registrar's action to one ticket (recall, start, ... transfer, cancel).
 
     ``actor`` is the acting doctor, checked here so that the check and the move are one step.
+    What each action does is its handler's, in ``ACTIONS``.
     """
     open_day(state, out, now, day)
     ticket = state.tickets.get(ticket_id)
@@ -173,81 +217,131 @@ def act(
     if actor is not None and ticket.doctor != actor:
         raise DecisionError("not_yours", "a doctor acts only on their own patients")
     target = next_state(ticket.state, action)
-    doctor = state.doctors.get(ticket.doctor) if ticket.doctor else None
-    replace = msgspec.structs.replace
-    if action == Action.RECALL:
-        if ticket.recalls >= max_recalls:
-            ticket = replace(ticket, state=State.NO_SHOW, finished_at=now)
-            out.emit(state, ev.TicketNoShow, now, ticket=ticket, doctor=_release(doctor, ticket.id))
-        else:
-            # A doctor moved since the call recalls the patient to where they are now.
-            cabinet = doctor.cabinet if doctor is not None and doctor.cabinet else ticket.cabinet
-            ticket = replace(ticket, recalls=ticket.recalls + 1, called_at=now, cabinet=cabinet)
-            out.emit(state, ev.TicketRecalled, now, ticket=ticket)
-    elif action == Action.START:
-        ticket = replace(ticket, state=target, started_at=now)
-        out.emit(state, ev.TicketStarted, now, ticket=ticket)
-    elif action == Action.SUSPEND:
-        assert doctor is not None
-        ticket = replace(ticket, state=target)
-        doctor = replace(doctor, current=None, suspended=[*doctor.suspended, ticket.id])
-        out.emit(state, ev.TicketSuspended, now, ticket=ticket, doctor=doctor)
-    elif action == Action.RESUME:
-        assert doctor is not None
-        if doctor.current is not None:
-            raise DecisionError("patient_in_hand", "finish the current patient before resuming")
-        ticket = replace(ticket, state=target)
-        suspended = [t for t in doctor.suspended if t != ticket.id]
-        doctor = replace(doctor, current=ticket.id, suspended=suspended)
-        out.emit(state, ev.TicketResumed, now, ticket=ticket, doctor=doctor)
-    elif action == Action.COMPLETE:
-        assert doctor is not None
-        seconds = max(0, (now - (ticket.started_at or now)) // 1000)
-        ticket = replace(ticket, state=target, finished_at=now)
-        doctor = replace(
-            doctor,
-            current=None,
-            served=doctor.served + 1,
-            service_seconds=doctor.service_seconds + seconds,
-        )
-        out.emit(
-            state, ev.TicketCompleted, now, ticket=ticket, doctor=doctor, service_seconds=seconds
-        )
-    elif action == Action.NO_SHOW:
-        ticket = replace(ticket, state=target, finished_at=now)
-        out.emit(state, ev.TicketNoShow, now, ticket=ticket, doctor=_release(doctor, ticket.id))
-    elif action == Action.TRANSFER:
-        if not to_service:
-            raise DecisionError("invalid", "transfer needs a service to move the ticket to")
-        if to_service == ticket.service:
-            raise DecisionError("same_service", "the ticket already waits for that service")
-        moved = replace(
-            ticket,
-            state=target,
-            service=to_service,
-            cabinet=None,
-            doctor=None,
-            recalls=0,
-            called_at=None,
-            started_at=None,
-            slot_time=None,
-        )
-        out.emit(
-            state,
-            ev.TicketTransferred,
-            now,
-            ticket=moved,
-            from_service=ticket.service,
-            doctor=_release(doctor, ticket.id),
-        )
-        ticket = moved
-    elif action == Action.CANCEL:
-        ticket = replace(ticket, state=target, finished_at=now)
-        out.emit(state, ev.TicketCancelled, now, ticket=ticket, doctor=_release(doctor, ticket.id))
-    else:
+    handler = ACTIONS.get(action)
+    if handler is None:
         raise DecisionError("illegal_transition", f"{action} is not a ticket action")
-    out.result = {"ticket": ticket}
+    doctor = state.doctors.get(ticket.doctor) if ticket.doctor else None
+    step = Step(state, out, now, ticket, doctor, target, max_recalls, to_service)
+    out.result = {"ticket": handler(step)}
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One action on one ticket as its handler sees it, the table's target state included."""
+
+    state: ClinicState
+    out: Outcome
+    now: int
+    ticket: Ticket
+    doctor: DoctorDuty | None
+    target: State
+    max_recalls: int
+    to_service: str | None
+
+    def emit(self, cls: type[Any], **fields: Any) -> None:
+        self.out.emit(self.state, cls, self.now, **fields)
+
+
+def _recall(s: Step) -> Ticket:
+    if s.ticket.recalls >= s.max_recalls:
+        ticket = replace(s.ticket, state=State.NO_SHOW, finished_at=s.now)
+        s.emit(ev.TicketNoShow, ticket=ticket, doctor=_release(s.doctor, ticket.id))
+        return ticket
+    # A doctor moved since the call recalls the patient to where they are now.
+    cabinet = s.doctor.cabinet if s.doctor is not None and s.doctor.cabinet else s.ticket.cabinet
+    ticket = replace(s.ticket, recalls=s.ticket.recalls + 1, called_at=s.now, cabinet=cabinet)
+    s.emit(ev.TicketRecalled, ticket=ticket)
+    return ticket
+
+
+def _start(s: Step) -> Ticket:
+    ticket = replace(s.ticket, state=s.target, started_at=s.now)
+    s.emit(ev.TicketStarted, ticket=ticket)
+    return ticket
+
+
+def _suspend(s: Step) -> Ticket:
+    assert s.doctor is not None
+    ticket = replace(s.ticket, state=s.target)
+    doctor = replace(s.doctor, current=None, suspended=[*s.doctor.suspended, ticket.id])
+    s.emit(ev.TicketSuspended, ticket=ticket, doctor=doctor)
+    return ticket
+
+
+def _resume(s: Step) -> Ticket:
+    assert s.doctor is not None
+    if s.doctor.current is not None:
+        raise DecisionError("patient_in_hand", "finish the current patient before resuming")
+    ticket = replace(s.ticket, state=s.target)
+    suspended = [t for t in s.doctor.suspended if t != ticket.id]
+    doctor = replace(s.doctor, current=ticket.id, suspended=suspended)
+    s.emit(ev.TicketResumed, ticket=ticket, doctor=doctor)
+    return ticket
+
+
+def _complete(s: Step) -> Ticket:
+    assert s.doctor is not None
+    seconds = max(0, (s.now - (s.ticket.started_at or s.now)) // 1000)
+    ticket = replace(s.ticket, state=s.target, finished_at=s.now)
+    doctor = replace(
+        s.doctor,
+        current=None,
+        served=s.doctor.served + 1,
+        service_seconds=s.doctor.service_seconds + seconds,
+    )
+    s.emit(ev.TicketCompleted, ticket=ticket, doctor=doctor, service_seconds=seconds)
+    return ticket
+
+
+def _no_show(s: Step) -> Ticket:
+    ticket = replace(s.ticket, state=s.target, finished_at=s.now)
+    s.emit(ev.TicketNoShow, ticket=ticket, doctor=_release(s.doctor, ticket.id))
+    return ticket
+
+
+def _transfer(s: Step) -> Ticket:
+    if not s.to_service:
+        raise DecisionError("invalid", "transfer needs a service to move the ticket to")
+    if s.to_service == s.ticket.service:
+        raise DecisionError("same_service", "the ticket already waits for that service")
+    ticket = replace(
+        s.ticket,
+        state=s.target,
+        service=s.to_service,
+        cabinet=None,
+        doctor=None,
+        recalls=0,
+        called_at=None,
+        started_at=None,
+        slot_time=None,
+    )
+    s.emit(
+        ev.TicketTransferred,
+        ticket=ticket,
+        from_service=s.ticket.service,
+        doctor=_release(s.doctor, ticket.id),
+    )
+    return ticket
+
+
+def _cancel(s: Step) -> Ticket:
+    ticket = replace(s.ticket, state=s.target, finished_at=s.now)
+    s.emit(ev.TicketCancelled, ticket=ticket, doctor=_release(s.doctor, ticket.id))
+    return ticket
+
+
+# One handler per ticket action; call and expire are the table's too, but not actions on a ticket.
+ACTIONS: dict[str, Callable[[Step], Ticket]] = {
+    Action.RECALL: _recall,
+    Action.START: _start,
+    Action.SUSPEND: _suspend,
+    Action.RESUME: _resume,
+    Action.COMPLETE: _complete,
+    Action.NO_SHOW: _no_show,
+    Action.TRANSFER: _transfer,
+    Action.CANCEL: _cancel,
+}
 
 
 def _release(doctor: DoctorDuty | None, ticket_id: str) -> DoctorDuty | None:

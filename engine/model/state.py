@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from engine.model import events as ev
 from engine.model.entities import Call, DoctorDuty, Reservation, Ticket
+from engine.model.reservations import HOLDS_SLOT
 
 CALLS_KEPT = 20
 
@@ -108,7 +109,7 @@ def _put_reservation(state: ClinicState, reservation: Reservation) -> None:
     if old is not None and state.slots.get(old.slot) == old.id:
         del state.slots[old.slot]
     state.reservations[reservation.id] = reservation
-    if reservation.state in ("held", "confirmed", "checked_in"):
+    if reservation.state in HOLDS_SLOT:
         state.slots[reservation.slot] = reservation.id
 
 
