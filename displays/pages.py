@@ -2,7 +2,7 @@
 
     /screen/{clinic}?token=           waiting-room screen (1920x1080)
     /kiosk/{clinic}?token=            self-service kiosk: take a ticket, check in a booking
-    /t/{clinic}/{ticket}              a patient's ticket status (the QR link; no token)
+    /t/{clinic}/{link}                a patient's ticket status (the QR link is the credential)
     /panel/{clinic}/{doctor}?token=   doctor's panel
     /dashboard/{clinic}?token=        department head's dashboard
     /city?token=                      the city's situation centre (an admin token)
@@ -18,6 +18,7 @@ given in the URL). Mount with ``ROUTES += displays.pages.routes``.
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ from engine.service import Engine
 
 HERE = Path(__file__).parent
 QR_MAX_CHARS = 512
+LINK_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # a status link (token_urlsafe)
 templates = Jinja2Templates(
     env=jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE / "templates"),
@@ -110,11 +112,11 @@ async def kiosk(request: Request) -> Response:
 
 async def status(request: Request) -> Response:
     clinic = await _clinic(request)
-    ticket = request.path_params["ticket"]
-    if not 1 <= len(ticket) <= 64 or not ticket.isalnum():
+    link = request.path_params["link"]
+    if not LINK_PATTERN.match(link):
         raise NotFound("no such ticket", code="ticket_not_found")
     return render(
-        "status", request, clinic.locale, clinic.name, clinic=public_config(clinic), ticket=ticket
+        "status", request, clinic.locale, clinic.name, clinic=public_config(clinic), ticket=link
     )
 
 
@@ -156,7 +158,7 @@ async def qr_png(request: Request) -> Response:
 routes = [
     Route("/screen/{clinic}", screen),
     Route("/kiosk/{clinic}", kiosk),
-    Route("/t/{clinic}/{ticket}", status),
+    Route("/t/{clinic}/{link}", status),
     Route("/panel/{clinic}/{doctor}", panel),
     Route("/dashboard/{clinic}", dashboard),
     Route("/city", city),

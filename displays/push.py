@@ -1,7 +1,7 @@
 """The push server: screens' WebSockets on the ``websockets`` library's own asyncio server.
 
     WS /ws/clinics/{clinic}?token=...&from=<offset>&epoch=<epoch>     (staff screens)
-    WS /ws/clinics/{clinic}?ticket=<ticket id>&from=...                 (a patient's status page)
+    WS /ws/clinics/{clinic}?link=<status link>&from=...                 (a patient's status page)
     GET /healthz                                                        (readiness)
 
 Not a Starlette route: measured here, the library's server with ``broadcast()`` costs about 20 us
@@ -207,12 +207,13 @@ class Hub:
             principal = await self.tokens.authenticate("Bearer " + query["token"], address)
             principal.require(clinic, *ALL_STAFF)
             holder = ("token", principal.token_id)
-        elif "ticket" in query and len(query["ticket"]) <= 64:
-            # A patient's phone: the status link is the credential, as for GET /tickets/{id}.
-            await self.engine.ticket(clinic, query["ticket"])
-            holder = ("ticket", f"{clinic}/{query['ticket']}")
+        elif "link" in query and len(query["link"]) <= 64:
+            # A patient's phone: the status link is the credential, as for its public view;
+            # a ticket's id opens nothing.
+            await self.engine.ticket_by_link(clinic, query["link"])
+            holder = ("ticket", f"{clinic}/{query['link']}")
         else:
-            raise BadRequest("send ?token= or ?ticket=", code="no_credentials")
+            raise BadRequest("send ?token= or ?link=", code="no_credentials")
         return clinic, start, query.get("epoch") or None, holder
 
     async def reload_clinics(self) -> None:

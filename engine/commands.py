@@ -24,9 +24,11 @@ class Issue:
     service: str
     priority: str = ""
     channel: str = "kiosk"
+    link: str = ""  # the patient's status link, drawn at the edge
 
     def script(self, clinic: Clinic, now: int, hold_ms: int) -> tuple[str, Args]:
-        return "issue", [self.service, _prefix(clinic, self.service), self.priority, self.channel]
+        prefix = _prefix(clinic, self.service)
+        return "issue", [self.service, prefix, self.priority, self.channel, self.link]
 
     def pure(self, state: ClinicState, clinic: Clinic, now: int, day: str, hold_ms: int) -> Outcome:
         return queue.run(
@@ -38,6 +40,7 @@ class Issue:
             prefix=_prefix(clinic, self.service),
             priority=self.priority,
             channel=self.channel,
+            link=self.link,
         )
 
 
@@ -208,11 +211,12 @@ class Move:
 @dataclass(frozen=True)
 class CheckIn:
     reservation: str
+    link: str = ""  # the new ticket's status link, drawn at the edge
 
     def script(self, clinic: Clinic, now: int, hold_ms: int) -> tuple[str, Args]:
         start, end = day_bounds(now, clinic.timezone)
         prefixes = ",".join(f"{s.id}={s.prefix}" for s in clinic.services)
-        return "check_in", [self.reservation, start, end, prefixes]
+        return "check_in", [self.reservation, start, end, prefixes, self.link]
 
     def pure(self, state: ClinicState, clinic: Clinic, now: int, day: str, hold_ms: int) -> Outcome:
         start, end = day_bounds(now, clinic.timezone)
@@ -225,6 +229,7 @@ class CheckIn:
             day_start=start,
             day_end=end,
             prefixes={s.id: s.prefix for s in clinic.services},
+            link=self.link,
         )
 
 

@@ -7,6 +7,7 @@ the same names; the list below is the map of what they use.
     q:{c}:meta          hash: epoch, day, offset, arrival, link (SHA-1 of the last event's body)
     q:{c}:seq           hash: service -> last number issued today
     q:{c}:tickets       hash: ticket id -> ticket JSON
+    q:{c}:links         hash: a patient's status link -> ticket id (today's tickets)
     q:{c}:wp:{service}  zset: waiting priority walk-ins, scored by arrival
     q:{c}:wn:{service}  zset: waiting plain walk-ins, scored by arrival
     q:{c}:bk:{doctor}   zset: checked-in booked patients, scored by slot time

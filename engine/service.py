@@ -363,6 +363,17 @@ class Engine:
         state, epoch = await self.live_state(clinic_id)
         return board(clinic, state, epoch=epoch, now=self.clock())
 
+    async def ticket_by_link(self, clinic_id: str, link: str) -> tuple[Any, int]:
+        """Today's ticket that a patient's status link names, as ``ticket`` answers."""
+        await self.clinic(clinic_id)
+        find = lambda: self.store.ticket_of_link(clinic_id, link)  # noqa: E731
+        ticket_id = await self._loaded(clinic_id, find)
+        if ticket_id is None and await self.check_fresh(clinic_id):
+            ticket_id = await self._loaded(clinic_id, find)
+        if ticket_id is None:
+            raise NotFound("no ticket with this link today", code="ticket_not_found")
+        return await self.ticket(clinic_id, ticket_id)
+
     async def ticket(self, clinic_id: str, ticket_id: str) -> tuple[Any, int]:
         await self.clinic(clinic_id)
         found = await self._loaded(clinic_id, lambda: self.store.ticket(clinic_id, ticket_id))

@@ -170,6 +170,15 @@ class RedisStore:
         value = await self.client.get(keys.idem(clinic, key))
         return value.decode() if value else None
 
+    async def ticket_of_link(self, clinic: str, link: str) -> str | None:
+        """The id of today's ticket that a patient's status link names."""
+        found = await self.client.hget(keys.clinic_key(clinic, "links"), link)
+        if found is None:
+            if not await self.is_loaded(clinic):
+                raise NotLoaded(clinic)
+            return None
+        return str(found.decode())
+
     async def ticket(self, clinic: str, ticket_id: str) -> tuple[Ticket, int] | None:
         """A ticket and how many are ahead of it now (0 unless it waits)."""
         raw = await self.client.hget(keys.clinic_key(clinic, "tickets"), ticket_id)
@@ -289,6 +298,9 @@ class RedisStore:
                 pipe.hset(k("seq"), mapping={s: n for s, n in state.seq.items()})
             if state.tickets:
                 pipe.hset(k("tickets"), mapping={i: enc(t) for i, t in state.tickets.items()})
+            links = {t.link: t.id for t in state.tickets.values() if t.link}
+            if links:
+                pipe.hset(k("links"), mapping=links)
             for t in state.tickets.values():
                 if t.state == "waiting":
                     pipe.zadd(k(_queue_key(t)), {t.id: t.slot_time or t.arrival})

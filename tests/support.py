@@ -195,6 +195,12 @@ async def make_clinic(
 MakeClinic = Callable[..., Awaitable[ClinicClient]]
 
 
+def status_link(answer: dict[str, Any]) -> str:
+    """The patient's status link in a take-ticket answer (``/t/{clinic}/{link}``)."""
+    url: str = answer["status_url"]
+    return url.rsplit("/", 1)[1]
+
+
 class Clock:
     """An injected clock for the engine: set it to a local wall time in a zone."""
 

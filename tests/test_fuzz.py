@@ -86,11 +86,12 @@ async def _seed(server: EngineServer, database_url: str) -> Seeded:
             head = {"Authorization": f"Bearer {admin}"}
             api = f"/api/v1/clinics/{clinic}"
             await http.put(api + "/doctors/d0/duty", json={"status": "on_duty"}, headers=head)
-            tickets = []
+            tickets, links = [], []
             for service in ("therapy", "surgery", "therapy", "therapy"):
                 taken = await http.post(api + "/tickets", json={"service": service}, headers=head)
                 assert taken.status_code == 201, taken.text
                 tickets.append(taken.json()["id"])
+                links.append(taken.json()["status_url"].rsplit("/", 1)[1])
             slots = (await http.get(api + "/slots", params={"free": "true"}, headers=head)).json()
             slot_ids = [s["id"] for s in slots["slots"][-6:]]
             reservations = []
@@ -102,8 +103,8 @@ async def _seed(server: EngineServer, database_url: str) -> Seeded:
                 reservations.append(held.json()["id"])
     finally:
         await pool.close()
-    ids = {"ticket": tickets, "reservation": reservations, "slot": slot_ids, "cabinet": ["c0"],
-           "doctor": ["d0", "d1"]}  # fmt: skip
+    ids = {"ticket": tickets, "link": links, "reservation": reservations, "slot": slot_ids,
+           "cabinet": ["c0"], "doctor": ["d0", "d1"]}  # fmt: skip
     return Seeded(clinic, tokens, ids)
 
 

@@ -63,7 +63,7 @@ async def print_ticket(call: Call) -> Response:
     request, settings = call.request, call.request.app.state.settings
     ticket, ahead = await engine.ticket(clinic_id, body.ticket)
     rates = await engine.store.rates(clinic_id, ticket.service)
-    link = status_url(settings.public_url or str(request.base_url), clinic_id, ticket.id)
+    link = status_url(settings.public_url or str(request.base_url), clinic_id, ticket.link)
     paper = ticket_print(clinic, ticket, ahead, rates, link)
     with _printing():
         record, new = await service_of(call).print_ticket(clinic_id, kiosk, ticket.id, paper)

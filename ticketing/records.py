@@ -95,9 +95,9 @@ def ticket_print(
     )
 
 
-def status_url(base_url: str, clinic: str, ticket: str) -> str:
+def status_url(base_url: str, clinic: str, link: str) -> str:
     """The ticket's status page, the link in its QR code (the same page the kiosk's QR opens)."""
-    return f"{base_url.rstrip('/')}/t/{clinic}/{ticket}"
+    return f"{base_url.rstrip('/')}/t/{clinic}/{link}"
 
 
 def job_view(record: JobRecord) -> dict[str, Any]:

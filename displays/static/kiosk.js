@@ -61,9 +61,11 @@
     document.getElementById("ticket-service").textContent = view.service_name || serviceName(view.service);
     document.getElementById("ticket-ahead").textContent = view.ahead ? t("ahead", { count: view.ahead }) : t("ahead_none");
     document.getElementById("ticket-wait").textContent = waitText(view.expected_wait_minutes);
-    const link = statusLink(view.status_url || "/t/" + window.CQ.cfg.clinic.id + "/" + view.id);
+    // The status link is the patient's own capability; a ticket without one gets no QR code.
+    const link = view.status_url ? statusLink(view.status_url) : "";
     const qr = document.getElementById("ticket-qr");
-    qr.src = "/displays/qr.png?data=" + encodeURIComponent(link);
+    qr.hidden = !link;
+    if (link) qr.src = "/displays/qr.png?data=" + encodeURIComponent(link);
     qr.dataset.link = link;
     say("", false);
     printJob = null;

@@ -2,7 +2,7 @@
 (function () {
   "use strict";
   const { cfg, t, live, cabinetName, waitText } = window.CQ;
-  const id = cfg.ticket;
+  const link = cfg.ticket; // the status link: the patient's credential, not the ticket's id
   let ticket = null;
   let refreshTimer = null;
 
@@ -28,7 +28,7 @@
 
   async function refresh() {
     try {
-      const r = await fetch("/api/v1/clinics/" + encodeURIComponent(cfg.clinic.id) + "/tickets/" + encodeURIComponent(id));
+      const r = await fetch("/api/v1/clinics/" + encodeURIComponent(cfg.clinic.id) + "/ticket-status/" + encodeURIComponent(link));
       if (r.status === 404) { document.getElementById("state").textContent = t("status_not_found"); return false; }
       if (r.ok) { ticket = await r.json(); render(); }
     } catch (_) { /* offline: the socket's reconnect brings us back */ }
@@ -44,13 +44,13 @@
   refresh().then((found) => { if (found) follow(); });
 
   function follow() { live({
-    credential: "ticket=" + encodeURIComponent(id),
+    credential: "link=" + encodeURIComponent(link),
     onBoard(board, frame) {
       if (frame.type === "snapshot") refresh();
     },
     onEvent(ev) {
       if (!ticket) return;
-      const mine = ev.ticket && ev.ticket.id === id;
+      const mine = ev.ticket && ev.ticket.id === ticket.id;
       if (mine) {
         ticket = Object.assign({}, ticket, { state: ev.ticket.state, cabinet: ev.ticket.cabinet || null });
         render();

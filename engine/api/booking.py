@@ -11,7 +11,7 @@ from engine import commands as c
 from engine.api.endpoint import Call, Handler
 from engine.api.handlers import printable_text
 from engine.api.http import JSON
-from engine.api.views import reservation_view, ticket_view
+from engine.api.views import new_link, reservation_view, status_path, ticket_view
 from engine.clinic import Clinic
 from engine.errors import Conflict, NotFound, ValidationFailed
 from engine.model.booking import Slot, booking_window, find_slot, slots_for
@@ -127,7 +127,7 @@ def reservation_action(action: str) -> Handler:
                 patient = call.body.patient
                 if found is None or not patient or patient.strip() != found.patient:
                     raise NotFound("no such booking for that patient", code="reservation_not_found")
-            cmd = c.CheckIn(rid)
+            cmd = c.CheckIn(rid, new_link())
         elif action == "confirm":
             cmd = c.Confirm(rid, owner)
         else:
@@ -136,7 +136,9 @@ def reservation_action(action: str) -> Handler:
         result = await engine.execute(call.clinic_id, cmd, idem_key=key, fingerprint=fp)
         view = reservation_view(clinic, result["reservation"], engine.clock())
         if "ticket" in result:
-            view.ticket = ticket_view(clinic, result["ticket"], 0, None)
+            ticket = ticket_view(clinic, result["ticket"], 0, None)
+            ticket.status_url = status_path(call.clinic_id, result["ticket"])
+            view.ticket = ticket
         return JSON(view)
 
     act.__name__ = "reservation_" + action.replace("-", "_")

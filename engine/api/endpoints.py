@@ -10,7 +10,7 @@ from engine.api import ops
 from engine.api import routes as r
 from engine.api.endpoint import PUBLIC, Endpoint, Query
 from engine.api.handlers import Empty
-from engine.api.views import ReservationView, TicketView
+from engine.api.views import PublicTicketView, ReservationView, TicketView
 from engine.auth import ALL_STAFF
 from engine.clinic import Clinic
 from engine.model.tickets import TICKET_ACTIONS
@@ -34,8 +34,11 @@ ENDPOINTS = [
     Endpoint("POST", API + "/tickets", "Take a ticket", r.take_ticket,
              ("kiosk", "registrar", "head"), body=r.TakeTicket, answer=TicketView, status=201,
              errors=WRITE_ERRORS),
-    Endpoint("GET", API + "/tickets/{ticket}", "A ticket's status (public)", r.get_ticket,
-             PUBLIC, answer=TicketView, errors=(404, 503)),
+    Endpoint("GET", API + "/tickets/{ticket}", "A ticket, in full", r.get_ticket, ALL_STAFF,
+             answer=TicketView, errors=READ_ERRORS),
+    Endpoint("GET", API + "/ticket-status/{link}",
+             "A patient's ticket by its status link (public: the link is the credential)",
+             r.get_ticket_status, PUBLIC, answer=PublicTicketView, errors=(404, 503)),
     *[
         Endpoint("POST", API + f"/tickets/{{ticket}}/{action}", f"Ticket: {action}",
                  r.ticket_action(action), ("doctor", "registrar", "head"),
@@ -65,7 +68,7 @@ ENDPOINTS = [
              b.cancel_slot, DESK, answer=ReservationView, errors=WRITE_ERRORS,
              roles_note="a partner cancels its own reservations only"),
     Endpoint("GET", API + "/reservations/{reservation}", "A reservation", b.get_reservation,
-             (*DESK, "kiosk"), answer=ReservationView, errors=READ_ERRORS,
+             DESK, answer=ReservationView, errors=READ_ERRORS,
              roles_note="a partner sees its own reservations only"),
     Endpoint("POST", API + "/reservations/{reservation}/move", "Move to another slot",
              b.reservation_action("move"), DESK, body=b.MoveBody, answer=ReservationView,

@@ -12,7 +12,7 @@ from starlette.responses import Response
 from engine import commands as c
 from engine.api.endpoint import Call, Handler
 from engine.api.http import JSON
-from engine.api.views import TicketView, ticket_view
+from engine.api.views import TicketView, new_link, public_ticket_view, status_path, ticket_view
 from engine.clinic import Clinic
 from engine.errors import Forbidden, NotFound, ValidationFailed
 
@@ -48,22 +48,31 @@ async def take_ticket(call: Call) -> Response:
     key, fp = call.idempotency()
     result = await call.engine.execute(
         call.clinic_id,
-        c.Issue(body.service, body.priority, body.channel),
+        c.Issue(body.service, body.priority, body.channel, new_link()),
         idem_key=key,
         fingerprint=fp,
     )
     rates = (result["served"], result["seconds"], result["on_duty"])
     view = ticket_view(clinic, result["ticket"], result["ahead"], rates)
-    view.status_url = f"/t/{call.clinic_id}/{result['ticket'].id}"
+    view.status_url = status_path(call.clinic_id, result["ticket"])
     return JSON(view, status_code=201)
 
 
 async def get_ticket(call: Call) -> Response:
-    """Public: the patient's phone opens it from the QR code; it holds no personal data."""
+    """Staff: a ticket by its id, in full."""
     engine, clinic = call.engine, await call.clinic()
     ticket, ahead = await engine.ticket(call.clinic_id, call.params["ticket"])
     rates = await engine.store.rates(call.clinic_id, ticket.service)
     return JSON(ticket_view(clinic, ticket, ahead, rates))
+
+
+async def get_ticket_status(call: Call) -> Response:
+    """Public: the patient's phone opens it from the QR code. The link is the credential; the
+    answer is the public view."""
+    engine, clinic = call.engine, await call.clinic()
+    ticket, ahead = await engine.ticket_by_link(call.clinic_id, call.params["link"])
+    rates = await engine.store.rates(call.clinic_id, ticket.service)
+    return JSON(public_ticket_view(ticket_view(clinic, ticket, ahead, rates)))
 
 
 def ticket_action(action: str) -> Handler:

@@ -4,6 +4,8 @@ Typed, so that the OpenAPI document describes exactly what the handlers send."""
 
 from __future__ import annotations
 
+import secrets
+
 import msgspec
 
 from engine.clinic import Clinic
@@ -29,6 +31,22 @@ class TicketView(msgspec.Struct, omit_defaults=True):
     slot_time: str | None
     # Only when the ticket is issued: the patient's status page, for the QR code.
     status_url: str | None = None
+
+
+class PublicTicketView(msgspec.Struct):
+    """What the patient's status link shows to anyone who holds it: where they stand, never
+    the priority category, the channel or the booking."""
+
+    id: str
+    number: str
+    service: str
+    service_name: str
+    state: str
+    cabinet: str | None
+    ahead: int
+    expected_wait_minutes: int | None
+    called_at: str | None
+    recalls: int
 
 
 class ReservationView(msgspec.Struct, omit_defaults=True):
@@ -65,6 +83,31 @@ def ticket_view(
         recalls=t.recalls,
         slot_time=to_local(t.slot_time, clinic.timezone).isoformat() if t.slot_time else None,
     )
+
+
+def public_ticket_view(full: TicketView) -> PublicTicketView:
+    return PublicTicketView(
+        id=full.id,
+        number=full.number,
+        service=full.service,
+        service_name=full.service_name,
+        state=full.state,
+        cabinet=full.cabinet,
+        ahead=full.ahead,
+        expected_wait_minutes=full.expected_wait_minutes,
+        called_at=full.called_at,
+        recalls=full.recalls,
+    )
+
+
+def status_path(clinic_id: str, ticket: Ticket) -> str | None:
+    """The patient's status page, where the QR code leads."""
+    return f"/t/{clinic_id}/{ticket.link}" if ticket.link else None
+
+
+def new_link() -> str:
+    """A status link: 128 random bits, nothing to do with the ticket's id or number."""
+    return secrets.token_urlsafe(16)
 
 
 def reservation_view(clinic: Clinic, r: Reservation, now: int) -> ReservationView:

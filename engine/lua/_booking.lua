@@ -27,9 +27,9 @@ end
 
 local function own(rid, owner)
   local r = jget('res', rid)
-  if not r then fail('reservation_not_found', 'no reservation ' .. rid) end
-  if owner ~= '' and (r.owner or '') ~= owner then
-    fail('not_yours', 'this reservation was made through another channel')
+  -- Another channel's reservation reads exactly as one that does not exist.
+  if not r or (owner ~= '' and (r.owner or '') ~= owner) then
+    fail('reservation_not_found', 'no reservation ' .. rid)
   end
   if r.state == 'held' and not active(r) then fail('hold_expired', 'the hold on this slot has expired') end
   return r

@@ -110,6 +110,13 @@ local function index_ticket(t)
   redis.call('ZADD', queue_key(t), t.slot_time or t.arrival, t.id)
 end
 
+-- The patient's status link (a random capability from the edge) names the ticket publicly.
+local function link_ticket(t, link)
+  if link == '' then return end
+  t.link = link
+  redis.call('HSET', P .. 'links', link, t.id)
+end
+
 local function unindex_ticket(t)
   redis.call('ZREM', queue_key(t), t.id)
 end
@@ -138,7 +145,7 @@ local function open_day()
     end
   end
   table.sort(expired)
-  redis.call('DEL', P .. 'tickets', P .. 'seq', P .. 'calls', P .. 'stats')
+  redis.call('DEL', P .. 'tickets', P .. 'links', P .. 'seq', P .. 'calls', P .. 'stats')
   for _, raw in ipairs(redis.call('HVALS', P .. 'doctors')) do
     local d = cjson.decode(raw)
     jput('doctors', d.id, {id = d.id, status = d.status, cabinet = d.cabinet,

@@ -1,6 +1,7 @@
 -- check_in: a confirmed booking for today becomes a place in that doctor's queue.
 -- ARGV[8] reservation id   ARGV[9], ARGV[10] today's local start and end, ms
 -- ARGV[11] ticket prefixes as service=letter pairs, comma-separated
+-- ARGV[12] the new ticket's status link ('' none)
 -- result: {ticket, reservation}
 return run(function()
   open_day()
@@ -22,6 +23,7 @@ return run(function()
     issued_at = NOW, day = current_day(), seq = seq, channel = 'booking', doctor = r.doctor,
     reservation = r.id, slot_time = r.slot_time,
   }
+  link_ticket(t, ARGV[12] or '')
   jput('tickets', t.id, t)
   index_ticket(t)
   r.state, r.ticket = target, t.id

@@ -1,6 +1,6 @@
 -- issue: take a walk-in ticket: the next number of the day for a service.
 -- ARGV[8] service id   ARGV[9] ticket prefix letter   ARGV[10] priority category ('' none)
--- ARGV[11] channel
+-- ARGV[11] channel   ARGV[12] the status link ('' none)
 -- result: {ticket, ahead, served, seconds, on_duty}
 return run(function()
   open_day()
@@ -14,6 +14,7 @@ return run(function()
     issued_at = NOW, day = current_day(), seq = seq, channel = channel,
   }
   if priority ~= '' then t.priority = priority end
+  link_ticket(t, ARGV[12] or '')
   jput('tickets', t.id, t)
   index_ticket(t)
   emit({kind = 'ticket_issued', ticket = t})

@@ -133,10 +133,10 @@ def reserve(
 
 def _own(state: ClinicState, rid: str, owner: str, now: int) -> Reservation:
     reservation = state.reservations.get(rid)
-    if reservation is None:
+    # Another channel's reservation reads exactly as one that does not exist: a partner must
+    # not learn that an id (they are sequential) is someone else's booking.
+    if reservation is None or (owner and reservation.owner != owner):
         raise DecisionError("reservation_not_found", f"no reservation {rid}")
-    if owner and reservation.owner != owner:
-        raise DecisionError("not_yours", "this reservation was made through another channel")
     if reservation.state == State.HELD and not reservation.active(now):
         raise DecisionError("hold_expired", "the hold on this slot has expired")
     return reservation
@@ -210,6 +210,7 @@ def check_in(
     day_start: int,
     day_end: int,
     prefixes: dict[str, str],
+    link: str = "",
 ) -> Outcome:
     """Turn a confirmed booking for today into a place in that doctor's queue."""
     open_day(state, out, now, day)
@@ -234,6 +235,7 @@ def check_in(
         doctor=reservation.doctor,
         reservation=reservation.id,
         slot_time=reservation.slot_time,
+        link=link,
     )
     reservation = msgspec.structs.replace(reservation, state=target, ticket=ticket.id)
     out.emit(state, ev.CheckedIn, now, reservation=reservation, ticket=ticket)

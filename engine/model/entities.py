@@ -31,6 +31,8 @@ class Ticket(msgspec.Struct, frozen=True, omit_defaults=True):
     finished_at: int | None = None
     reservation: str | None = None
     slot_time: int | None = None
+    # The patient's status link: random, the only public way to this ticket (never the id).
+    link: str = ""
 
 
 class DoctorDuty(msgspec.Struct, frozen=True, omit_defaults=True):

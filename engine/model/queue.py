@@ -57,6 +57,7 @@ def issue(
     prefix: str,
     priority: str = "",
     channel: str = "kiosk",
+    link: str = "",
 ) -> Outcome:
     """Take a ticket: the next number of the day for the service, and how many are ahead."""
     open_day(state, out, now, day)
@@ -74,6 +75,7 @@ def issue(
         seq=seq,
         priority=priority,
         channel=channel,
+        link=link,
     )
     out.emit(state, ev.TicketIssued, now, ticket=ticket)
     out.result = {"ticket": ticket, "ahead": ahead, **_rates(state, service)}

@@ -216,7 +216,8 @@ async def test_resume_replays_from_an_offset_or_sends_a_snapshot(
     assert stale.snapshots[0]["reason"] == "epoch" and stale.offset == end
     assert stale.board is not None and stale.board["queues"][0]["waiting"] == 2
 
-    patient = await Screen.open(f"{push_server.ws}/ws/clinics/{cc.clinic}?ticket={first['id']}")
+    link = first["status_url"].rsplit("/", 1)[1]
+    patient = await Screen.open(f"{push_server.ws}/ws/clinics/{cc.clinic}?link={link}")
     await patient.until(lambda s: s.board is not None)
     await asyncio.gather(replay.ws.close(), stale.ws.close(), patient.ws.close())
 
@@ -227,7 +228,8 @@ async def test_resume_replays_from_an_offset_or_sends_a_snapshot(
         ("token=cq_nonsense", 4401),
         ("token={other_clinic_head}", 4403),
         ("token={partner}", 4403),
-        ("ticket=t999999", 4404),
+        ("link=nosuchlink", 4404),
+        ("ticket={ticket}", 4400),  # a ticket's id is no credential: only its status link
         ("", 4400),
         ("token={display}&from=-1", 4400),
     ],
@@ -237,7 +239,8 @@ async def test_refusals_close_with_a_code(
 ) -> None:
     """Bad or foreign credentials are refused with 4000 + the HTTP status, before any data."""
     cc = await clinics("refuse")
-    url = f"{push_server.ws}/ws/clinics/{cc.clinic}?" + query.format(**cc.tokens)
+    ticket = (await take(cc))["id"]
+    url = f"{push_server.ws}/ws/clinics/{cc.clinic}?" + query.format(**cc.tokens, ticket=ticket)
     async with connect(url) as ws:
         with pytest.raises(ConnectionClosed) as closed:
             await ws.recv()
@@ -318,7 +321,8 @@ async def test_sockets_are_capped_per_token_and_per_ticket(
     push = PushServer(redis_url, database_url, processes=1, env=env).start()
     try:
         by_token = f"{push.ws}/ws/clinics/{cc.clinic}?token={cc.tokens['display']}"
-        by_ticket = f"{push.ws}/ws/clinics/{cc.clinic}?ticket={ticket['id']}"
+        link = ticket["status_url"].rsplit("/", 1)[1]
+        by_ticket = f"{push.ws}/ws/clinics/{cc.clinic}?link={link}"
         for url, cap in ((by_token, 3), (by_ticket, 2)):
             held = [await connect(url) for _ in range(cap)]
             for ws in held:

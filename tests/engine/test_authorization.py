@@ -24,7 +24,8 @@ MATRIX: list[tuple[str, str, str, Any, set[str | None]]] = [
         {"service": "therapy"},
         {"kiosk", "registrar", "head", "admin"},
     ),
-    ("ticket status", "GET", "/tickets/{ticket}", None, EVERYONE),
+    ("ticket", "GET", "/tickets/{ticket}", None, STAFF | {"doctor_d1"}),
+    ("ticket status", "GET", "/ticket-status/{link}", None, EVERYONE),
     (
         "ticket action",
         "POST",
@@ -39,7 +40,7 @@ MATRIX: list[tuple[str, str, str, Any, set[str | None]]] = [
     ("clinic config", "PUT", "", "config", {"admin"}),
     ("slots", "GET", "/slots", None, STAFF | {"partner", "doctor_d1"}),
     ("reserve", "POST", "/slots/{slot}/reservation", {"patient": "P"}, BOOKERS),
-    ("reservation", "GET", "/reservations/{reservation}", None, BOOKERS | {"kiosk"}),
+    ("reservation", "GET", "/reservations/{reservation}", None, BOOKERS),
     ("confirm", "POST", "/reservations/{reservation}/confirm", None, BOOKERS),
     ("move", "POST", "/reservations/{reservation}/move", {"slot": "{slot2}"}, BOOKERS),
     (
@@ -57,7 +58,9 @@ ROLES: list[str | None] = [*sorted(r for r in EVERYONE if r), None]
 async def _fixtures(c: ClinicClient, role: str | None) -> dict[str, str]:
     """A called ticket in d0's hand and a reservation (a partner's own when testing partners)."""
     await c.http.put(f"{c.api}/doctors/d0/duty", json={"status": "on_duty"}, headers=c.auth("head"))
-    await c.http.post(f"{c.api}/tickets", json={"service": "therapy"}, headers=c.auth("kiosk"))
+    taken = await c.http.post(
+        f"{c.api}/tickets", json={"service": "therapy"}, headers=c.auth("kiosk")
+    )
     called = await c.http.post(f"{c.api}/cabinets/c0/call-next", headers=c.auth("head"))
     slots = (await c.http.get(f"{c.api}/slots?free=true", headers=c.auth("head"))).json()["slots"]
     reservation = await c.http.post(
@@ -67,6 +70,7 @@ async def _fixtures(c: ClinicClient, role: str | None) -> dict[str, str]:
     )
     return {
         "ticket": called.json()["ticket"]["id"],
+        "link": taken.json()["status_url"].rsplit("/", 1)[1],
         "slot": slots[-1]["id"],
         "slot2": slots[-2]["id"],
         "reservation": reservation.json()["id"],

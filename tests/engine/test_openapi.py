@@ -42,7 +42,8 @@ def test_bodies_that_need_fields_are_required_and_metrics_are_text() -> None:
     call_next = paths["/api/v1/clinics/{clinic}/cabinets/{cabinet}/call-next"]["post"]
     assert call_next["requestBody"]["required"] is False  # an empty body is fine
     assert "text/plain" in paths["/metrics"]["get"]["responses"]["200"]["content"]
-    assert "security" not in paths["/api/v1/clinics/{clinic}/tickets/{ticket}"]["get"]
+    assert "security" not in paths["/api/v1/clinics/{clinic}/ticket-status/{link}"]["get"]
+    assert "security" in paths["/api/v1/clinics/{clinic}/tickets/{ticket}"]["get"]
 
 
 async def _call(method: str, path: str) -> httpx.Response:

@@ -9,7 +9,7 @@ import httpx
 import msgspec
 import pytest
 
-from tests.support import EngineServer, MakeClinic, make_clinic, redis_client
+from tests.support import EngineServer, MakeClinic, make_clinic, redis_client, status_link
 
 pytestmark = pytest.mark.integration
 
@@ -56,7 +56,7 @@ async def test_kill_9_with_200_requests_in_flight_loses_nothing_acknowledged(
         journaled = {msgspec.json.decode(row["body"])["ticket"]["id"] for row in issued}
         for answer in acknowledged.values():
             assert answer["id"] in journaled
-            live = await c.http.get(f"{c.api}/tickets/{answer['id']}")
+            live = await c.http.get(f"{c.api}/ticket-status/{status_link(answer)}")
             assert live.status_code == 200 and live.json()["number"] == answer["number"]
 
         retried = await asyncio.gather(*(take(k) for k in keys))

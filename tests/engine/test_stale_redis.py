@@ -21,7 +21,7 @@ from engine.clinic import parse_clinic
 from engine.model import events as ev
 from engine.model.clock import service_day
 from engine.service import Engine
-from tests.support import ClinicClient, Clock, MakeClinic, clinic_config, redis_client
+from tests.support import ClinicClient, Clock, MakeClinic, clinic_config, redis_client, status_link
 
 pytestmark = pytest.mark.integration
 
@@ -130,7 +130,7 @@ async def test_redis_restored_behind_the_journal_under_load(
     assert set(numbers) <= {n for _, n in journaled}
 
     for key, answer in acknowledged.items():
-        live = await c.http.get(f"{c.api}/tickets/{answer['id']}")
+        live = await c.http.get(f"{c.api}/ticket-status/{status_link(answer)}")
         assert live.status_code == 200 and live.json()["number"] == answer["number"], key
         again = await c.http.post(
             f"{c.api}/tickets", json={"service": "therapy"}, headers=c.auth("kiosk", key)
@@ -177,7 +177,7 @@ async def test_a_quiet_clinic_that_went_back_answers_for_every_acknowledged_tick
             assert time.monotonic() < deadline, "the periodic check never rebuilt the clinic"
             await asyncio.sleep(0.2)
         for answer in [first.json(), *later]:
-            live = await c.http.get(f"{c.api}/tickets/{answer['id']}")
+            live = await c.http.get(f"{c.api}/ticket-status/{status_link(answer)}")
             assert live.status_code == 200 and live.json()["number"] == answer["number"]
         nxt = await c.http.post(
             f"{c.api}/tickets", json={"service": "therapy"}, headers=c.auth("kiosk")
@@ -200,7 +200,7 @@ async def test_a_forgotten_ticket_is_found_by_the_read_itself(
             f"{c.api}/tickets", json={"service": "therapy"}, headers=c.auth("kiosk")
         )
         await _go_back(client, c.clinic, copy)
-        live = await c.http.get(f"{c.api}/tickets/{r.json()['id']}")
+        live = await c.http.get(f"{c.api}/ticket-status/{status_link(r.json())}")
         assert live.status_code == 200 and live.json()["number"] == "Т-002"
     finally:
         await client.aclose()

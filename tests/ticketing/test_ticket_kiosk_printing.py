@@ -128,7 +128,7 @@ async def test_each_printer_fault_ends_right_with_one_ticket_queued(
         paper = decode(fake.jobs[0])
         assert "Т-001" in paper.text.splitlines()
         (qr,) = [item for item in paper.items if isinstance(item, QRCode)]
-        assert qr.payload.decode() == f"{engine_server.url}/t/{cc.clinic}/{ticket['id']}"
+        assert qr.payload.decode() == engine_server.url + ticket["status_url"]
     elif scenario == "drop":
         await until(lambda: len(fake.jobs) == job["attempts"] == 3)
         assert all(len(sent) == fake.drop_after for sent in fake.jobs)  # each cut short
