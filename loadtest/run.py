@@ -33,6 +33,7 @@ from loadtest.bench import serve
 from loadtest.http import LeanClient
 from loadtest.invariants import Acknowledged
 from loadtest.openloop import arrivals, drive
+from loadtest.processes import ChildServer
 from loadtest.profiles import Profile
 from loadtest.recorder import Recorder
 from loadtest.scenario import Scenario
@@ -275,18 +276,18 @@ def self_hosted(
     run_stores = start_stores("clinicq-load-")
     data_dir, redis_server, pg_server = run_stores.data_dir, run_stores.redis, run_stores.postgres
     env = run_stores.env
-    process = None
+    engine: ChildServer | None = None
     push: ServerSet | None = None
     try:
-        process, url = serve("clinicq.asgi:app", {**os.environ, **env}, workers)
+        engine, url = serve("clinicq.asgi:app", {**os.environ, **env}, workers)
         if screens and profile.screens_per_clinic:
             push = start_push(push_processes, redis_server.url, pg_server.url)
             kwargs["screens"] = ScreenSetup(push, redis_server.url, generators)
         token = asyncio.run(_admin_token(pg_server.url))
-        engine_process = process
+        engine_pid = engine.pid
 
         async def kill_worker() -> None:
-            workers_now = psutil.Process(engine_process.pid).children()
+            workers_now = psutil.Process(engine_pid).children()
             if workers_now:
                 workers_now[0].kill()  # uvicorn's supervisor starts a new one
 
@@ -318,9 +319,8 @@ def self_hosted(
     finally:
         if push is not None:
             push.stop()
-        if process is not None:
-            process.terminate()
-            process.wait(timeout=20)
+        if engine is not None:
+            engine.stop(timeout=20)
         redis_server.stop()
         pg_server.stop()
         shutil.rmtree(data_dir, ignore_errors=True)

@@ -20,7 +20,6 @@ Everything listens on and connects to 127.0.0.1; every phase is bounded in time.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import itertools
 import json
@@ -39,7 +38,6 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import httpx
 import msgspec
 import psutil
 import redis.asyncio as aioredis
@@ -53,6 +51,7 @@ from loadtest import invariants
 from loadtest.bench import serve
 from loadtest.http import LeanClient
 from loadtest.openloop import arrivals, drive
+from loadtest.processes import wait_until_answers
 from loadtest.profiles import Profile
 from loadtest.recorder import Recorder
 from loadtest.scenario import synthetic_clinic
@@ -91,20 +90,13 @@ def _push_main(redis_url: str, database_url: str, port: int, index: int, gc_poli
     uvloop.run(serve_process(settings, PushOptions(host=HOST, port=port), index))
 
 
-def _wait_ready(
-    port: int, process: multiprocessing.process.BaseProcess, timeout: float = 30
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not process.is_alive():
-            raise RuntimeError(f"server process on port {port} exited during start-up")
-        try:
-            if httpx.get(f"http://{HOST}:{port}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"server on port {port} did not become ready")
+def _wait_ready(port: int, process: multiprocessing.process.BaseProcess) -> None:
+    wait_until_answers(
+        f"http://{HOST}:{port}/healthz",
+        alive=process.is_alive,
+        what=f"server process on port {port}",
+        timeout=30,
+    )
 
 
 @dataclass
@@ -671,9 +663,7 @@ def main(
         for s in sets:
             s.stop()
         if engine is not None:
-            engine.terminate()
-            with contextlib.suppress(Exception):
-                engine.wait(timeout=20)
+            engine.stop(timeout=20)
         redis_server.stop()
         pg_server.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
