@@ -15,7 +15,7 @@ DEFAULT_SERVICE_MINUTES = 15.0  # the national norm for a therapist's appointmen
 SERVICE_NORMS = {"therapy": 15.0, "surgery": 20.0, "analysis": 5.0}
 
 # Walk-in arrivals relative to the day's mean, piecewise constant: (from minute after 08:00,
-# multiplier). The busiest hour (09-10) carries ~16% of the day, near FACTS.md's 15%.
+# multiplier). The busiest hour (09-10) carries ~16% of the day, near the city's ~15%.
 MORNING_PEAK: tuple[tuple[float, float], ...] = (
     (0, 1.6),
     (60, 1.9),
@@ -155,7 +155,8 @@ def midday_break(start: float, end: float) -> tuple[Break, ...]:
 
 def polyclinic_day(*, season: float = 1.0, walk_in_share: float = 0.4) -> DayConfig:
     """A typical city polyclinic 08:00-20:00: therapists on two shifts (one duty doctor each) and
-    surgeons; walk-ins are ``walk_in_share`` of the flow on an ordinary day (FACTS.md: up to 40%)."""
+    surgeons; walk-ins are ``walk_in_share`` of the flow on an ordinary day (the city's
+    figure: up to 40%)."""
     doctors = [
         DoctorSpec("ter-1", ("therapy",), 0, 360, midday_break(0, 360), slot_minutes=15),
         DoctorSpec("ter-2", ("therapy",), 0, 360, midday_break(0, 360), slot_minutes=15),

@@ -1,10 +1,10 @@
 """The push process's garbage-collection policy, and a measure of its pauses.
 
 Why: a push process holds thousands of long-lived sockets, ~80 GC-tracked objects each. CPython's
-full (generation-2) collection walks every one of them; measured here (docs/MEASUREMENTS.md) that
+full (generation-2) collection walks every one of them; measured on this project, that
 is a 0.4-0.5 s stop of the event loop at 7,500-10,000 sockets, and every screen sees it as a late
 call. ``gc.freeze()`` moves everything alive into a permanent generation that collections skip:
-p99 at 7,500 sockets fell from 376 ms to 13 ms.
+p99 at 7,500 sockets fell from 376 ms to 13 ms (the latest run: docs/PERFORMANCE.md, "Screens").
 
 The policy:
 - after start-up, collect once and freeze (modules, the loop, the pools);

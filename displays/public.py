@@ -29,13 +29,9 @@ def public_doctor(d: DoctorDuty) -> dict[str, Any]:
     return {"id": d.id, "status": d.status, "cabinet": d.cabinet, "services": list(d.services)}
 
 
-def kind(event: ev.Event) -> str:
-    return str(type(event).__struct_config__.tag)
-
-
 def public_event(event: ev.AnyEvent) -> dict[str, Any]:
     """The screen's view of one event: kind and time, plus the public part of its snapshots."""
-    out: dict[str, Any] = {"kind": kind(event), "at": event.at}
+    out: dict[str, Any] = {"kind": ev.kind_of(event), "at": event.at}
     match event:
         case ev.DayOpened(day=day):
             out["day"] = day

@@ -170,7 +170,7 @@ CREATE TABLE IF NOT EXISTS tokens (
 -- The canonical encoding an entry's hash covers (docs/ARCHITECTURE.md, "Tamper evidence"):
 -- every column the engine reads back, each as "<byte length>:<UTF-8 bytes>", NULL as "~", in
 -- this order: clinic, offset, kind, at_ms, recorded_at (µs since 1970), idem_key, idem_record,
--- body. hash = sha256(prev_hash || encoding). engine/journal_postgres.py: canonical() is the same.
+-- body. hash = sha256(prev_hash || encoding). engine/audit.py: canonical() is the same.
 CREATE OR REPLACE FUNCTION journal_entry_hash(
     p_prev bytea, p_clinic text, p_offset bigint, p_kind text, p_at bigint,
     p_recorded timestamptz, p_idem_key text, p_idem_record text, p_body text

@@ -144,7 +144,13 @@ class Engine:
             )
             entries = [
                 Entry(
-                    clinic_id, event.offset, _kind(event), event.at, body, idem_key or None, record
+                    clinic_id,
+                    event.offset,
+                    ev.kind_of(event),
+                    event.at,
+                    body,
+                    idem_key or None,
+                    record,
                 )
                 for event, body in zip(answer.events, answer.bodies, strict=True)
             ]
@@ -321,7 +327,14 @@ class Engine:
             record = await self.store.idem_record(clinic_id, idem_key) if idem_key else None
             entries.append(
                 Entry(
-                    clinic_id, offset, _kind(event), event.at, body, idem_key or None, record, prev
+                    clinic_id,
+                    offset,
+                    ev.kind_of(event),
+                    event.at,
+                    body,
+                    idem_key or None,
+                    record,
+                    prev,
                 )
             )
         try:
@@ -383,7 +396,3 @@ class Engine:
         if found is None:
             raise NotFound(f"no ticket {ticket_id!r} today", code="ticket_not_found")
         return found
-
-
-def _kind(event: ev.Event) -> str:
-    return str(type(event).__struct_config__.tag)

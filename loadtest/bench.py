@@ -21,11 +21,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import asyncpg
-import httpx
 
 from engine.auth import create_token
 from engine.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
 from engine.journal_postgres import apply_schema
+from loadtest.processes import ChildServer
 
 REPORTS = Path(__file__).with_name("reports")
 
@@ -65,21 +65,17 @@ def wrk(
     return rps, percentiles, non_2xx, errors
 
 
-def serve(app: str, env: dict[str, str], workers: int) -> tuple[subprocess.Popen[bytes], str]:
+def serve(app: str, env: dict[str, str], workers: int) -> tuple[ChildServer, str]:
+    """``app`` under uvicorn with ``workers`` workers, once it answers HTTP (any status: the
+    baseline app has no /healthz); the caller stops it."""
     port = free_port()
-    process = subprocess.Popen(
+    base = f"http://127.0.0.1:{port}"
+    server = ChildServer(
         [sys.executable, "-m", "uvicorn", "--factory", app, "--port", str(port), "--workers", str(workers),
          "--log-level", "warning", "--loop", "uvloop", "--http", "httptools", "--no-access-log"],
-        env=env, stdin=subprocess.DEVNULL,
+        base + "/healthz", env, what=app, ready_status=None,
     )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            httpx.get(base + "/healthz", timeout=1)
-            return process, base
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{app} did not start")
+    return server.start(timeout=60), base
 
 
 async def make_token(database_url: str) -> str:
@@ -150,8 +146,7 @@ def main(seconds: int = 15, connections: int = 64, workers: int = 2) -> int:
         return 0 if all(r.non_2xx == 0 and r.errors == 0 for r in runs) else 1
     finally:
         for p in processes:
-            p.terminate()
-            p.wait(timeout=20)
+            p.stop(timeout=20)
         if redis_server:
             redis_server.stop()
         if pg_server:

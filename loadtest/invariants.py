@@ -90,3 +90,15 @@ def screens_complete(
                 )
             )
     return out
+
+
+def screen_violations(
+    received: dict[str, tuple[int, list[int]]], stream: dict[str, list[int]]
+) -> list[Violation]:
+    """Once and in order (``screens_in_order``), and nothing missing from the snapshot on."""
+    lists = {key: offsets for key, (_, offsets) in received.items()}
+    last = {clinic: offsets[-1] if offsets else 0 for clinic, offsets in stream.items()}
+    return [
+        *screens_in_order(lists, stream),
+        *screens_complete(received, last),
+    ]

@@ -165,8 +165,7 @@ def main(
 
                 knees.append(uvloop.run(run()))
             finally:
-                engine.terminate()
-                engine.wait(timeout=20)
+                engine.stop(timeout=20)
         report = {
             "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "machine": {"cores": os.cpu_count()},

@@ -1,7 +1,8 @@
 """Load profiles: how much traffic, for how long, against how many clinics.
 
-The city figures come from FACTS.md: ~40-55 new tickets or bookings a second at the seasonal
-peak, 3-4 state changes per visit (~200 queue operations a second), ~30,000 live connections.
+Sized on the city's published figures (stated here, the repository's record of them): ~40-55
+new tickets or bookings a second at the seasonal peak, 3-4 state changes per visit (~200 queue
+operations a second), ~30,000 live connections.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ PROFILES = {
         ops_per_second=200,
         reads_per_second=50,
         doctors_per_clinic=4,
-        # ~30,000 live connections (FACTS.md): 660 x (13 screens + 31 panels + 1 dashboard).
+        # The city's ~30,000 live connections: 660 x (13 screens + 31 panels + 1 dashboard).
         screens=(13, 31, 1),
     ),
     "spike": Profile(

@@ -33,12 +33,14 @@ from loadtest.bench import serve
 from loadtest.http import LeanClient
 from loadtest.invariants import Acknowledged
 from loadtest.openloop import arrivals, drive
+from loadtest.processes import ChildServer
 from loadtest.profiles import Profile
+from loadtest.push_servers import ServerSet, published, start_push
 from loadtest.recorder import Recorder
 from loadtest.scenario import Scenario
 from loadtest.screens import Collected, Fleet, Target
 from loadtest.stores import start_stores
-from loadtest.ws_bench import ServerSet, make_tokens, published, screen_violations, start_push
+from loadtest.visits import make_tokens
 
 REPORTS = Path(__file__).with_name("reports")
 LOOPBACK = ("127.", "localhost", "[::1]", "::1")
@@ -128,6 +130,156 @@ def screens_summary(
     }
 
 
+@dataclass
+class _Watching:
+    """The run's open sockets, recording: what ``_close_screens`` needs to judge them."""
+
+    setup: ScreenSetup
+    fleet: Fleet
+    targets: list[Target]
+    opened: int
+    failures: list[str]
+    open_seconds: float
+    push_cpu_before: float
+
+
+@dataclass
+class _Load:
+    """What the open-loop drive did: its recorder, request count, faults and generator CPU."""
+
+    recorder: Recorder
+    requests: int
+    fault_log: list[dict[str, Any]]
+    generator_cpu_seconds: float
+
+
+async def _open_screens(
+    profile: Profile, scenario: Scenario, database_url: str, setup: ScreenSetup, quiet: bool
+) -> _Watching:
+    """Open every clinic's screens, panels and dashboards and start recording their frames."""
+    ids = [c.id for c in scenario.clinics]
+    _, tokens = await make_tokens(
+        database_url, ids, ("display", "doctor", "head"), profile.doctors_per_clinic
+    )
+    targets = screen_targets(profile, ids, setup.push, tokens)
+    fleet = Fleet(setup.generators)
+    began = time.monotonic()
+    opened, failures = await asyncio.to_thread(fleet.open, targets, 64, 300.0)
+    open_seconds = round(time.monotonic() - began, 1)
+    if not quiet:
+        print(f"{opened} of {len(targets)} sockets open in {open_seconds} s")
+    push_cpu_before = setup.push.cpu_seconds()
+    await asyncio.to_thread(fleet.record, True)
+    return _Watching(setup, fleet, targets, opened, failures, open_seconds, push_cpu_before)
+
+
+async def _drive_load(
+    profile: Profile, scenario: Scenario, seed: int, faults: list[Fault], quiet: bool
+) -> _Load:
+    """The profile's writes and reads, open loop, with the faults at their seconds."""
+    writes = arrivals(profile, seed)
+    reads_profile = replace(profile, ops_per_second=profile.reads_per_second)
+    reads = arrivals(reads_profile, seed + 1) if profile.reads_per_second else []
+    recorder = Recorder()
+    fault_log: list[dict[str, Any]] = []
+    cpu_before = resource.getrusage(resource.RUSAGE_SELF)
+    with Progress(
+        TextColumn(f"[bold]{profile.name}"), BarColumn(), TextColumn("{task.completed:.0f}/{task.total:.0f} s"),
+        TimeRemainingColumn(), disable=quiet,
+    ) as progress:  # fmt: skip
+        bar = progress.add_task("run", total=profile.seconds)
+        await asyncio.gather(
+            drive(
+                writes, scenario.pick, recorder, on_tick=lambda t: progress.update(bar, completed=t)
+            ),
+            drive(reads, scenario.read, recorder),
+            _inject(faults, time.monotonic(), fault_log),
+        )
+        progress.update(bar, completed=profile.seconds)
+    cpu_after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (cpu_after.ru_utime + cpu_after.ru_stime) - (cpu_before.ru_utime + cpu_before.ru_stime)
+    return _Load(recorder, len(writes) + len(reads), fault_log, cpu)
+
+
+async def _close_screens(
+    watching: _Watching, profile: Profile, clinics: list[str]
+) -> tuple[dict[str, Any], list[invariants.Violation]]:
+    """Stop recording, collect every screen's frames, check them against the streams, close."""
+    fleet, push, targets = watching.fleet, watching.setup.push, watching.targets
+    try:
+        await asyncio.to_thread(fleet.record, False)
+        push_cpu = push.cpu_seconds() - watching.push_cpu_before
+        await asyncio.sleep(3.0)  # the last events reach every screen
+        collected = await asyncio.to_thread(fleet.collect, True)
+        delivered = sum(collected.frames.values())
+        data = {
+            "open_seconds": watching.open_seconds,
+            **screens_summary(collected, watching.opened, watching.failures, profile.seconds),
+            "push_processes": len(push.processes),
+            "push_cpu_seconds": round(push_cpu, 2),
+            "push_us_per_message": round(push_cpu * 1e6 / max(1, delivered), 2),
+        }
+        stream = await published(watching.setup.redis_url, clinics)
+        bad = invariants.screen_violations(collected.received, stream)
+        if watching.opened < len(targets):
+            missing = f"{len(targets) - watching.opened} of {len(targets)}"
+            bad.append(invariants.Violation("screens did not open", missing))
+        return data, bad
+    finally:
+        await asyncio.to_thread(fleet.close)
+
+
+async def _violations(
+    scenario: Scenario,
+    database_url: str,
+    plant_duplicate: bool,
+    screen_bad: list[invariants.Violation],
+) -> list[invariants.Violation]:
+    """Every invariant over what clients were told, what was journaled and what screens saw."""
+    acks: list[Acknowledged] = scenario.acknowledged
+    if plant_duplicate and scenario.tickets:
+        first = scenario.tickets[0]
+        acks.append(replace(first, id=first.id + "-planted"))
+    found, cancelled = await journaled(database_url, [c.id for c in scenario.clinics])
+    return [
+        *invariants.no_number_twice(acks),
+        *invariants.no_slot_twice(acks, cancelled),
+        *invariants.all_journaled(acks, found),
+        *screen_bad,
+    ]
+
+
+def _summary(
+    profile: Profile,
+    seed: int,
+    scenario: Scenario,
+    load: _Load,
+    screens: dict[str, Any],
+    violations: list[invariants.Violation],
+) -> dict[str, Any]:
+    """The report's data; each fault's recovery is measured up to the next fault."""
+    recorder, fault_log = load.recorder, load.fault_log
+    next_at = [g["at"] for g in fault_log[1:]] + [float("inf")]
+    return {
+        "profile": {k: v for k, v in asdict(profile).items() if k != "mix"},
+        "seed": seed,
+        "requests": load.requests,
+        "acknowledged": {
+            "tickets": len(scenario.tickets),
+            "reservations": len(scenario.reservations),
+        },
+        "operations": recorder.summary(),
+        "late_start_p99_ms": recorder.late_starts_ms.get_value_at_percentile(99) / 1000,
+        "generator_cpu_seconds": load.generator_cpu_seconds,
+        "screens": screens,
+        "violations": [asdict(v) for v in violations],
+        "faults": [
+            {**f, **recorder.recovery_after(f["at"], nxt)}
+            for f, nxt in zip(fault_log, next_at, strict=False)
+        ],
+    }
+
+
 async def run_profile(
     profile: Profile,
     *,
@@ -141,105 +293,24 @@ async def run_profile(
     faults: list[Fault] | None = None,
     screens: ScreenSetup | None = None,
 ) -> dict[str, Any]:
+    """Set up the clinics, open the screens, drive the load, check every invariant, report."""
     check_loopback(url)
-    fleet: Fleet | None = None
-    screen_data: dict[str, Any] = {}
-    screen_bad: list[invariants.Violation] = []
+    watching: _Watching | None = None
     async with LeanClient(url, max_connections=400, timeout=60) as http:
         scenario = Scenario(http, token, profile, seed)
         await scenario.setup()
         if screens is not None and profile.screens_per_clinic:
-            ids = [c.id for c in scenario.clinics]
-            _, tokens = await make_tokens(
-                database_url, ids, ("display", "doctor", "head"), profile.doctors_per_clinic
-            )
-            targets = screen_targets(profile, ids, screens.push, tokens)
-            fleet = Fleet(screens.generators)
-            began = time.monotonic()
-            opened, failures = await asyncio.to_thread(fleet.open, targets, 64, 300.0)
-            screen_data["open_seconds"] = round(time.monotonic() - began, 1)
-            if not quiet:
-                print(f"{opened} of {len(targets)} sockets open in {screen_data['open_seconds']} s")
-            push_cpu = screens.push.cpu_seconds()
-            await asyncio.to_thread(fleet.record, True)
-        writes = arrivals(profile, seed)
-        reads_profile = replace(profile, ops_per_second=profile.reads_per_second)
-        reads = arrivals(reads_profile, seed + 1) if profile.reads_per_second else []
-        recorder = Recorder()
-        cpu_before = resource.getrusage(resource.RUSAGE_SELF)
-        with Progress(
-            TextColumn(f"[bold]{profile.name}"), BarColumn(), TextColumn("{task.completed:.0f}/{task.total:.0f} s"),
-            TimeRemainingColumn(), disable=quiet,
-        ) as progress:  # fmt: skip
-            bar = progress.add_task("run", total=profile.seconds)
-            fault_log: list[dict[str, Any]] = []
-            await asyncio.gather(
-                drive(
-                    writes,
-                    scenario.pick,
-                    recorder,
-                    on_tick=lambda t: progress.update(bar, completed=t),
-                ),
-                drive(reads, scenario.read, recorder),
-                _inject(faults or [], time.monotonic(), fault_log),
-            )
-            progress.update(bar, completed=profile.seconds)
-        cpu_after = resource.getrusage(resource.RUSAGE_SELF)
-    if fleet is not None and screens is not None:
-        try:
-            await asyncio.to_thread(fleet.record, False)
-            push_cpu = screens.push.cpu_seconds() - push_cpu
-            await asyncio.sleep(3.0)  # the last events reach every screen
-            collected = await asyncio.to_thread(fleet.collect, True)
-            screen_data.update(screens_summary(collected, opened, failures, profile.seconds))
-            delivered = sum(collected.frames.values())
-            screen_data["push_processes"] = len(screens.push.processes)
-            screen_data["push_cpu_seconds"] = round(push_cpu, 2)
-            screen_data["push_us_per_message"] = round(push_cpu * 1e6 / max(1, delivered), 2)
-            stream = await published(screens.redis_url, [c.id for c in scenario.clinics])
-            screen_bad = screen_violations(collected.received, stream)
-            if opened < len(targets):
-                screen_bad.append(
-                    invariants.Violation(
-                        "screens did not open", f"{len(targets) - opened} of {len(targets)}"
-                    )
-                )
-        finally:
-            await asyncio.to_thread(fleet.close)
-    acks: list[Acknowledged] = scenario.acknowledged
-    if plant_duplicate and scenario.tickets:
-        first = scenario.tickets[0]
-        acks.append(replace(first, id=first.id + "-planted"))
-    found, cancelled = await journaled(database_url, [c.id for c in scenario.clinics])
-    violations = [
-        *invariants.no_number_twice(acks),
-        *invariants.no_slot_twice(acks, cancelled),
-        *invariants.all_journaled(acks, found),
-        *screen_bad,
-    ]
-    data = {
-        "profile": {k: v for k, v in asdict(profile).items() if k != "mix"},
-        "seed": seed,
-        "requests": len(writes) + len(reads),
-        "acknowledged": {
-            "tickets": len(scenario.tickets),
-            "reservations": len(scenario.reservations),
-        },
-        "operations": recorder.summary(),
-        "late_start_p99_ms": recorder.late_starts_ms.get_value_at_percentile(99) / 1000,
-        "generator_cpu_seconds": (cpu_after.ru_utime + cpu_after.ru_stime)
-        - (cpu_before.ru_utime + cpu_before.ru_stime),
-        "screens": screen_data,
-        "violations": [asdict(v) for v in violations],
-        "faults": [
-            {**f, **recorder.recovery_after(f["at"], nxt)}
-            for f, nxt in zip(
-                fault_log, [g["at"] for g in fault_log[1:]] + [float("inf")], strict=False
-            )
-        ],
-    }
+            watching = await _open_screens(profile, scenario, database_url, screens, quiet)
+        load = await _drive_load(profile, scenario, seed, faults or [], quiet)
+    screen_data: dict[str, Any] = {}
+    screen_bad: list[invariants.Violation] = []
+    if watching is not None:
+        clinics = [c.id for c in scenario.clinics]
+        screen_data, screen_bad = await _close_screens(watching, profile, clinics)
+    violations = await _violations(scenario, database_url, plant_duplicate, screen_bad)
+    data = _summary(profile, seed, scenario, load, screen_data, violations)
     name = f"{profile.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    json_path, html_path = report.write(out_dir, name, data, recorder)
+    json_path, html_path = report.write(out_dir, name, data, load.recorder)
     data["report"] = {"json": str(json_path), "html": str(html_path)}
     return data
 
@@ -275,18 +346,18 @@ def self_hosted(
     run_stores = start_stores("clinicq-load-")
     data_dir, redis_server, pg_server = run_stores.data_dir, run_stores.redis, run_stores.postgres
     env = run_stores.env
-    process = None
+    engine: ChildServer | None = None
     push: ServerSet | None = None
     try:
-        process, url = serve("clinicq.asgi:app", {**os.environ, **env}, workers)
+        engine, url = serve("clinicq.asgi:app", {**os.environ, **env}, workers)
         if screens and profile.screens_per_clinic:
             push = start_push(push_processes, redis_server.url, pg_server.url)
             kwargs["screens"] = ScreenSetup(push, redis_server.url, generators)
         token = asyncio.run(_admin_token(pg_server.url))
-        engine_process = process
+        engine_pid = engine.pid
 
         async def kill_worker() -> None:
-            workers_now = psutil.Process(engine_process.pid).children()
+            workers_now = psutil.Process(engine_pid).children()
             if workers_now:
                 workers_now[0].kill()  # uvicorn's supervisor starts a new one
 
@@ -318,9 +389,8 @@ def self_hosted(
     finally:
         if push is not None:
             push.stop()
-        if process is not None:
-            process.terminate()
-            process.wait(timeout=20)
+        if engine is not None:
+            engine.stop(timeout=20)
         redis_server.stop()
         pg_server.stop()
         shutil.rmtree(data_dir, ignore_errors=True)

@@ -22,18 +22,32 @@ from loadtest.profiles import Profile
 ZONE = "Europe/Moscow"
 
 
-def synthetic_clinic(clinic_id: str, doctors: int) -> dict[str, object]:
-    """Therapy and surgery; ``doctors`` doctors in their own cabinets, each bookable all day."""
+def synthetic_clinic(
+    clinic_id: str,
+    doctors: int,
+    *,
+    timezone: str = ZONE,
+    slot_minutes: int = 10,
+    surgeons: bool = True,
+    scheduled: int | None = None,
+    kiosks: list[dict[str, str]] | None = None,
+) -> dict[str, object]:
+    """Therapy (Т) and surgery (Х); ``doctors`` therapists in their own cabinets, every odd one a
+    surgeon too when ``surgeons``; the first ``scheduled`` of them (all when None) bookable all
+    day in ``slot_minutes`` slots; ``kiosks`` (``{"id": ..., "printer": URL}``) when given."""
+    last = 24 * 60 - slot_minutes  # the day's last slot ends at midnight
     schedule = {
         "weekdays": [1, 2, 3, 4, 5, 6, 7],
         "start": "00:00",
-        "end": "23:50",
-        "slot_minutes": 10,
+        "end": f"{last // 60:02d}:{last % 60:02d}",
+        "slot_minutes": slot_minutes,
     }
+    bookable = doctors if scheduled is None else scheduled
     return {
         "id": clinic_id,
         "name": f"Поликлиника {clinic_id}",
-        "timezone": ZONE,
+        "timezone": timezone,
+        "locale": "ru",
         "services": [
             {"id": "therapy", "prefix": "Т", "name": "Терапевт"},
             {"id": "surgery", "prefix": "Х", "name": "Хирург"},
@@ -43,12 +57,13 @@ def synthetic_clinic(clinic_id: str, doctors: int) -> dict[str, object]:
             {
                 "id": f"d{i}",
                 "name": f"Доктор {i}",
-                "services": ["therapy", "surgery"] if i % 2 else ["therapy"],
+                "services": ["therapy", "surgery"] if surgeons and i % 2 else ["therapy"],
                 "cabinet": f"c{i}",
-                "schedule": schedule,
+                **({"schedule": schedule} if i < bookable else {}),
             }
             for i in range(doctors)
         ],
+        **({"kiosks": kiosks} if kiosks is not None else {}),
     }
 
 

@@ -14,407 +14,40 @@ GC). Server CPU per delivered message is the process CPU time of the server proc
 recording window divided by the frames the screens received in it; the ratio of the two is the
 figure the issue asks for.
 
-Everything listens on and connects to 127.0.0.1; every phase is bounded in time.
+The servers are ``loadtest.push_servers``, the event driver ``loadtest.visits``; this module runs
+the phases and writes the report. Everything listens on and connects to 127.0.0.1; every phase
+is bounded in time.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
-import itertools
 import json
-import logging
-import multiprocessing
 import os
-import random
 import shutil
 import signal
 import sys
 import time
-import uuid
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-import httpx
-import msgspec
 import psutil
-import redis.asyncio as aioredis
 import uvloop
 
-from engine import keys
-from engine.auth import create_token
-from engine.embedded import free_port
-from engine.journal_postgres import apply_schema
-from loadtest import invariants
 from loadtest.bench import serve
 from loadtest.http import LeanClient
+from loadtest.invariants import screen_violations
 from loadtest.openloop import arrivals, drive
 from loadtest.profiles import Profile
+from loadtest.push_servers import ServerSet, published, start_bare, start_push
 from loadtest.recorder import Recorder
-from loadtest.scenario import synthetic_clinic
-from loadtest.screens import HOST, Collected, Fleet, Target
+from loadtest.screens import Collected, Fleet, Target
 from loadtest.stores import start_stores
+from loadtest.visits import Visit, VisitDriver, make_tokens, setup_clinics
 
 REPORTS = Path(__file__).with_name("reports")
-log = logging.getLogger(__name__)
-
-# -- server processes -----------------------------------------------------------------------------
-
-
-class _NoGcPolicy:
-    """Stands in for ``displays.gcpolicy.GcPolicy``: CPython's default collector, untouched."""
-
-    def __init__(self, **_: Any) -> None:
-        self.pauses_ms: list[float] = []
-
-    def install(self) -> None: ...
-
-    def uninstall(self) -> None: ...
-
-    async def run(self) -> None:
-        await asyncio.Event().wait()
-
-
-def _push_main(redis_url: str, database_url: str, port: int, index: int, gc_policy: bool) -> None:
-    import displays.push
-    from displays.push import PushOptions, serve_process
-    from engine.settings import Settings
-
-    logging.basicConfig(level=logging.WARNING, format=f"push[{index}] %(name)s: %(message)s")
-    if not gc_policy:  # measure the policy's effect: the same server with the default collector
-        displays.push.GcPolicy = _NoGcPolicy  # type: ignore[misc,assignment]
-    settings = Settings.from_env({"REDIS_URL": redis_url, "DATABASE_URL": database_url})
-    uvloop.run(serve_process(settings, PushOptions(host=HOST, port=port), index))
-
-
-def _wait_ready(
-    port: int, process: multiprocessing.process.BaseProcess, timeout: float = 30
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not process.is_alive():
-            raise RuntimeError(f"server process on port {port} exited during start-up")
-        try:
-            if httpx.get(f"http://{HOST}:{port}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"server on port {port} did not become ready")
-
-
-@dataclass
-class ServerSet:
-    """N server processes, process i on ``ports[i]``; a clinic goes to process (index % N)."""
-
-    name: str
-    processes: list[multiprocessing.process.BaseProcess] = field(default_factory=list)
-    ports: list[int] = field(default_factory=list)
-
-    def port_for(self, clinic_index: int) -> int:
-        return self.ports[clinic_index % len(self.ports)]
-
-    def cpu_seconds(self) -> float:
-        total = 0.0
-        for p in self.processes:
-            assert p.pid is not None
-            times = psutil.Process(p.pid).cpu_times()
-            total += times.user + times.system
-        return total
-
-    def stop(self) -> None:
-        for p in self.processes:
-            if p.is_alive():
-                p.terminate()
-        for p in self.processes:
-            p.join(timeout=20)
-            if p.is_alive():
-                p.kill()
-                p.join(timeout=5)
-
-
-def start_push(
-    count: int, redis_url: str, database_url: str, gc_policy: bool = True, name: str = "push"
-) -> ServerSet:
-    """``count`` push processes, each on its own port (``--port-per-process`` in effect)."""
-    ctx = multiprocessing.get_context("spawn")
-    servers = ServerSet(name)
-    for i in range(count):
-        port = free_port()
-        p = ctx.Process(
-            target=_push_main,
-            args=(redis_url, database_url, port, i, gc_policy),
-            name=f"{name}-{i}",
-        )
-        p.start()
-        servers.processes.append(p)
-        servers.ports.append(port)
-    for port, child in zip(servers.ports, servers.processes, strict=True):
-        _wait_ready(port, child)
-    return servers
-
-
-_encode = msgspec.json.Encoder().encode
-
-
-def bare_event(clinic: str, offset: int, at_ms: int) -> bytes:
-    """A frame shaped and sized like the push server's ``ticket_called`` event frame."""
-    event = {
-        "kind": "ticket_called",
-        "at": at_ms,
-        "ticket": {
-            "id": f"t_{clinic}_{offset:08d}",
-            "number": f"Т-{offset % 1000:03d}",
-            "service": "therapy",
-            "state": "called",
-            "cabinet": "c0",
-        },
-        "doctor": {"id": "d0", "status": "serving", "cabinet": "c0", "services": ["therapy"]},
-    }
-    return b'{"type":"event","offset":%d,"event":%s}' % (offset, _encode(event))
-
-
-async def _bare(port: int, clinics: list[str], rate: float, seed: int) -> None:
-    from websockets.asyncio.server import ServerConnection, broadcast, serve
-
-    members: dict[str, set[ServerConnection]] = {c: set() for c in clinics}
-    offsets = dict.fromkeys(clinics, 0)
-
-    async def handler(ws: ServerConnection) -> None:
-        assert ws.request is not None
-        path = ws.request.path.split("?", 1)[0]
-        if path == "/healthz":
-            return
-        clinic = path.rsplit("/", 1)[-1]
-        group = members.get(clinic)
-        if group is None:
-            await ws.close(4404)
-            return
-        snapshot = b'{"type":"snapshot","offset":%d,"epoch":"bare","board":{}}' % offsets[clinic]
-        broadcast([ws], snapshot, text=True)  # no await before the add: nothing missed
-        group.add(ws)
-        try:
-            await ws.wait_closed()
-        finally:
-            group.discard(ws)
-
-    def healthz(ws: ServerConnection, request: Any) -> Any:
-        if request.path == "/healthz":
-            return ws.respond(200, "ok\n")
-        return None
-
-    rng = random.Random(seed)
-    async with serve(
-        handler, HOST, port, compression=None, ping_interval=None, process_request=healthz
-    ):
-        loop = asyncio.get_running_loop()
-        due = loop.time()
-        while True:  # ends when the process is terminated
-            due += rng.expovariate(rate)
-            delay = due - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            clinic = rng.choice(clinics)
-            offsets[clinic] += 1
-            frame = bare_event(clinic, offsets[clinic], time.time_ns() // 1_000_000)
-            broadcast(members[clinic], frame, text=True)
-
-
-def _bare_main(port: int, clinics: list[str], rate: float, seed: int) -> None:
-    logging.getLogger("websockets").setLevel(logging.ERROR)
-    uvloop.run(_bare(port, clinics, rate, seed))
-
-
-def start_bare(count: int, clinics: list[str], rate: float) -> ServerSet:
-    """The calibration: ``count`` bare broadcast processes; clinic i on process i % count."""
-    ctx = multiprocessing.get_context("spawn")
-    servers = ServerSet("bare")
-    for i in range(count):
-        port = free_port()
-        mine = clinics[i::count]
-        p = ctx.Process(
-            target=_bare_main,
-            args=(port, mine, rate * len(mine) / len(clinics), i),
-            name=f"bare-{i}",
-        )
-        p.start()
-        servers.processes.append(p)
-        servers.ports.append(port)
-    for port, child in zip(servers.ports, servers.processes, strict=True):
-        _wait_ready(port, child)
-    return servers
-
-
-# -- the event driver (the full path) -------------------------------------------------------------
-
-
-@dataclass
-class _Visit:
-    step: int = 0
-    ticket: str | None = None
-    busy: bool = False
-    lost: bool = False  # a call-next found a patient in hand that we do not know
-
-
-class VisitDriver:
-    """Each clinic's visits in turn: take a ticket, call next, start, complete: one event each.
-
-    Short queues keep the boards small, as on a real screen. An operation that finds nothing to
-    act on (a call-next racing its take) takes a ticket instead, so each request makes one event.
-    """
-
-    def __init__(
-        self,
-        http: LeanClient,
-        token: str,
-        clinics: list[str],
-        visits: dict[str, _Visit] | None = None,
-    ) -> None:
-        self.http = http
-        self.headers = {"Authorization": f"Bearer {token}"}
-        self.clinics = clinics
-        # Kept across phases (each phase has its own event loop and client): visits go on.
-        self.visits = visits if visits is not None else {}
-        for clinic in clinics:
-            self.visits.setdefault(clinic, _Visit())
-        self.rng = random.Random(7)
-        self.keys: Iterator[int] = itertools.count()
-        self.run = uuid.uuid4().hex[:8]  # idempotency keys must not repeat across phases
-
-    def pick(self) -> tuple[str, Any]:
-        # One operation at a time per clinic, so that each visit's steps stay in order.
-        for _ in range(20):
-            clinic = self.rng.choice(self.clinics)
-            if not self.visits[clinic].busy:
-                break
-        visit = self.visits[clinic]
-        base = f"/api/v1/clinics/{clinic}"
-        if visit.lost:
-            return "board", self._find(visit, base)
-        step, visit.step = visit.step, (visit.step + 1) % 4
-        if step == 1:
-            return "call_next", self._op(visit, f"{base}/cabinets/c0/call-next", None, called=True)
-        if step in (2, 3) and visit.ticket:
-            ticket = visit.ticket
-            if step == 3:
-                visit.ticket = None
-            action = "start" if step == 2 else "complete"
-            return action, self._op(visit, f"{base}/tickets/{ticket}/{action}", None)
-        visit.step = 1
-        return "take_ticket", self._op(visit, f"{base}/tickets", {"service": "therapy"})
-
-    def _op(self, visit: _Visit, path: str, body: object, called: bool = False) -> Any:
-        headers = {**self.headers, "Idempotency-Key": f"wsb-{self.run}-{next(self.keys)}"}
-        visit.busy = True
-
-        async def op() -> str:
-            try:
-                r = await self.http.post(path, json=body, headers=headers)
-            finally:
-                visit.busy = False
-            if called and r.status_code == 200 and r.json().get("ticket"):
-                visit.ticket = r.json()["ticket"]["id"]
-            elif called and r.status_code == 409:
-                visit.lost = True
-            return "ok" if r.status_code < 400 else "refused" if r.status_code < 500 else "error"
-
-        return op
-
-    def _find(self, visit: _Visit, base: str) -> Any:
-        """Find the patient in hand on the board; the visit goes on from its state."""
-        visit.busy = True
-
-        async def op() -> str:
-            try:
-                r = await self.http.get(f"{base}/board", headers=self.headers)
-            finally:
-                visit.busy = False
-            if r.status_code != 200:
-                return "error"
-            doctor = next(d for d in r.json()["doctors"] if d["id"] == "d0")
-            visit.lost = False
-            visit.ticket = doctor.get("current_ticket")
-            state = doctor.get("current_state")
-            visit.step = 2 if state == "called" else 3 if visit.ticket else 0
-            return "ok"
-
-        return op
-
-
-async def setup_clinics(http: LeanClient, token: str, clinics: list[str], doctors: int = 1) -> None:
-    headers = {"Authorization": f"Bearer {token}"}
-    gate = asyncio.Semaphore(16)
-
-    async def one(clinic: str) -> None:
-        async with gate:
-            r = await http.put(
-                f"/api/v1/clinics/{clinic}", json=synthetic_clinic(clinic, doctors), headers=headers
-            )
-            r.raise_for_status()
-            for i in range(doctors):
-                r = await http.put(
-                    f"/api/v1/clinics/{clinic}/doctors/d{i}/duty",
-                    json={"status": "on_duty"},
-                    headers=headers,
-                )
-                r.raise_for_status()
-
-    await asyncio.gather(*(one(c) for c in clinics))
-
-
-async def make_tokens(
-    database_url: str, clinics: list[str], roles: tuple[str, ...] = ("display",), doctors: int = 1
-) -> tuple[str, dict[tuple[str, str], list[str]]]:
-    """An admin token, and per (clinic, role) the tokens screens join with (one per doctor)."""
-    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
-    try:
-        await apply_schema(pool)
-        admin = (await create_token(pool, "admin", label="ws-bench"))[1]
-        out: dict[tuple[str, str], list[str]] = {}
-        for clinic in clinics:
-            for role in roles:
-                if role == "doctor":
-                    out[clinic, role] = [
-                        (await create_token(pool, role, clinic=clinic, doctor=f"d{i}"))[1]
-                        for i in range(doctors)
-                    ]
-                else:
-                    out[clinic, role] = [(await create_token(pool, role, clinic=clinic))[1]]
-        return admin, out
-    finally:
-        await pool.close()
-
-
-async def published(redis_url: str, clinics: list[str]) -> dict[str, list[int]]:
-    """Every clinic's stream offsets, as the push processes read them."""
-    client: Any = aioredis.from_url(redis_url)
-    try:
-        out = {}
-        for clinic in clinics:
-            rows = await client.xrange(keys.events(clinic), min="-", max="+")
-            out[clinic] = [int(entry_id.split(b"-", 1)[0]) for entry_id, _ in rows]
-        return out
-    finally:
-        await client.aclose()
-
-
-def screen_violations(
-    received: dict[str, tuple[int, list[int]]], stream: dict[str, list[int]]
-) -> list[invariants.Violation]:
-    """Once and in order (``screens_in_order``), and nothing missing from the snapshot on."""
-    lists = {key: offsets for key, (_, offsets) in received.items()}
-    last = {clinic: offsets[-1] if offsets else 0 for clinic, offsets in stream.items()}
-    return [
-        *invariants.screens_in_order(lists, stream),
-        *invariants.screens_complete(received, last),
-    ]
-
-
-# -- phases ---------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -478,7 +111,7 @@ class Bench:
     engine_url: str
     admin: str
     display_tokens: dict[str, str]
-    visits: dict[str, _Visit] = field(default_factory=dict)
+    visits: dict[str, Visit] = field(default_factory=dict)
 
     def targets(self, servers: ServerSet, n: int, bare: bool) -> list[Target]:
         out = []
@@ -671,9 +304,7 @@ def main(
         for s in sets:
             s.stop()
         if engine is not None:
-            engine.terminate()
-            with contextlib.suppress(Exception):
-                engine.wait(timeout=20)
+            engine.stop(timeout=20)
         redis_server.stop()
         pg_server.stop()
         shutil.rmtree(data_dir, ignore_errors=True)

@@ -58,9 +58,6 @@ TRANSITIONS: dict[State, dict[str, State]] = {
     S.CANCELLED: {},
 }
 
-ACTIVE = frozenset({S.PENDING, S.SENDING, S.UNKNOWN})
-STOPPABLE = frozenset({S.PENDING})  # sending/unknown rows may already be at SMSC
-
 
 def advance(state: State | str, event: str) -> State:
     """The next state, or IllegalTransition naming both."""

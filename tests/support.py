@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,12 +13,13 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
-import psutil
 
 from engine.auth import ROLES, create_token
 from engine.embedded import free_port
 from engine.redis_client import connect
 from engine.settings import Settings
+from loadtest.processes import ChildServer
+from loadtest.scenario import synthetic_clinic
 
 # What the environment says about the servers under test (REDIS_URL, DATABASE_URL, a cluster).
 ENVIRONMENT = Settings.from_env()
@@ -44,11 +43,15 @@ class EngineServer:
     workers: int = 2
     extra_env: dict[str, str] = field(default_factory=dict)
     port: int = 0
-    process: subprocess.Popen[bytes] | None = None
+    child: ChildServer | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def process(self) -> subprocess.Popen[bytes] | None:
+        return self.child.process if self.child else None
 
     def start(self, timeout: float = 60.0) -> EngineServer:
         self.port = self.port or free_port()
@@ -65,42 +68,20 @@ class EngineServer:
             "CLINICQ_ENCRYPTION_KEY": TEST_KEY,
             **self.extra_env,
         }
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "clinicq.cli", "serve"], env=env, stdin=subprocess.DEVNULL
+        self.child = ChildServer(
+            [sys.executable, "-m", "clinicq.cli", "serve"], self.url + "/readyz", env, "the engine"
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError("the engine exited during start-up")
-            try:
-                if httpx.get(self.url + "/readyz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError("the engine did not become ready")
+        self.child.start(timeout)
+        return self
 
     def kill(self) -> None:
         """SIGKILL the whole process group of workers: a crash, not a shutdown."""
-        if self.process and self.process.poll() is None:
-            for pid in [*_children(self.process.pid), self.process.pid]:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            self.process.wait(timeout=10)
+        if self.child:
+            self.child.kill()
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-
-def _children(pid: int) -> list[int]:
-    return [p.pid for p in psutil.Process(pid).children(recursive=True)]
+        if self.child:
+            self.child.stop()
 
 
 def clinic_config(
@@ -110,36 +91,17 @@ def clinic_config(
     timezone: str = "Europe/Moscow",
     kiosks: list[dict[str, str]] | None = None,
 ) -> dict[str, object]:
-    """A clinic for one test: therapy (Т) and surgery (Х), ``doctors`` therapists in own cabinets,
-    and ``kiosks`` (``{"id": ..., "printer": URL}``) when given."""
-    schedule = {
-        "weekdays": [1, 2, 3, 4, 5, 6, 7],
-        "start": "00:00",
-        "end": "23:45",
-        "slot_minutes": 15,
-    }
-    return {
-        "id": clinic_id,
-        "name": f"Поликлиника {clinic_id}",
-        "timezone": timezone,
-        "locale": "ru",
-        "services": [
-            {"id": "therapy", "prefix": "Т", "name": "Терапевт"},
-            {"id": "surgery", "prefix": "Х", "name": "Хирург"},
-        ],
-        "cabinets": [{"id": f"c{i}", "name": f"Кабинет {i}"} for i in range(doctors)],
-        "doctors": [
-            {
-                "id": f"d{i}",
-                "name": f"Доктор {i}",
-                "services": ["therapy"],
-                "cabinet": f"c{i}",
-                **({"schedule": schedule} if i == 0 else {}),
-            }
-            for i in range(doctors)
-        ],
-        **({"kiosks": kiosks} if kiosks is not None else {}),
-    }
+    """A clinic for one test: therapy (Т) and surgery (Х), ``doctors`` therapists in own cabinets
+    (only d0 bookable, in 15-minute slots), and ``kiosks`` (``{"id": ..., "printer": URL}``)."""
+    return synthetic_clinic(
+        clinic_id,
+        doctors,
+        timezone=timezone,
+        slot_minutes=15,
+        surgeons=False,
+        scheduled=1,
+        kiosks=kiosks,
+    )
 
 
 @dataclass

@@ -7,14 +7,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import psutil
 import pytest
 
 from engine.embedded import free_port
+from loadtest.processes import wait_until_answers
 
 pytestmark = pytest.mark.integration
 
@@ -45,16 +44,12 @@ def test_sigterm_stops_the_engine_push_and_embedded_servers(tmp_path: Path) -> N
     )  # fmt: skip
     children: list[psutil.Process] = []
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert run.poll() is None, "clinicq run exited during start-up"
-            assert time.monotonic() < deadline, "clinicq run did not become ready"
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
+        wait_until_answers(
+            f"http://127.0.0.1:{port}/readyz",
+            alive=lambda: run.poll() is None,
+            what="clinicq run",
+            timeout=120,
+        )
         children = psutil.Process(run.pid).children(recursive=True)
         servers = _started_under(data)
         assert any("postgres" in " ".join(p.cmdline()) for p in servers)

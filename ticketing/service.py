@@ -22,6 +22,7 @@ from typing import Final
 import msgspec
 
 from engine.clinic import Clinic, Kiosk
+from engine.service import wall_clock_ms
 from ticketing.errors import SpoolError
 from ticketing.layout import TicketPrint
 from ticketing.printer_config import PrinterConfig, check_printer
@@ -34,10 +35,6 @@ from ticketing.status import PrinterState
 log = logging.getLogger(__name__)
 CLAIM_WAIT_SECONDS: Final = 2.0  # how long a repeated request waits for a first one to submit
 CLOSE_SECONDS: Final = 2.0  # how long closing waits for the last records to reach Redis
-
-
-def wall_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class PrintService:
@@ -144,7 +141,7 @@ class PrintService:
             state=job.state.value,
             paper=job.ticket,
             reprint_of=job.reprint_of,
-            submitted_at=wall_ms(),
+            submitted_at=wall_clock_ms(),
         )
         record = _update(record, job)
         await self.records.save_job(record)
@@ -163,7 +160,7 @@ class PrintService:
 
     def _on_alert(self, printer_id: str, state: PrinterState, message: str) -> None:
         clinic, _, kiosk = printer_id.partition("/")
-        record = PrinterRecord(kiosk=kiosk, state=state.value, message=message, at=wall_ms())
+        record = PrinterRecord(kiosk=kiosk, state=state.value, message=message, at=wall_clock_ms())
         self._states.put_nowait((clinic, record))
 
     async def _write_states(self) -> None:
@@ -182,5 +179,5 @@ def _update(record: JobRecord, job: PrintJob) -> JobRecord:
         error=job.error,
         printer_state=job.printer_state.value if job.printer_state else None,
         attempts=job.attempts,
-        finished_at=wall_ms() if job.done.is_set() else None,
+        finished_at=wall_clock_ms() if job.done.is_set() else None,
     )

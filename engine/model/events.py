@@ -138,6 +138,11 @@ def encode_event(event: Event) -> bytes:
     return _encoder.encode(event)
 
 
+def kind_of(event: Event) -> str:
+    """An event's kind, as journaled and shown on screens: its tag (``ticket_issued``)."""
+    return str(type(event).__struct_config__.tag)
+
+
 def link_of(body: str) -> str:
     """An event's link: the SHA-1 of its body, as Lua's ``redis.sha1hex`` computes it. Each
     event is decided after the one whose link it carries (the journal's fence)."""

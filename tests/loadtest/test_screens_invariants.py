@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from loadtest.invariants import screens_complete, screens_in_order
+from loadtest.push_servers import bare_event
 from loadtest.screens import Screen, Tally
-from loadtest.ws_bench import bare_event
 
 
 def test_a_complete_screen_passes_and_a_gap_or_a_short_tail_fails() -> None:
