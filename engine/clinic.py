@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import msgspec
 
 from engine.errors import ConfigError, ValidationFailed
+from engine.text import Name
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 
@@ -28,12 +29,12 @@ CHECKS: list[ClinicCheck] = []
 class Service(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     id: str
     prefix: str
-    name: str
+    name: Name
 
 
 class Cabinet(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     id: str
-    name: str
+    name: Name
 
 
 class Schedule(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -48,7 +49,7 @@ class Schedule(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 class Doctor(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     id: str
-    name: str
+    name: Name
     services: list[str]
     cabinet: str | None = None
     schedule: Schedule | None = None
@@ -80,7 +81,7 @@ class Kiosk(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 class Clinic(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     id: str
-    name: str
+    name: Name
     timezone: str = "Europe/Moscow"
     locale: str = "ru"
     services: list[Service] = msgspec.field(default_factory=list)

@@ -18,6 +18,7 @@ from starlette.responses import Response
 
 from engine.api.endpoint import Call, Endpoint
 from engine.errors import Forbidden, Unavailable, ValidationFailed
+from engine.text import PLAIN
 from notifier.crypto import PhoneCipher
 from notifier.phones import normalise
 from notifier.schedule import PatientStatus
@@ -27,9 +28,7 @@ from notifier.vitals import Dynamics, Observation, assess, merge, validate
 from notifier.worker import Clock, utcnow
 
 ICU_ROLES = frozenset({"icu_doctor"})
-# Printable text only: no control characters (NUL cannot be stored), no bidi overrides (they
-# turn a page's text around).
-PLAIN = r"^[^\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]*$"
+# The engine's one rule for typed text (engine/text.py).
 Text40 = Annotated[str, msgspec.Meta(min_length=1, max_length=40, pattern=PLAIN)]
 _PATIENT_ID = re.compile(PLAIN.replace("*$", "{1,64}$"))
 

@@ -11,9 +11,10 @@ from starlette.requests import Request
 
 from engine.api.http import decode_body
 from engine.auth import Principal
-from engine.errors import BadRequest, ValidationFailed
+from engine.errors import BadRequest
 from engine.service import Engine
 from engine.store_redis import fingerprint
+from engine.text import plain_text
 
 IDEM_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -52,6 +53,4 @@ async def read_json(request: Request, type_: Any) -> tuple[Any, bytes]:
 
 
 def printable_text(value: str, what: str) -> str:
-    if not 1 <= len(value) <= 64 or not value.isprintable():
-        raise ValidationFailed(f"{what} must be 1-64 printable characters")
-    return value
+    return plain_text(value, what)

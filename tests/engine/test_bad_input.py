@@ -155,6 +155,42 @@ async def test_a_clinic_named_with_emoji_and_cyrillic_round_trips(clinics: MakeC
     assert board["doctors"][0]["name"] == "Ёлкина Ä. 😷"
 
 
+@pytest.mark.parametrize(
+    ("where", "name"),
+    [
+        ("clinic", "Поликлиника \u202e24 №"),  # a right-to-left override flips the header
+        ("service", "Т" * 20_000),  # squeezes the board to a strip
+        ("doctor", "Иванова\x00"),  # a NUL cannot even be stored
+        ("cabinet", "\u2067Кабинет"),  # a direction isolate
+        ("clinic", "   "),
+    ],
+)
+async def test_names_with_control_or_direction_characters_are_refused(
+    clinics: MakeClinic, where: str, name: str
+) -> None:
+    """Every name goes through one rule: plain text, 1-80 characters; the clinic is unchanged."""
+    c = await clinics("badnames")
+    before = (await c.http.get(c.api, headers=c.auth("admin"))).json()
+    config = {**before, "services": [dict(s) for s in before["services"]],
+              "doctors": [dict(d) for d in before["doctors"]],
+              "cabinets": [dict(x) for x in before["cabinets"]]}  # fmt: skip
+    if where == "clinic":
+        config["name"] = name
+    else:
+        config[where + "s"][0]["name"] = name
+    r = await c.http.put(c.api, json=config, headers=c.auth("admin"))
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["code"] == "invalid"
+    assert (await c.http.get(c.api, headers=c.auth("admin"))).json() == before
+    slots = (await c.http.get(c.api + "/slots?free=true", headers=c.auth("partner"))).json()
+    held = await c.http.post(
+        c.api + f"/slots/{slots['slots'][-1]['id']}/reservation",
+        json={"patient": "Петров \u202eП."},
+        headers=c.auth("partner"),
+    )
+    assert held.status_code == 422, held.text
+
+
 async def test_slots_beyond_the_booking_window_are_refused(clinics: MakeClinic) -> None:
     """A slot in the year 9999 (or past the window) is refused before it reaches the store."""
     c = await clinics("window")
