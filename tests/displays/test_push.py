@@ -14,6 +14,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from engine.auth import ALL_STAFF
 from engine.embedded import EmbeddedRedis, wipe
 from tests.displays.support import PushServer, Screen
 from tests.support import ClinicClient, EngineServer, MakeClinic, make_clinic
@@ -245,6 +246,29 @@ async def test_refusals_close_with_a_code(
         with pytest.raises(ConnectionClosed) as closed:
             await ws.recv()
     assert closed.value.rcvd is not None and closed.value.rcvd.code == code
+
+
+async def test_every_role_against_the_socket(clinics: MakeClinic, push_server: PushServer) -> None:
+    """The socket's row of the authorization matrix: the clinic's staff get in, a partner or
+    another clinic's head get 4403, an unknown token 4401, a patient only with their link."""
+    cc = await clinics("wsauthz")
+    link = (await take(cc))["status_url"].rsplit("/", 1)[1]
+    base = f"{push_server.ws}/ws/clinics/{cc.clinic}?"
+    cases = {f"token={token}": role for role, token in cc.tokens.items()}
+    expected = {
+        role: None if role in {*ALL_STAFF, "admin", "doctor_d1"} else 4403 for role in cc.tokens
+    }
+    cases |= {f"link={link}": "patient", "token=cq_garbage": "garbage", "": "nobody"}
+    expected |= {"patient": None, "garbage": 4401, "nobody": 4400}
+    seen: dict[str, int | None] = {}
+    for query, who in cases.items():
+        async with connect(base + query) as ws:
+            try:
+                first = json.loads(await ws.recv())
+                seen[who] = None if first["type"] == "hello" else -1
+            except ConnectionClosed as closed:
+                seen[who] = closed.rcvd.code if closed.rcvd else -2
+    assert seen == expected
 
 
 async def test_screens_never_receive_patient_data(

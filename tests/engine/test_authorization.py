@@ -105,6 +105,38 @@ async def test_every_role_against_every_endpoint(clinics: MakeClinic, endpoint: 
         assert refused[None] == 401
 
 
+ICU = "/api/v1/icu/patients/p-authz"
+ICU_MATRIX: list[tuple[str, str, Any]] = [
+    ("PUT", ICU + "/status", {"status": "admitted", "label": "Иванов И."}),
+    ("POST", ICU + "/relatives", {"phone": "+7 916 123-45-67", "relation": "дочь"}),
+    ("GET", ICU + "/relatives", None),
+    ("POST", ICU + "/observations", {"temperature": 36.6, "pulse": 70}),
+    ("GET", ICU + "/observations", None),
+    ("GET", ICU + "/messages", None),
+    ("POST", ICU + "/relatives/1/revoke", None),
+    ("GET", "/api/v1/icu/alerts", None),
+]
+
+
+async def test_every_role_against_the_icu_routes(clinics: MakeClinic) -> None:
+    """Only the clinic's ICU doctor: every other role (admin too, bound to no hospital) is
+    refused, no token is 401, and nothing 500s."""
+    c = await clinics("icuauthz")
+    method, path, body = ICU_MATRIX[0]
+    admit = await c.http.request(method, path, json=body, headers=c.auth("icu_doctor"))
+    assert admit.status_code == 200, admit.text
+    for method, path, body in ICU_MATRIX:
+        refused = {}
+        for role in ROLES:
+            headers = c.auth(role) if role else {}
+            response = await c.http.request(method, path, json=body, headers=headers)
+            assert response.status_code < 500, (method, path, role, response.text)
+            if response.status_code in (401, 403):
+                refused[role] = response.status_code
+        assert set(refused) == {r for r in ROLES if r != "icu_doctor"}, (method, path, refused)
+        assert refused[None] == 401
+
+
 async def test_printer_addresses_are_shown_to_heads_and_admins_only(clinics: MakeClinic) -> None:
     """A partner or a kiosk reading the clinic's configuration does not see its printers."""
     c = await clinics("printers")
