@@ -4,7 +4,7 @@ Each is declared once in ``engine.api.endpoints``, which authenticates and reads
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 from starlette.responses import Response
@@ -18,8 +18,14 @@ from engine.errors import Forbidden, NotFound, ValidationFailed
 
 
 class TakeTicket(msgspec.Struct, forbid_unknown_fields=True):
-    service: str
-    priority: str = ""
+    service: Annotated[str, msgspec.Meta(description="one of the clinic's services (its id)")]
+    priority: Annotated[
+        str,
+        msgspec.Meta(
+            description="empty, or one of the clinic's policy.priority_categories "
+            "(GET /api/v1/clinics/{clinic}); anything else is 422"
+        ),
+    ] = ""
     channel: Literal["kiosk", "desk", "registrar", "phone", "app"] = "kiosk"
 
 
