@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Annotated
 
 import msgspec
 from starlette.responses import Response
@@ -18,7 +19,13 @@ from engine.model.booking import Slot, booking_window, find_slot, slots_for
 
 
 class ReserveBody(msgspec.Struct, forbid_unknown_fields=True):
-    patient: str
+    patient: Annotated[
+        str,
+        msgspec.Meta(
+            description="the patient's reference at this channel (checked again at check-in)",
+            examples=["полис 7700 123456"],
+        ),
+    ]
     channel: str = "portal"
     confirm: bool = False
 

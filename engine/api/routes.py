@@ -18,7 +18,9 @@ from engine.errors import Forbidden, NotFound, ValidationFailed
 
 
 class TakeTicket(msgspec.Struct, forbid_unknown_fields=True):
-    service: Annotated[str, msgspec.Meta(description="one of the clinic's services (its id)")]
+    service: Annotated[
+        str, msgspec.Meta(description="one of the clinic's services (its id)", examples=["therapy"])
+    ]
     priority: Annotated[
         str,
         msgspec.Meta(
