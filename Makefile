@@ -35,9 +35,10 @@ test: $(STAMP) chromium lint
 test-integration: $(STAMP)
 	$(BIN)/pytest -q -m integration
 
-# The engine's integration tests once more on a 3-node Redis Cluster started on loopback.
+# The engine's and the push server's integration tests once more on a 3-node Redis Cluster
+# started on loopback (the browser tests once are enough).
 test-cluster: $(STAMP)
-	CLINICQ_REDIS_CLUSTER=1 $(BIN)/pytest -q -m integration tests/engine tests/test_embedded.py
+	CLINICQ_REDIS_CLUSTER=1 $(BIN)/pytest -q -m "integration and not browser" tests/engine tests/displays tests/test_embedded.py
 
 # The long schema fuzz: schemathesis from /openapi.json, 250 examples per operation and token
 # (over 10,000 cases, ~10 minutes); `make test` runs a short one. Counts in var/fuzz-report.json.
