@@ -14,7 +14,7 @@ local function release(d, ticket_id)
   return d
 end
 
--- One handler per action, as in engine/model/queue.py ACTIONS: (ticket, its doctor or nil,
+-- One handler per action, as in engine/model/ticket_actions.py ACTIONS: (ticket, its doctor or nil,
 -- the state the table allows) -> the ticket after it.
 local ACTIONS = {}
 
