@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from engine.clinic import Clinic
-from engine.model import booking, queue
+from engine.model import booking, queue, ticket_actions
 from engine.model.booking import Slot
 from engine.model.clock import day_bounds
 from engine.model.queue import Outcome
@@ -83,7 +83,7 @@ class Act:
 
     def pure(self, state: ClinicState, clinic: Clinic, now: int, day: str, hold_ms: int) -> Outcome:
         return queue.run(
-            queue.act,
+            ticket_actions.act,
             state,
             now,
             day,

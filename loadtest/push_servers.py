@@ -14,6 +14,7 @@ import logging
 import multiprocessing
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,25 +94,30 @@ class ServerSet:
                 p.join(timeout=5)
 
 
-def start_push(
-    count: int, redis_url: str, database_url: str, gc_policy: bool = True, name: str = "push"
+def _spawn(
+    name: str, count: int, target: Callable[..., None], args: Callable[[int, int], tuple[Any, ...]]
 ) -> ServerSet:
-    """``count`` push processes, each on its own port (``--port-per-process`` in effect)."""
+    """``count`` processes running ``target(*args(i, port))``, each on its own free port, ready."""
     ctx = multiprocessing.get_context("spawn")
     servers = ServerSet(name)
     for i in range(count):
         port = free_port()
-        p = ctx.Process(
-            target=_push_main,
-            args=(redis_url, database_url, port, i, gc_policy),
-            name=f"{name}-{i}",
-        )
+        p = ctx.Process(target=target, args=args(i, port), name=f"{name}-{i}")
         p.start()
         servers.processes.append(p)
         servers.ports.append(port)
     for port, child in zip(servers.ports, servers.processes, strict=True):
         _wait_ready(port, child)
     return servers
+
+
+def start_push(
+    count: int, redis_url: str, database_url: str, gc_policy: bool = True, name: str = "push"
+) -> ServerSet:
+    """``count`` push processes, each on its own port (``--port-per-process`` in effect)."""
+    return _spawn(
+        name, count, _push_main, lambda i, port: (redis_url, database_url, port, i, gc_policy)
+    )
 
 
 _encode = msgspec.json.Encoder().encode
@@ -187,22 +193,12 @@ def _bare_main(port: int, clinics: list[str], rate: float, seed: int) -> None:
 
 def start_bare(count: int, clinics: list[str], rate: float) -> ServerSet:
     """The calibration: ``count`` bare broadcast processes; clinic i on process i % count."""
-    ctx = multiprocessing.get_context("spawn")
-    servers = ServerSet("bare")
-    for i in range(count):
-        port = free_port()
+
+    def args(i: int, port: int) -> tuple[Any, ...]:
         mine = clinics[i::count]
-        p = ctx.Process(
-            target=_bare_main,
-            args=(port, mine, rate * len(mine) / len(clinics), i),
-            name=f"bare-{i}",
-        )
-        p.start()
-        servers.processes.append(p)
-        servers.ports.append(port)
-    for port, child in zip(servers.ports, servers.processes, strict=True):
-        _wait_ready(port, child)
-    return servers
+        return port, mine, rate * len(mine) / len(clinics), i
+
+    return _spawn("bare", count, _bare_main, args)
 
 
 async def published(redis_url: str, clinics: list[str]) -> dict[str, list[int]]:

@@ -8,6 +8,7 @@ answer becomes one of ``notifier.gateway``'s provider-neutral verdicts.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -85,6 +86,14 @@ UNKNOWN_ID = 3  # status.php error: no such message for this number
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
+@dataclass(frozen=True, slots=True)
+class _NoAnswer:
+    """Why a call got no readable answer; ``not_sent``: the request certainly never left."""
+
+    reason: str
+    not_sent: bool = False
+
+
 class SmscGateway:
     """A small client for SMSC.ru; ``base_url`` is e.g. ``https://smsc.ru/sys/``."""
 
@@ -116,30 +125,28 @@ class SmscGateway:
         data = {**self._auth, **form, "fmt": "3", "charset": "utf-8"}
         return await self._client.post(path, data=data)
 
-    @staticmethod
-    def _json(response: httpx.Response) -> dict[str, Any] | None:
+    async def _ask(self, path: str, form: dict[str, str]) -> dict[str, Any] | _NoAnswer:
+        """SMSC's JSON object for one call, or why there is none (each caller's verdict differs)."""
+        try:
+            response = await self._post(path, form)
+        except httpx.TransportError as exc:
+            return _NoAnswer(type(exc).__name__, not_sent=isinstance(exc, _NOT_SENT))
+        if response.status_code != 200:
+            return _NoAnswer(f"http {response.status_code}")
         try:
             body = response.json()
         except ValueError:
-            return None
-        return body if isinstance(body, dict) else None
+            body = None
+        return body if isinstance(body, dict) else _NoAnswer("unreadable answer")
 
     async def send(self, phone: str, text: str, message_id: int) -> SendVerdict:
         """send.php with our own ``id``, so status.php can later find this very message."""
         form = {"phones": phone, "mes": text, "id": str(message_id)}
         if self._sender:
             form["sender"] = self._sender
-        try:
-            response = await self._post("send.php", form)
-        except _NOT_SENT as exc:
-            return RetryLater(type(exc).__name__)
-        except httpx.TransportError as exc:
-            return Unknown(type(exc).__name__)
-        if response.status_code != 200:
-            return Unknown(f"http {response.status_code}")
-        body = self._json(response)
-        if body is None:
-            return Unknown("unreadable answer")
+        body = await self._ask("send.php", form)
+        if isinstance(body, _NoAnswer):
+            return RetryLater(body.reason) if body.not_sent else Unknown(body.reason)
         if "error_code" in body:
             try:
                 return send_error(int(body["error_code"]))
@@ -152,15 +159,9 @@ class SmscGateway:
 
     async def status(self, phone: str, message_id: int) -> StatusVerdict:
         """status.php for one message; SMSC answers error 3 or status -3 when it is unknown."""
-        try:
-            response = await self._post("status.php", {"phone": phone, "id": str(message_id)})
-        except httpx.TransportError as exc:
-            return Unreachable(type(exc).__name__)
-        if response.status_code != 200:
-            return Unreachable(f"http {response.status_code}")
-        body = self._json(response)
-        if body is None:
-            return Unreachable("unreadable answer")
+        body = await self._ask("status.php", {"phone": phone, "id": str(message_id)})
+        if isinstance(body, _NoAnswer):
+            return Unreachable(body.reason)
         if "error_code" in body:
             code = int(body["error_code"])
             if code == UNKNOWN_ID:
@@ -176,13 +177,9 @@ class SmscGateway:
         return NotFound() if status == -3 else Known(STATUSES.get(status), f"smsc status {status}")
 
     async def balance(self) -> Balance | Unreachable:
-        try:
-            response = await self._post("balance.php", {"cur": "1"})
-        except httpx.TransportError as exc:
-            return Unreachable(type(exc).__name__)
-        body = self._json(response) if response.status_code == 200 else None
-        if body is None:
-            return Unreachable(f"http {response.status_code}")
+        body = await self._ask("balance.php", {"cur": "1"})
+        if isinstance(body, _NoAnswer):
+            return Unreachable(body.reason)
         if "error_code" in body:
             return Unreachable(f"smsc error {int(body['error_code'])}")
         try:

@@ -6,39 +6,42 @@
 local ID, ACTION, MAX_RECALLS = ARGV[8], ARGV[9], tonumber(ARGV[10])
 local TO_SERVICE, ACTOR = ARGV[11], ARGV[12]
 
+-- The doctor once the ticket leaves their hand or suspended list (nil: no change).
 local function release(d, ticket_id)
   if d == nil or (d.current ~= ticket_id and not contains(d.suspended, ticket_id)) then return nil end
   if d.current == ticket_id then d.current = nil end
   d.suspended = without(d.suspended, ticket_id)
-  jput('doctors', d.id, d)
   return d
 end
 
--- One handler per action, as in engine/model/queue.py ACTIONS: (ticket, its doctor or nil,
+-- Store what the event carries (the ticket, and the doctor when it changed) and publish it,
+-- as the pure model's emit applies the event; the handler's answer is the ticket.
+local function settle(event)
+  jput('tickets', ID, event.ticket)
+  if event.doctor then jput('doctors', event.doctor.id, event.doctor) end
+  emit(event)
+  return event.ticket
+end
+
+-- One handler per action, as in engine/model/ticket_actions.py ACTIONS: (ticket, its doctor or nil,
 -- the state the table allows) -> the ticket after it.
 local ACTIONS = {}
 
 ACTIONS['recall'] = function(t, d)
   if (t.recalls or 0) >= MAX_RECALLS then
     t.state, t.finished_at = 'no_show', NOW
-    jput('tickets', ID, t)
-    emit({kind = 'ticket_no_show', ticket = t, doctor = release(d, ID)})
-    return t
+    return settle({kind = 'ticket_no_show', ticket = t, doctor = release(d, ID)})
   end
   t.recalls, t.called_at = (t.recalls or 0) + 1, NOW
   -- A doctor moved since the call recalls the patient to where they are now.
   if d ~= nil and d.cabinet then t.cabinet = d.cabinet end
-  jput('tickets', ID, t)
   push_call(t)
-  emit({kind = 'ticket_recalled', ticket = t})
-  return t
+  return settle({kind = 'ticket_recalled', ticket = t})
 end
 
 ACTIONS['start'] = function(t, d, target)
   t.state, t.started_at = target, NOW
-  jput('tickets', ID, t)
-  emit({kind = 'ticket_started', ticket = t})
-  return t
+  return settle({kind = 'ticket_started', ticket = t})
 end
 
 ACTIONS['suspend'] = function(t, d, target)
@@ -47,20 +50,14 @@ ACTIONS['suspend'] = function(t, d, target)
   local suspended = d.suspended or {}
   suspended[#suspended + 1] = ID
   d.suspended = suspended
-  jput('tickets', ID, t)
-  jput('doctors', d.id, d)
-  emit({kind = 'ticket_suspended', ticket = t, doctor = d})
-  return t
+  return settle({kind = 'ticket_suspended', ticket = t, doctor = d})
 end
 
 ACTIONS['resume'] = function(t, d, target)
   if d.current then fail('patient_in_hand', 'finish the current patient before resuming') end
   t.state = target
   d.current, d.suspended = ID, without(d.suspended, ID)
-  jput('tickets', ID, t)
-  jput('doctors', d.id, d)
-  emit({kind = 'ticket_resumed', ticket = t, doctor = d})
-  return t
+  return settle({kind = 'ticket_resumed', ticket = t, doctor = d})
 end
 
 ACTIONS['complete'] = function(t, d, target)
@@ -71,17 +68,12 @@ ACTIONS['complete'] = function(t, d, target)
   d.service_seconds = (d.service_seconds or 0) + seconds
   redis.call('HINCRBY', P .. 'stats', t.service .. ':served', 1)
   redis.call('HINCRBY', P .. 'stats', t.service .. ':seconds', seconds)
-  jput('tickets', ID, t)
-  jput('doctors', d.id, d)
-  emit({kind = 'ticket_completed', ticket = t, doctor = d, service_seconds = seconds})
-  return t
+  return settle({kind = 'ticket_completed', ticket = t, doctor = d, service_seconds = seconds})
 end
 
 ACTIONS['no-show'] = function(t, d, target)
   t.state, t.finished_at = target, NOW
-  jput('tickets', ID, t)
-  emit({kind = 'ticket_no_show', ticket = t, doctor = release(d, ID)})
-  return t
+  return settle({kind = 'ticket_no_show', ticket = t, doctor = release(d, ID)})
 end
 
 ACTIONS['transfer'] = function(t, d, target)
@@ -91,18 +83,15 @@ ACTIONS['transfer'] = function(t, d, target)
   local from_service = t.service
   t.state, t.service = target, TO_SERVICE
   t.cabinet, t.doctor, t.recalls, t.called_at, t.started_at, t.slot_time = nil, nil, nil, nil, nil, nil
-  jput('tickets', ID, t)
   index_ticket(t)
-  emit({kind = 'ticket_transferred', ticket = t, from_service = from_service, doctor = release(d, ID)})
-  return t
+  return settle({kind = 'ticket_transferred', ticket = t, from_service = from_service,
+                 doctor = release(d, ID)})
 end
 
 ACTIONS['cancel'] = function(t, d, target)
   if t.state == 'waiting' then unindex_ticket(t) end
   t.state, t.finished_at = target, NOW
-  jput('tickets', ID, t)
-  emit({kind = 'ticket_cancelled', ticket = t, doctor = release(d, ID)})
-  return t
+  return settle({kind = 'ticket_cancelled', ticket = t, doctor = release(d, ID)})
 end
 
 return run(function()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from engine.model import lifecycle
 from engine.model.errors import DecisionError
 
 
@@ -75,14 +76,9 @@ class IllegalReservationMove(DecisionError):
 
 def next_state(state: str, action: Action) -> State:
     """The state after ``action``; raise the table's refusal if it has no such move."""
-    try:
-        return TRANSITIONS[State(state)][action]
-    except (KeyError, ValueError):
-        raise IllegalReservationMove(state, action) from None
+    return lifecycle.next_state(TRANSITIONS, state, action, IllegalReservationMove)
 
 
 def tables_for_lua() -> tuple[dict[str, dict[str, str]], dict[str, dict[str, list[str]]]]:
     """The transitions and the refusals as plain strings, for the Lua prelude."""
-    moves = {str(s): {str(a): str(t) for a, t in m.items()} for s, m in TRANSITIONS.items()}
-    refusals = {str(s): {str(a): list(r) for a, r in m.items()} for s, m in REFUSALS.items()}
-    return moves, refusals
+    return lifecycle.for_lua(TRANSITIONS, str), lifecycle.for_lua(REFUSALS, list)

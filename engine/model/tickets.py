@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from engine.model import lifecycle
 from engine.model.errors import DecisionError
 
 
@@ -92,12 +93,9 @@ class IllegalTransition(DecisionError):
 
 def next_state(state: str, action: str) -> State:
     """The state after ``action``; raise IllegalTransition if the table has no such move."""
-    try:
-        return TRANSITIONS[State(state)][Action(action)]
-    except (KeyError, ValueError):
-        raise IllegalTransition(state, action) from None
+    return lifecycle.next_state(TRANSITIONS, state, action, IllegalTransition)
 
 
 def transition_table_for_lua() -> dict[str, dict[str, str]]:
     """The same table as plain strings, handed to the Lua scripts so they never restate it."""
-    return {str(s): {str(a): str(t) for a, t in moves.items()} for s, moves in TRANSITIONS.items()}
+    return lifecycle.for_lua(TRANSITIONS, str)

@@ -11,10 +11,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
 from engine.embedded import free_port
+from loadtest.processes import ChildServer
 
 
 @dataclass
@@ -27,11 +27,15 @@ class PushServer:
     args: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     port: int = 0
-    process: subprocess.Popen[bytes] | None = None
+    child: ChildServer | None = None
 
     @property
     def ws(self) -> str:
         return f"ws://127.0.0.1:{self.port}"
+
+    @property
+    def process(self) -> subprocess.Popen[bytes] | None:
+        return self.child.process if self.child else None
 
     def start(self, timeout: float = 30.0) -> PushServer:
         self.port = self.port or free_port()
@@ -41,34 +45,21 @@ class PushServer:
             "DATABASE_URL": self.database_url,
             **self.env,
         }
-        self.process = subprocess.Popen(
+        self.child = ChildServer(
             [sys.executable, "-m", "clinicq.cli", "push", "--port", str(self.port),
              "--processes", str(self.processes), *self.args],
-            env=env,
-            stdin=subprocess.DEVNULL,
+            f"http://127.0.0.1:{self.port}/healthz",
+            env,
+            "the push server",
         )  # fmt: skip
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError("the push server exited during start-up")
-            try:
-                if httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=1).status_code == 200:
-                    # SO_REUSEPORT: wait a moment so that every process has bound the port.
-                    time.sleep(0.3 * (self.processes - 1))
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError("the push server did not become ready")
+        self.child.start(timeout)
+        # SO_REUSEPORT: wait a moment so that every process has bound the port.
+        time.sleep(0.3 * (self.processes - 1))
+        return self
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.child:
+            self.child.stop()
 
 
 class Screen:

@@ -9,7 +9,7 @@ import ast
 from pathlib import Path
 
 from engine import scripts
-from engine.model import queue
+from engine.model import ticket_actions
 from engine.model.tickets import TICKET_ACTIONS
 
 ROOT = Path(__file__).parents[2]
@@ -19,7 +19,7 @@ GENERATED = ("TRANSITIONS", "RESERVATION_TRANSITIONS", "RESERVATION_REFUSALS", "
 
 def test_every_ticket_action_has_one_handler() -> None:
     """The actions a doctor may send are exactly those ``act`` has a handler for."""
-    assert set(queue.ACTIONS) == TICKET_ACTIONS
+    assert set(ticket_actions.ACTIONS) == TICKET_ACTIONS
 
 
 def test_lua_never_restates_a_generated_table() -> None:
