@@ -14,25 +14,6 @@ from engine.model.entities import Reservation, Ticket
 from engine.model.eta import expected_wait_minutes
 
 
-class TicketView(msgspec.Struct, omit_defaults=True):
-    id: str
-    number: str
-    service: str
-    service_name: str
-    state: str
-    cabinet: str | None
-    ahead: int
-    expected_wait_minutes: int | None
-    issued_at: str
-    called_at: str | None
-    priority: str | None
-    channel: str
-    recalls: int
-    slot_time: str | None
-    # Only when the ticket is issued: the patient's status page, for the QR code.
-    status_url: str | None = None
-
-
 class PublicTicketView(msgspec.Struct):
     """What the patient's status link shows to anyone who holds it: where they stand, never
     the priority category, the channel or the booking."""
@@ -47,6 +28,17 @@ class PublicTicketView(msgspec.Struct):
     expected_wait_minutes: int | None
     called_at: str | None
     recalls: int
+
+
+class TicketView(PublicTicketView, omit_defaults=True):
+    """The staff's view: the public one, and how and when the ticket came."""
+
+    issued_at: str
+    priority: str | None
+    channel: str
+    slot_time: str | None
+    # Only when the ticket is issued: the patient's status page, for the QR code.
+    status_url: str | None = None
 
 
 class ReservationView(msgspec.Struct, omit_defaults=True):
@@ -86,18 +78,8 @@ def ticket_view(
 
 
 def public_ticket_view(full: TicketView) -> PublicTicketView:
-    return PublicTicketView(
-        id=full.id,
-        number=full.number,
-        service=full.service,
-        service_name=full.service_name,
-        state=full.state,
-        cabinet=full.cabinet,
-        ahead=full.ahead,
-        expected_wait_minutes=full.expected_wait_minutes,
-        called_at=full.called_at,
-        recalls=full.recalls,
-    )
+    public = msgspec.structs.fields(PublicTicketView)
+    return PublicTicketView(**{f.name: getattr(full, f.name) for f in public})
 
 
 def status_path(clinic_id: str, ticket: Ticket) -> str | None:
