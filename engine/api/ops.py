@@ -46,7 +46,7 @@ class Metrics:
 
 class RecoveryCollector:
     """The engine's recovery counters, read at scrape time: fences by cause, rebuilds,
-    snapshots taken and refused."""
+    snapshots taken and refused, and the journal's group commits."""
 
     def __init__(self, app: Starlette) -> None:
         self.app = app
@@ -61,14 +61,20 @@ class RecoveryCollector:
         for why in ("behind", "diverged", "clash", "hole"):
             fenced.add_metric([why], engine.fenced[why] if engine else 0)
         yield fenced
-        for name, text, value in (
-            ("clinicq_rebuilds", "Clinics rebuilt from the journal", "rebuilds"),
-            ("clinicq_snapshots", "Snapshots taken", "taken"),
+        sources = {
+            "engine": engine,
+            "snapshots": engine.snapshots if engine else None,
+            "journal": engine.journal if engine else None,
+        }
+        for name, text, where, value in (
+            ("clinicq_rebuilds", "Clinics rebuilt from the journal", "engine", "rebuilds"),
+            ("clinicq_snapshots", "Snapshots taken", "snapshots", "taken"),
             ("clinicq_snapshots_refused", "Snapshots that did not hold against the journal",
-             "rejected"),
+             "snapshots", "rejected"),
+            ("clinicq_journal_commits", "Group commits of journal entries", "journal", "batches"),
         ):  # fmt: skip
             family = CounterMetricFamily(name, text)
-            source = engine if value == "rebuilds" else (engine.snapshots if engine else None)
+            source = sources[where]
             family.add_metric([], getattr(source, value) if source else 0)
             yield family
 

@@ -24,6 +24,7 @@ async def test_metrics_are_served_to_this_host_only_by_default() -> None:
     assert closed.status_code == 403 and closed.json()["error"]["code"] == "forbidden"
     local = await _metrics(Settings(), "127.0.0.1")
     assert local.status_code == 200 and "clinicq_fenced_total" in local.text
+    assert "clinicq_journal_commits_total" in local.text
     opened = await _metrics(Settings(metrics_access="public"), "10.1.2.3")
     assert opened.status_code == 200
 
