@@ -41,16 +41,22 @@ def lua_value(value: Any) -> str:
     raise TypeError(f"no Lua literal for {value!r}")
 
 
-def _prelude() -> str:
-    moves, refusals = reservations.tables_for_lua()
-    constants = {
+def _prelude(booking: bool) -> str:
+    """The generated tables, as Lua locals. Redis runs a script's whole text on every call, so
+    a script gets only the tables it reads: the reservation tables go to the booking scripts
+    (built on every take-ticket, they cost it about 7% of its throughput, docs/PERFORMANCE.md)."""
+    constants: dict[str, Any] = {
         "TRANSITIONS": transition_table_for_lua(),
-        "RESERVATION_TRANSITIONS": moves,
-        "RESERVATION_REFUSALS": refusals,
-        "RESERVATION_HOLDS_SLOT": dict.fromkeys(map(str, reservations.HOLDS_SLOT), True),
         "OPEN": dict.fromkeys(map(str, OPEN_STATES), True),
         "CALLS_KEPT": CALLS_KEPT,
     }
+    if booking:
+        moves, refusals = reservations.tables_for_lua()
+        constants |= {
+            "RESERVATION_TRANSITIONS": moves,
+            "RESERVATION_REFUSALS": refusals,
+            "RESERVATION_HOLDS_SLOT": dict.fromkeys(map(str, reservations.HOLDS_SLOT), True),
+        }
     return "".join(f"local {name} = {lua_value(value)}\n" for name, value in constants.items())
 
 
@@ -59,8 +65,9 @@ def source(name: str) -> str:
     """The full text of script ``name`` as Redis runs it."""
     if name in STANDALONE:
         return (LUA_DIR / f"{name}.lua").read_text()
-    parts = [_prelude(), (LUA_DIR / "_lib.lua").read_text()]
-    if name in BOOKING_SCRIPTS:
+    booking = name in BOOKING_SCRIPTS
+    parts = [_prelude(booking), (LUA_DIR / "_lib.lua").read_text()]
+    if booking:
         parts.append((LUA_DIR / "_booking.lua").read_text())
     parts.append((LUA_DIR / f"{name}.lua").read_text())
     return "\n".join(parts)

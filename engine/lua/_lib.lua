@@ -1,5 +1,5 @@
 -- Prelude shared by every script; prepended at load time after the tables generated from the
--- pure model (engine/scripts.py): TRANSITIONS, RESERVATION_*, OPEN, CALLS_KEPT.
+-- pure model (engine/scripts.py): TRANSITIONS, OPEN, CALLS_KEPT (RESERVATION_* for bookings).
 -- KEYS[1]  q:{clinic}:meta -- routes the script to the clinic's shard; every other key the
 --          scripts touch is built from ARGV[1] and carries the same hash tag.
 -- ARGV[1]  key prefix, q:{clinic}:
