@@ -147,8 +147,9 @@ async def test_screens_resync_to_the_board_after_redis_loses_everything(
 ) -> None:
     """Redis restarts empty: the engine rebuilds from the journal and every screen resyncs."""
     redis = EmbeddedRedis(tmp_path / "redis").start()
-    engine = EngineServer(redis.url, database_url, workers=1).start()
-    push = PushServer(redis.url, database_url, processes=1).start()
+    single = {"CLINICQ_REDIS_CLUSTER": "0"}  # this test's own Redis, even in the cluster run
+    engine = EngineServer(redis.url, database_url, workers=1, extra_env=single).start()
+    push = PushServer(redis.url, database_url, processes=1, env=single).start()
     cc = await make_clinic(engine, db, admin_token, f"lost-{uuid.uuid4().hex[:6]}")
     try:
         await cc.http.put(
