@@ -151,7 +151,10 @@ async def qr_png(request: Request) -> Response:
     out = io.BytesIO()
     image.save(out)
     return Response(
-        out.getvalue(), media_type="image/png", headers={"Cache-Control": "max-age=86400"}
+        # The data is a patient's status link: no shared cache may keep it.
+        out.getvalue(),
+        media_type="image/png",
+        headers={"Cache-Control": "private, no-store"},
     )
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import asyncpg
 from cachetools import TTLCache
 
-from engine.clinic import parse_clinic
+from engine.clinic import stored_clinic
 from engine.errors import Forbidden, RateLimited, Unauthorized, ValidationFailed
 
 ROLES = ("kiosk", "registrar", "doctor", "head", "display", "partner", "icu_doctor", "admin")
@@ -87,7 +87,7 @@ async def create_token(
         config = await pool.fetchval("SELECT config FROM clinics WHERE id = $1", clinic)
         if config is None:
             raise ValidationFailed(f"no clinic {clinic!r}")
-        if doctor and parse_clinic(config.encode()).doctor(doctor) is None:
+        if doctor and stored_clinic(config.encode()).doctor(doctor) is None:
             raise ValidationFailed(f"no doctor {doctor!r} in clinic {clinic!r}")
     token = "cq_" + secrets.token_urlsafe(24)
     token_id = "tk_" + secrets.token_hex(4)

@@ -6,6 +6,7 @@ validated once by msgspec, and every rule reads it as plain values.
 
 from __future__ import annotations
 
+import logging
 import re
 import tomllib
 from collections.abc import Callable
@@ -15,8 +16,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import msgspec
 
 from engine.errors import ConfigError, ValidationFailed
-from engine.text import Name
+from engine.text import Name, made_plain
 
+log = logging.getLogger(__name__)
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 
 # What the parts check in a clinic's configuration on top of the engine (ticketing: that each
@@ -167,6 +169,24 @@ def parse_clinic(data: bytes | dict[str, object]) -> Clinic:
     except msgspec.DecodeError as exc:
         raise ValidationFailed(f"clinic: malformed JSON ({exc})") from exc
     return clinic.validate()
+
+
+def stored_clinic(data: bytes) -> Clinic:
+    """A clinic as stored in PostgreSQL: as written, or, for a configuration stored before the
+    rule on names (``engine.text``), with every name made plain so the clinic keeps serving."""
+    try:
+        return parse_clinic(data)
+    except ValidationFailed:
+        raw = msgspec.json.decode(data)
+        if not isinstance(raw, dict):
+            raise
+        raw["name"] = made_plain(str(raw.get("name", "")))
+        for kind in ("services", "cabinets", "doctors"):
+            for item in raw.get(kind) or []:
+                if isinstance(item, dict):
+                    item["name"] = made_plain(str(item.get("name", "")))
+        log.warning("clinic %s: names made plain; store a corrected configuration", raw.get("id"))
+        return parse_clinic(msgspec.json.encode(raw))
 
 
 def load_clinics(path: Path) -> list[Clinic]:

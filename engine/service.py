@@ -30,9 +30,9 @@ from redis.exceptions import LockError
 
 from engine import keys
 from engine.board import board
-from engine.clinic import ID_PATTERN, Clinic, parse_clinic
+from engine.clinic import ID_PATTERN, Clinic, stored_clinic
 from engine.commands import Command, script_call
-from engine.errors import NotFound, Unavailable, from_code
+from engine.errors import NotFound, Unavailable, ValidationFailed, from_code
 from engine.journal_postgres import (
     Entry,
     Head,
@@ -87,8 +87,16 @@ class Engine:
     # -- clinics -------------------------------------------------------------------------------
 
     async def load_clinics(self) -> None:
-        rows = await self.pool.fetch("SELECT config FROM clinics ORDER BY id")
-        self.clinics = {c.id: c for c in (parse_clinic(r["config"].encode()) for r in rows)}
+        """Every stored clinic; one whose configuration no longer reads is left out, loudly,
+        rather than keeping every other clinic from being served."""
+        rows = await self.pool.fetch("SELECT id, config FROM clinics ORDER BY id")
+        clinics = {}
+        for row in rows:
+            try:
+                clinics[row["id"]] = stored_clinic(row["config"].encode())
+            except ValidationFailed as exc:
+                log.error("clinic %s: its stored configuration is refused: %s", row["id"], exc)
+        self.clinics = clinics
 
     async def put_clinic(self, clinic: Clinic) -> None:
         """Store a clinic's configuration durably and make sure its live state exists."""
@@ -122,7 +130,7 @@ class Engine:
         if found is None and ID_PATTERN.match(clinic_id):
             raw = await self.pool.fetchval("SELECT config FROM clinics WHERE id = $1", clinic_id)
             if raw is not None:
-                found = self.clinics[clinic_id] = parse_clinic(raw.encode())
+                found = self.clinics[clinic_id] = stored_clinic(raw.encode())
         if found is None:
             raise NotFound(f"no clinic {clinic_id!r}", code="clinic_not_found")
         return found

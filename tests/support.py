@@ -7,7 +7,7 @@ import subprocess
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -155,6 +155,12 @@ async def make_clinic(
 
 
 MakeClinic = Callable[..., Awaitable[ClinicClient]]
+
+
+def tomorrow(zone: str = "Europe/Moscow") -> str:
+    """Tomorrow's date in the test clinics' zone: a day whose slots are all still ahead (late
+    in the evening today's are nearly gone)."""
+    return (datetime.now(ZoneInfo(zone)).date() + timedelta(days=1)).isoformat()
 
 
 def status_link(answer: dict[str, Any]) -> str:

@@ -30,7 +30,7 @@ from schemathesis import checks
 
 from clinicq.openapi import spec
 from engine.auth import create_token
-from tests.support import EngineServer, clinic_config
+from tests.support import EngineServer, clinic_config, tomorrow
 
 pytestmark = pytest.mark.integration
 
@@ -92,7 +92,10 @@ async def _seed(server: EngineServer, database_url: str) -> Seeded:
                 assert taken.status_code == 201, taken.text
                 tickets.append(taken.json()["id"])
                 links.append(taken.json()["status_url"].rsplit("/", 1)[1])
-            slots = (await http.get(api + "/slots", params={"free": "true"}, headers=head)).json()
+            listed = await http.get(
+                api + "/slots", params={"free": "true", "date": tomorrow()}, headers=head
+            )
+            slots = listed.json()
             slot_ids = [s["id"] for s in slots["slots"][-6:]]
             reservations = []
             for slot in slot_ids[:3]:

@@ -62,6 +62,9 @@ async def print_ticket(call: Call) -> Response:
     kiosk = _kiosk(clinic, call.params["kiosk"])
     request, settings = call.request, call.request.app.state.settings
     ticket, ahead = await engine.ticket(clinic_id, body.ticket)
+    if not ticket.link:
+        # Issued before status links existed: a QR code would lead nowhere.
+        raise Conflict("this ticket has no status link to print", code="no_status_link")
     rates = await engine.store.rates(clinic_id, ticket.service)
     link = status_url(settings.public_url or str(request.base_url), clinic_id, ticket.link)
     paper = ticket_print(clinic, ticket, ahead, rates, link)

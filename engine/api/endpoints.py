@@ -34,8 +34,10 @@ ENDPOINTS = [
     Endpoint("POST", API + "/tickets", "Take a ticket", r.take_ticket,
              ("kiosk", "registrar", "head"), body=r.TakeTicket, answer=TicketView, status=201,
              errors=WRITE_ERRORS),
-    Endpoint("GET", API + "/tickets/{ticket}", "A ticket, in full", r.get_ticket, ALL_STAFF,
-             answer=TicketView, errors=READ_ERRORS),
+    # In full (the priority category, the channel): for the desk and the doctors, not for the
+    # tokens that sit in screens' and kiosks' URLs.
+    Endpoint("GET", API + "/tickets/{ticket}", "A ticket, in full", r.get_ticket,
+             ("registrar", "doctor", "head"), answer=TicketView, errors=READ_ERRORS),
     Endpoint("GET", API + "/ticket-status/{link}",
              "A patient's ticket by its status link (public: the link is the credential)",
              r.get_ticket_status, PUBLIC, answer=PublicTicketView, errors=(404, 503)),

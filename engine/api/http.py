@@ -84,7 +84,7 @@ async def on_http_error(request: Request, exc: Exception) -> Response:
 async def on_store_down(request: Request, exc: Exception) -> Response:
     """A store that does not answer is a 503 the client may retry, not an internal error."""
     log.warning(
-        "store unavailable on %s %s: %s", request.method, request.url.path, exc.__class__.__name__
+        "store unavailable on %s %s: %s", request.method, _route(request), exc.__class__.__name__
     )
     return error_response(
         Unavailable(f"a store did not answer ({exc.__class__.__name__}); retry shortly")
@@ -93,11 +93,18 @@ async def on_store_down(request: Request, exc: Exception) -> Response:
 
 async def on_client_gone(request: Request, exc: Exception) -> Response:
     """The client left mid-body: a normal event on a public network, not an error to log."""
-    log.debug("client left during %s %s", request.method, request.url.path)
+    log.debug("client left during %s %s", request.method, _route(request))
     return Response(status_code=400)
 
 
 async def on_unexpected(request: Request, exc: Exception) -> Response:
-    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    log.exception("unexpected error on %s %s", request.method, _route(request))
     body = {"error": {"code": "internal", "message": "an internal error occurred; it was logged"}}
     return JSONResponse(body, status_code=500)
+
+
+def _route(request: Request) -> str:
+    """The route's template (``/t/{clinic}/{link}``), never the path: a path may carry a
+    patient's status link, and logs are read by more people than the link's holder."""
+    route = request.scope.get("route")
+    return str(getattr(route, "path", "an unknown route"))

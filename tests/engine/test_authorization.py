@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import ClinicClient, MakeClinic
+from tests.support import ClinicClient, MakeClinic, tomorrow
 
 pytestmark = pytest.mark.integration
 
@@ -24,7 +24,13 @@ MATRIX: list[tuple[str, str, str, Any, set[str | None]]] = [
         {"service": "therapy"},
         {"kiosk", "registrar", "head", "admin"},
     ),
-    ("ticket", "GET", "/tickets/{ticket}", None, STAFF | {"doctor_d1"}),
+    (
+        "ticket",
+        "GET",
+        "/tickets/{ticket}",
+        None,
+        {"registrar", "doctor", "doctor_d1", "head", "admin"},
+    ),
     ("ticket status", "GET", "/ticket-status/{link}", None, EVERYONE),
     (
         "ticket action",
@@ -62,7 +68,9 @@ async def _fixtures(c: ClinicClient, role: str | None) -> dict[str, str]:
         f"{c.api}/tickets", json={"service": "therapy"}, headers=c.auth("kiosk")
     )
     called = await c.http.post(f"{c.api}/cabinets/c0/call-next", headers=c.auth("head"))
-    slots = (await c.http.get(f"{c.api}/slots?free=true", headers=c.auth("head"))).json()["slots"]
+    day = tomorrow()  # two free slots at any hour
+    listed = await c.http.get(f"{c.api}/slots?free=true&date={day}", headers=c.auth("head"))
+    slots = listed.json()["slots"]
     reservation = await c.http.post(
         f"{c.api}/slots/{slots[-1]['id']}/reservation",
         json={"patient": "P"},

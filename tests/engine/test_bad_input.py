@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from tests.support import MakeClinic
+from tests.support import MakeClinic, tomorrow
 
 pytestmark = pytest.mark.integration
 
@@ -109,7 +109,9 @@ async def test_cyrillic_and_emoji_in_every_text_field(clinics: MakeClinic) -> No
     )
     assert r.status_code == 400 and r.json()["error"]["code"] == "bad_idempotency_key"
     assert await _waiting(c) == 0
-    slots = (await c.http.get(f"{c.api}/slots?free=true", headers=h)).json()["slots"]
+    slots = (await c.http.get(f"{c.api}/slots?free=true&date={tomorrow()}", headers=h)).json()[
+        "slots"
+    ]
     r = await c.http.post(
         f"{c.api}/slots/{slots[-1]['id']}/reservation",
         json={"patient": "Иванов 😀", "channel": "портал"},
@@ -182,7 +184,9 @@ async def test_names_with_control_or_direction_characters_are_refused(
     assert r.status_code == 422, r.text
     assert r.json()["error"]["code"] == "invalid"
     assert (await c.http.get(c.api, headers=c.auth("admin"))).json() == before
-    slots = (await c.http.get(c.api + "/slots?free=true", headers=c.auth("partner"))).json()
+    slots = (
+        await c.http.get(c.api + f"/slots?free=true&date={tomorrow()}", headers=c.auth("partner"))
+    ).json()
     held = await c.http.post(
         c.api + f"/slots/{slots['slots'][-1]['id']}/reservation",
         json={"patient": "Петров \u202eП."},

@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from tests.support import MakeClinic
+from tests.support import MakeClinic, tomorrow
 
 pytestmark = pytest.mark.integration
 
@@ -37,12 +37,12 @@ async def test_300_clients_racing_for_50_slots_get_exactly_50(
     listing = await c.http.get(f"{c.api}/slots", params={"free": "true"}, headers=c.auth("partner"))
     slots = [s["id"] for s in listing.json()["slots"]][:50]
     if len(slots) < 50:  # late in the day: take tomorrow's
-        tomorrow = await c.http.get(
+        next_day = await c.http.get(
             f"{c.api}/slots",
-            params={"free": "true", "date": _tomorrow()},
+            params={"free": "true", "date": tomorrow()},
             headers=c.auth("partner"),
         )
-        slots = (slots + [s["id"] for s in tomorrow.json()["slots"]])[:50]
+        slots = (slots + [s["id"] for s in next_day.json()["slots"]])[:50]
     assert len(slots) == 50
     attempts = [(slot, f"пациент-{slot}-{i}") for slot in slots for i in range(6)]
     responses = await asyncio.gather(
@@ -121,10 +121,3 @@ async def test_one_idempotency_key_sent_50_times_at_once_gives_one_ticket(
     )
     assert reused.status_code == 409
     assert reused.json()["error"]["code"] == "idempotency_key_reused"
-
-
-def _tomorrow() -> str:
-    from datetime import datetime, timedelta
-    from zoneinfo import ZoneInfo
-
-    return (datetime.now(ZoneInfo("Europe/Moscow")) + timedelta(days=1)).date().isoformat()

@@ -11,7 +11,7 @@ import pytest
 
 from engine import keys
 from engine.auth import create_token
-from tests.support import MakeClinic, redis_client
+from tests.support import MakeClinic, redis_client, tomorrow
 
 pytestmark = pytest.mark.integration
 PUBLIC_FIELDS = {"id", "number", "service", "service_name", "state", "cabinet", "ahead",
@@ -94,7 +94,8 @@ async def test_another_partners_reservation_is_not_found_whatever_the_verb(
 ) -> None:
     """Read, confirm, cancel, move: the same 404 as for an id that does not exist."""
     cc = await clinics("notyours")
-    slots = (await cc.http.get(cc.api + "/slots", headers=cc.auth("partner"))).json()["slots"]
+    listed = await cc.http.get(cc.api + f"/slots?date={tomorrow()}", headers=cc.auth("partner"))
+    slots = listed.json()["slots"]
     free = [s["id"] for s in slots if s["free"]]
     held = await cc.http.post(
         cc.api + f"/slots/{free[-1]}/reservation",
