@@ -157,6 +157,17 @@ async def make_clinic(
 MakeClinic = Callable[..., Awaitable[ClinicClient]]
 
 
+# One zone every few hours around the globe: at any moment one of them is in the working day.
+ZONES = ("Pacific/Auckland", "Asia/Tokyo", "Asia/Kolkata", "Europe/Moscow", "Europe/London",
+         "America/Sao_Paulo", "America/New_York", "America/Denver", "Pacific/Honolulu")  # fmt: skip
+
+
+def midday_zone() -> str:
+    """A time zone where it is now between 09:00 and 15:00: a test clinic there has today's
+    slots ahead of it, and no local midnight falls in the test (check-in is for today only)."""
+    return next(z for z in ZONES if 9 <= datetime.now(ZoneInfo(z)).hour < 15)
+
+
 def tomorrow(zone: str = "Europe/Moscow") -> str:
     """Tomorrow's date in the test clinics' zone: a day whose slots are all still ahead (late
     in the evening today's are nearly gone)."""

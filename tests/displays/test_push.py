@@ -17,7 +17,7 @@ from websockets.exceptions import ConnectionClosed
 from engine.auth import ALL_STAFF
 from engine.embedded import EmbeddedRedis, wipe
 from tests.displays.support import PushServer, Screen
-from tests.support import ClinicClient, EngineServer, MakeClinic, make_clinic
+from tests.support import ClinicClient, EngineServer, MakeClinic, make_clinic, midday_zone
 
 pytestmark = pytest.mark.integration
 
@@ -276,7 +276,7 @@ async def test_screens_never_receive_patient_data(
     clinics: MakeClinic, push_server: PushServer
 ) -> None:
     """A booking with a name and phone, checked in with priority: no frame carries either."""
-    cc = await clinics("private")
+    cc = await clinics("private", timezone=midday_zone())
     frames: list[str] = []
     async with connect(ws_url(push_server, cc)) as ws:
         slots = (

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import ClinicClient, MakeClinic, tomorrow
+from tests.support import ClinicClient, MakeClinic, midday_zone, tomorrow
 
 pytestmark = pytest.mark.integration
 
@@ -160,7 +160,7 @@ async def test_printer_addresses_are_shown_to_heads_and_admins_only(clinics: Mak
 
 async def test_a_kiosk_checks_in_only_with_the_patients_reference(clinics: MakeClinic) -> None:
     """Sequential reservation ids cannot be probed at a kiosk: a wrong pair is 'not found'."""
-    c = await clinics("checkin")
+    c = await clinics("checkin", timezone=midday_zone())
     slots = (await c.http.get(f"{c.api}/slots?free=true", headers=c.auth("head"))).json()["slots"]
     made = await c.http.post(
         f"{c.api}/slots/{slots[-1]['id']}/reservation",
