@@ -9,7 +9,7 @@ import httpx
 import msgspec
 import pytest
 
-from tests.support import EngineServer, MakeClinic, make_clinic, redis_client, status_link
+from tests.support import EngineServer, MakeClinic, make_clinic, redis_client, status_link, tomorrow
 
 pytestmark = pytest.mark.integration
 
@@ -88,9 +88,10 @@ async def test_flushed_redis_is_rebuilt_from_the_journal(
     for action in ["start", "suspend"]:
         r = await c.http.post(f"{c.api}/tickets/{tid}/{action}", headers=c.auth("doctor"))
         assert r.status_code == 200, r.text
-    slots = (await c.http.get(f"{c.api}/slots?free=true", headers=c.auth("partner"))).json()[
-        "slots"
-    ]
+    listed = await c.http.get(
+        f"{c.api}/slots?free=true&date={tomorrow()}", headers=c.auth("partner")
+    )
+    slots = listed.json()["slots"]
     held = await c.http.post(
         f"{c.api}/slots/{slots[-1]['id']}/reservation",
         json={"patient": "П-1", "confirm": True},
