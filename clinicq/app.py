@@ -26,7 +26,6 @@ from clinicq.settings import Settings
 from engine.api import endpoint
 from engine.api.allow import AnswerOptions
 from engine.api.http import (
-    JSON,
     on_client_gone,
     on_engine_error,
     on_http_error,
@@ -43,7 +42,7 @@ from ticketing.service import PrintService
 
 
 async def openapi_json(request: Request) -> Response:
-    return JSON(openapi.spec())
+    return Response(openapi.spec_json(), media_type="application/json")
 
 
 async def docs(request: Request) -> Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 import msgspec
@@ -28,6 +29,12 @@ STATUS_TEXT = {400: "malformed request", 401: "no or unknown token", 403: "not f
 
 def declared() -> list[Endpoint]:
     return [e for e in ENDPOINTS if e.documented]
+
+
+@cache
+def spec_json() -> bytes:
+    """The document as served: built once a process (the declarations do not change)."""
+    return msgspec.json.encode(spec())
 
 
 def spec() -> dict[str, Any]:
@@ -109,6 +116,7 @@ def _plain(path: str) -> str:
     return PARAM.sub(lambda m: "{" + m.group(1) + "}", path)
 
 
+@cache
 def docs_html() -> str:
     listed = [(e.method, e.path, e.summary, ", ".join(e.roles) or "no token") for e in declared()]
     rows = "\n".join(

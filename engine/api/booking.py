@@ -10,12 +10,12 @@ from starlette.responses import Response
 
 from engine import commands as c
 from engine.api.endpoint import Call, Handler
-from engine.api.handlers import printable_text
 from engine.api.http import JSON
 from engine.api.views import new_link, reservation_view, status_path, ticket_view
 from engine.clinic import Clinic
 from engine.errors import Conflict, NotFound, ValidationFailed
 from engine.model.booking import Slot, booking_window, find_slot, slots_for
+from engine.text import plain_text
 
 
 class ReserveBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -99,8 +99,8 @@ def _owner(call: Call) -> str:
 async def reserve_slot(call: Call) -> Response:
     engine, clinic, body = call.engine, await call.clinic(), call.body
     slot = _slot(clinic, call.params["slot"], engine.clock())
-    patient = printable_text(body.patient, "patient")
-    channel = printable_text(body.channel, "channel")
+    patient = plain_text(body.patient, "patient")
+    channel = plain_text(body.channel, "channel")
     key, fp = call.idempotency()
     cmd = c.Reserve(slot, patient, channel, _owner(call), body.confirm)
     result = await engine.execute(call.clinic_id, cmd, idem_key=key, fingerprint=fp)

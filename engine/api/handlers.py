@@ -14,7 +14,6 @@ from engine.auth import Principal
 from engine.errors import BadRequest
 from engine.service import Engine
 from engine.store_redis import fingerprint
-from engine.text import plain_text
 
 IDEM_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -50,7 +49,3 @@ def idempotency(request: Request, principal: Principal, body: bytes) -> tuple[st
 
 async def read_json(request: Request, type_: Any) -> tuple[Any, bytes]:
     return await decode_body(request, type_, request.app.state.settings.max_body_bytes)
-
-
-def printable_text(value: str, what: str) -> str:
-    return plain_text(value, what)
