@@ -1,11 +1,14 @@
-"""Fixtures for the screens: a two-process push server over the suite's Redis and PostgreSQL."""
+"""Fixtures for the screens: a two-process push server over the suite's Redis and PostgreSQL, and
+one headless Chromium for every page's browser tests."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 
+from tests.displays.browsing import CHROMIUM
 from tests.displays.support import PushServer
 
 
@@ -19,3 +22,27 @@ def push_server(redis_url: str, database_url: str) -> Iterator[PushServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Any]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--autoplay-policy=no-user-gesture-required",
+            ],
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()

@@ -4,25 +4,17 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.displays.browsing import BROWSER, WAIT_MS, board, open_page, shot
 from tests.displays.support import PushServer
-from tests.support import ClinicClient, EngineServer, MakeClinic
+from tests.support import EngineServer, MakeClinic
 
-CHROMIUM = "/usr/bin/chromium"
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-WAIT_MS = 10_000
-
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no Chromium at {CHROMIUM}"),
-]
+pytestmark = BROWSER
 
 
 @pytest.fixture(scope="module")
@@ -33,61 +25,6 @@ def own_push(redis_url: str, database_url: str) -> Iterator[PushServer]:
         yield server
     finally:
         server.stop()
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--autoplay-policy=no-user-gesture-required",
-            ],
-        )
-        try:
-            yield browser
-        finally:
-            await browser.close()
-
-
-async def open_page(
-    browser: Any,
-    engine: EngineServer,
-    push: PushServer,
-    path: str,
-    token: str | None = None,
-    *,
-    width: int = 1920,
-    height: int = 1080,
-) -> Any:
-    page = await browser.new_page(viewport={"width": width, "height": height})
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.errors = errors
-    query = f"push={push.ws}" + (f"&token={token}" if token else "")
-    await page.goto(f"{engine.url}{path}{'&' if '?' in path else '?'}{query}")
-    return page
-
-
-async def shot(page: Any, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(SHOTS / f"{name}.png"))
-
-
-async def board(cc: ClinicClient) -> dict[str, Any]:
-    response = await cc.http.get(cc.api + "/board", headers=cc.auth("display"))
-    assert response.status_code == 200, response.text
-    data: dict[str, Any] = response.json()
-    return data
 
 
 async def test_call_reaches_screen_and_status_page_and_survives_a_cut(
