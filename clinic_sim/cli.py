@@ -7,12 +7,16 @@ import json
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from clinic_sim.config import polyclinic_day
 from clinic_sim.drive import DriveError, DriveOptions, DriveReport, drive
 from clinic_sim.model import simulate as simulate_day
+
+
+def _hhmm(minute: float) -> str:
+    return f"{int(minute) // 60 % 24:02d}:{int(minute) % 60:02d}"
 
 
 def _clock(text: str) -> int:
@@ -33,7 +37,13 @@ def _clock(text: str) -> int:
 )
 @click.option("--clinic", default="demo", show_default=True)
 @click.option("--speed", default=60.0, show_default=True, type=click.FloatRange(1, 3600))
-@click.option("--minutes", default=30.0, show_default=True, type=click.FloatRange(1, 720))
+@click.option(
+    "--minutes",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(1, 720),
+    help="simulated minutes to drive (at 60x, an hour in a real minute)",
+)
 @click.option("--start", default="08:00", show_default=True, help="simulated clock at the start")
 @click.option("--season", default=1.0, show_default=True, type=click.FloatRange(1, 3))
 @click.option("--seed", default=0, show_default=True, type=int)
@@ -65,18 +75,34 @@ def demo(
         allow_remote=allow_remote,
     )
     console = Console()
+    report = DriveReport()
+    began = options.start
     with Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), TimeRemainingColumn(), console=console
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[clock]}"),
+        TextColumn("{task.fields[counts]}"),
+        TimeElapsedColumn(),
+        console=console,
     ) as progress:
-        task = progress.add_task(f"{clinic} at {speed:g}x", total=minutes * 60 / speed)
+        task = progress.add_task(f"{clinic} at {speed:g}x", total=minutes, clock="", counts="")
+
+        def show() -> None:
+            # The simulated clock and what happened so far: the bar moves with the morning.
+            now = began + report.simulated_minutes
+            progress.update(
+                task,
+                completed=report.simulated_minutes,
+                clock=f"{_hhmm(now)} of {_hhmm(began)}-{_hhmm(began + minutes)}",
+                counts=f"tickets {len(report.tickets)}, called {report.called}, "
+                f"booked {report.booked}",
+            )
 
         async def main() -> DriveReport:
-            loop = asyncio.get_running_loop()
-            began = loop.time()
-            job = asyncio.create_task(drive(options))
+            job = asyncio.create_task(drive(options, report=report))
             while not job.done():
                 await asyncio.wait({job}, timeout=0.5)
-                progress.update(task, completed=loop.time() - began)
+                show()
             return job.result()
 
         try:
@@ -89,6 +115,7 @@ def demo(
     for name, value in (
         ("tickets taken", len(report.tickets)),
         ("bookings made", report.booked),
+        *((f"  of them on {day} (none free today)", n) for day, n in report.booked_ahead.items()),
         ("checked in", report.checked_in),
         ("called", report.called),
         ("completed", report.completed),

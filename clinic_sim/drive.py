@@ -9,7 +9,9 @@ The engine decides who is called; the agent looks the ticket up to learn how the
 Bounded in time (``minutes / speed``) and in requests (``max_requests``); traffic goes only to
 ``url``, which must be a loopback address unless ``allow_remote``. Bookings hold real slots:
 the engine calls a booked patient once the real slot time has come, so in a short fast run
-they wait on their doctor's list. Patients in hand at the end stay in hand.
+they wait on their doctor's list. On a day the clinic gives no appointments (a Sunday) the
+bookings are made on its next open day, as a booking channel would, and are not checked in.
+Patients in hand at the end stay in hand.
 
 DriveError       the engine cannot be driven (remote URL, unreachable, unknown clinic)
 """
@@ -21,7 +23,9 @@ import ipaddress
 import secrets
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -33,6 +37,7 @@ from engine.clinic import Clinic, parse_clinic
 WALK_MINUTES = 1.0  # from the call to the door of the cabinet
 POLL_MINUTES = 5.0  # an idle doctor looks again this often (tickets taken by others)
 GRACE_SECONDS = 5.0
+BOOKING_LOOKAHEAD_DAYS = 8  # a week ahead, from today: past any weekend or holiday
 
 
 class DriveError(Exception):
@@ -45,7 +50,7 @@ class DriveOptions:
     token: str  # an admin token, or a head token of the clinic: both may do every step
     clinic: str = "demo"
     speed: float = 60.0  # simulated minutes per real minute
-    minutes: float = 30.0  # simulated minutes to drive
+    minutes: float = 60.0  # simulated minutes to drive: an hour in a real minute at 60x
     start: int = 8 * 60  # local clock minute the driven window opens (08:00: the morning peak)
     seed: int = 0
     season: float = 1.0
@@ -58,6 +63,7 @@ class DriveOptions:
 class DriveReport:
     tickets: dict[str, str] = field(default_factory=dict)  # ticket id -> number, taken by us
     booked: int = 0
+    booked_ahead: dict[str, int] = field(default_factory=dict)  # later day (ISO) -> bookings
     checked_in: int = 0
     called: int = 0
     completed: int = 0
@@ -67,7 +73,7 @@ class DriveReport:
     requests: int = 0
     errors: Counter[str] = field(default_factory=Counter)
     doctors: list[str] = field(default_factory=list)
-    simulated_minutes: float = 0.0
+    simulated_minutes: float = 0.0  # driven so far (the clock stands still while booking)
     elapsed_seconds: float = 0.0
 
 
@@ -91,9 +97,14 @@ def check_url(url: str, allow_remote: bool) -> None:
 
 
 async def drive(
-    options: DriveOptions, *, transport: httpx.AsyncBaseTransport | None = None
+    options: DriveOptions,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    report: DriveReport | None = None,
 ) -> DriveReport:
-    """Drive one clinic for ``options.minutes`` simulated minutes; return what was done."""
+    """Drive one clinic for ``options.minutes`` simulated minutes; return what was done.
+
+    Pass ``report`` to watch it fill in while the run goes on (the CLI's progress line)."""
     check_url(options.url, options.allow_remote)
     async with httpx.AsyncClient(
         base_url=options.url,
@@ -102,7 +113,7 @@ async def drive(
         trust_env=False,  # loopback traffic must not detour through a proxy from the environment
         transport=transport,
     ) as http:
-        driver = Driver(options, http)
+        driver = Driver(options, http, report or DriveReport())
         await driver.run()
         return driver.report
 
@@ -110,22 +121,25 @@ async def drive(
 class Driver:
     """One driven clinic: the plan, the clock, the agents, and the report."""
 
-    def __init__(self, options: DriveOptions, http: httpx.AsyncClient) -> None:
+    def __init__(self, options: DriveOptions, http: httpx.AsyncClient, report: DriveReport) -> None:
         self.options = options
         self.http = http
         self.api = f"/api/v1/clinics/{options.clinic}"
-        self.report = DriveReport()
+        self.report = report
         self.run_id = secrets.token_hex(4)
         self.visits: dict[str, Patient] = {}  # ticket id -> the planned visit
-        self.reservations: dict[int, str] = {}  # patient id -> reservation id
+        self.reservations: dict[int, str] = {}  # patient id -> today's reservation id
         self._arrived = asyncio.Event()
         self._t0 = 0.0
+        self.today = ""  # the clinic's date, ISO, once its configuration is read
 
     # -- time ---------------------------------------------------------------------------------
 
     def sim_now(self) -> float:
         """Simulated minutes since the window opened."""
-        return (asyncio.get_running_loop().time() - self._t0) * self.options.speed / 60
+        minutes = (asyncio.get_running_loop().time() - self._t0) * self.options.speed / 60
+        self.report.simulated_minutes = min(minutes, self.options.minutes)
+        return minutes
 
     def _over(self) -> bool:
         return self.sim_now() >= self.options.minutes
@@ -207,6 +221,7 @@ class Driver:
 
     async def run(self) -> None:
         clinic = await self._clinic()
+        self.today = datetime.now(ZoneInfo(clinic.timezone)).date().isoformat()
         config = from_clinic(clinic, season=self.options.season)
         w0 = self.options.start - config.open_clock
         patients = [
@@ -239,13 +254,13 @@ class Driver:
             self.report.elapsed_seconds = loop.time() - started
 
     async def _book(self, config: DayConfig, booked: list[Patient]) -> None:
-        """Book the window's appointments on each doctor's next free real slots, ahead of time."""
+        """Book the window's appointments on each doctor's next free real slots, ahead of time:
+        today's if the doctor has any left, else those of the doctor's next open day."""
         by_doctor: dict[str, list[Patient]] = {}
         for p in booked:
             by_doctor.setdefault(p.doctor or "", []).append(p)
         for doctor, wanted in by_doctor.items():
-            listing = await self._call("GET", f"/slots?free=true&doctor={doctor}", "slots")
-            free = [s["id"] for s in (listing or {}).get("slots", [])]
+            day, free = await self._free_slots(doctor)
             for p, slot in zip(wanted, free, strict=False):
                 body = {
                     "patient": f"sim-{self.run_id}-{p.id}",
@@ -254,8 +269,26 @@ class Driver:
                 }
                 made = await self._call("POST", f"/slots/{slot}/reservation", "reserve", body)
                 if made is not None:
-                    self.reservations[p.id] = made["id"]
                     self.report.booked += 1
+                    if day == self.today:
+                        self.reservations[p.id] = made["id"]  # checked in when the patient comes
+                    else:
+                        self.report.booked_ahead[day] = self.report.booked_ahead.get(day, 0) + 1
+
+    async def _free_slots(self, doctor: str) -> tuple[str, list[str]]:
+        """The first day (ISO) from today on with free slots of this doctor, and their ids."""
+        day = self.today
+        for _ in range(BOOKING_LOOKAHEAD_DAYS):
+            listing = await self._call(
+                "GET", f"/slots?free=true&doctor={doctor}&date={day}", "slots"
+            )
+            if listing is None:
+                break  # past the booking window, or refused: counted in the report
+            free = [s["id"] for s in listing["slots"]]
+            if free:
+                return day, free
+            day = (date.fromisoformat(day) + timedelta(days=1)).isoformat()
+        return day, []
 
     async def _kiosk(self, patients: list[Patient], w0: float) -> None:
         """Walk-ins take tickets; kept bookings check in; each at its planned minute."""

@@ -138,18 +138,24 @@ def run(workers: int, port: int | None) -> None:
         tokens = _run(_demo_tokens(settings))
         base, ws = settings.base_url, f"push=ws://{settings.host}:{push_port}"
         click.echo("\nClinic Queue is starting. Demo clinic 'demo' (Городская поликлиника № 42):")
-        click.echo(f"  kiosk:                {base}/kiosk/demo?token={tokens['kiosk']}&{ws}")
-        click.echo(f"  waiting-room screen:  {base}/screen/demo?token={tokens['display']}&{ws}")
+        for what, path, role in (
+            ("kiosk", "/kiosk/demo", "kiosk"),
+            ("waiting-room screen", "/screen/demo", "display"),
+            ("doctor panel", "/panel/demo/ivanova", "doctor"),
+            ("department head", "/dashboard/demo", "head"),
+            ("city overview", "/city", "admin"),
+        ):
+            click.echo(f"  {what + ':':<22}{base}{path}?token={tokens[role]}&{ws}")
+        click.echo(f"  {'API docs:':<22}{base}/docs")
         click.echo(
-            f"  doctor panel:         {base}/panel/demo/ivanova?token={tokens['doctor']}&{ws}"
+            f"  {'stores:':<22}REDIS_URL={settings.redis_url} DATABASE_URL={settings.database_url}"
         )
-        click.echo(f"  department head:      {base}/dashboard/demo?token={tokens['head']}&{ws}")
-        click.echo(f"  API docs:             {base}/docs")
         click.echo(
-            f"  stores:               REDIS_URL={settings.redis_url} DATABASE_URL={settings.database_url}"
+            f"  {'tokens (shown once):':<22}" + ", ".join(f"{r}={t}" for r, t in tokens.items())
         )
-        click.echo("  tokens (shown once):  " + ", ".join(f"{r}={t}" for r, t in tokens.items()))
-        click.echo(f"  a simulated morning:  clinicq demo --url {base} --token {tokens['head']}\n")
+        click.echo(
+            f"  {'a simulated hour:':<22}{_own_command()} demo --url {base} --token {tokens['head']}\n"
+        )
         _serve(settings)
     finally:
         pusher.terminate()
@@ -158,6 +164,15 @@ def run(workers: int, port: int | None) -> None:
             redis_server.stop()
         if pg_server:
             pg_server.stop()
+
+
+def _own_command() -> str:
+    """How to run clinicq again from here: `.venv/bin/clinicq` when `make run` started it, since
+    the virtual environment is not on the PATH."""
+    me = Path(sys.argv[0])
+    if me.name == "clinicq" and me.exists():
+        return os.path.relpath(me) if not me.is_relative_to("/usr") else me.name
+    return f"{os.path.relpath(sys.executable)} -m clinicq.cli"
 
 
 def _exit_on_signal(signum: int, _frame: object) -> None:
@@ -179,8 +194,9 @@ async def _demo_tokens(settings: Settings) -> dict[str, str]:
         await revoke_tokens(engine.pool, label="demo")  # last run's demo links stop working
         out = {}
         for role, doctor in (("kiosk", None), ("display", None), ("doctor", "ivanova"),
-                             ("head", None), ("registrar", None), ("partner", None), ("icu_doctor", "ivanova")):  # fmt: skip
-            clinic = None if role == "partner" else "demo"
+                             ("head", None), ("registrar", None), ("partner", None), ("icu_doctor", "ivanova"),
+                             ("admin", None)):  # fmt: skip
+            clinic = None if role in ("partner", "admin") else "demo"
             _, out[role] = await create_token(
                 engine.pool, role, clinic=clinic, doctor=doctor, label="demo"
             )

@@ -1,14 +1,17 @@
-"""`clinicq run` (what `make run` starts) stops whole on SIGTERM: nothing it started outlives it."""
+"""`clinicq run` (what `make run` starts) prints links that work and a demo command that runs,
+and stops whole on SIGTERM: nothing it started outlives it."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import psutil
 import pytest
 
@@ -32,16 +35,20 @@ def _started_under(data: Path) -> list[psutil.Process]:
 
 
 def test_sigterm_stops_the_engine_push_and_embedded_servers(tmp_path: Path) -> None:
-    """Started on embedded servers, stopped with SIGTERM: the engine, the push process, Valkey
-    and PostgreSQL are all gone."""
+    """Started on embedded servers, it prints a working link per page (the city overview with an
+    admin token) and the demo command as it can be typed; stopped with SIGTERM, the engine, the
+    push process, Valkey and PostgreSQL are all gone."""
     data = (tmp_path / "var").resolve()
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
     env.update(CLINICQ_DATA_DIR=str(data), CLINICQ_PORT=str(port))
-    run = subprocess.Popen(
-        [sys.executable, "-m", "clinicq.cli", "run"], env=env, stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    clinicq = Path(sys.executable).with_name("clinicq")  # as `make run` starts it
+    printed = tmp_path / "run.out"
+    with printed.open("wb") as out:
+        run = subprocess.Popen(
+            [str(clinicq), "run"], env=env, stdin=subprocess.DEVNULL, stdout=out,
+            stderr=subprocess.DEVNULL, cwd=tmp_path,
+        )  # fmt: skip
     children: list[psutil.Process] = []
     try:
         wait_until_answers(
@@ -51,6 +58,7 @@ def test_sigterm_stops_the_engine_push_and_embedded_servers(tmp_path: Path) -> N
             timeout=120,
         )
         children = psutil.Process(run.pid).children(recursive=True)
+        _check_printed(printed.read_text(), tmp_path)
         servers = _started_under(data)
         assert any("postgres" in " ".join(p.cmdline()) for p in servers)
         run.send_signal(signal.SIGTERM)
@@ -63,3 +71,25 @@ def test_sigterm_stops_the_engine_push_and_embedded_servers(tmp_path: Path) -> N
         for p in [*children, *_started_under(data)]:
             with contextlib.suppress(psutil.NoSuchProcess):
                 p.kill()
+
+
+def _check_printed(text: str, cwd: Path) -> None:
+    links = dict(re.findall(r"^  ([a-z -]+): +(http\S+)$", text, re.MULTILINE))
+    assert {
+        "kiosk",
+        "waiting-room screen",
+        "doctor panel",
+        "department head",
+        "city overview",
+    } <= set(links), text
+    for what, link in links.items():
+        answer = httpx.get(link, timeout=30)
+        assert answer.status_code == 200, (what, answer.text[:200])
+        assert "text/html" in answer.headers["content-type"] or what == "API docs", what
+    assert "admin=cq_" in text
+    demo = re.search(
+        r"^  a simulated hour: +(\S+) demo --url (\S+) --token (\S+)$", text, re.MULTILINE
+    )
+    assert demo, text
+    # The command works as printed, from where `make run` was started (no PATH needed).
+    assert (cwd / demo.group(1)).is_file() or Path(demo.group(1)).is_file(), demo.group(1)

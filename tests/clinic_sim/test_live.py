@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
 
 from clinic_sim.drive import DriveError, DriveOptions, check_url, drive
-from tests.support import MakeClinic
+from tests.support import MakeClinic, clinic_config
 
 pytestmark = pytest.mark.integration
 
@@ -99,3 +102,27 @@ def test_drive_refuses_a_remote_url() -> None:
     with pytest.raises(DriveError):
         check_url("http://example.org", False)
     check_url("http://example.org", True)
+
+
+async def test_drive_mode_books_the_next_open_day_when_today_has_no_appointments(
+    clinics: MakeClinic,
+) -> None:
+    """A clinic giving no appointments today (a Sunday): the bookings go to its next open day,
+    as a booking channel would make them, and none is checked in today."""
+    c = await clinics("drive-sunday")
+    config = clinic_config(c.clinic)
+    today = datetime.now(ZoneInfo(str(config["timezone"]))).isoweekday()
+    doctors: list[dict[str, Any]] = config["doctors"]  # type: ignore[assignment]
+    doctors[0]["schedule"]["weekdays"] = [d for d in range(1, 8) if d != today]
+    put = await c.http.put(c.api, json=config, headers=c.auth("admin"))
+    assert put.status_code == 200, put.text
+    options = DriveOptions(
+        url=str(c.http.base_url), token=c.tokens["admin"], clinic=c.clinic, speed=600.0,
+        minutes=30.0, seed=1,
+    )  # fmt: skip
+    report = await drive(options)
+    assert report.errors == {}, report.errors
+    assert report.booked > 0 and report.checked_in == 0
+    assert sum(report.booked_ahead.values()) == report.booked
+    tomorrow = (datetime.now(ZoneInfo(str(config["timezone"]))) + timedelta(days=1)).date()
+    assert list(report.booked_ahead) == [tomorrow.isoformat()]
