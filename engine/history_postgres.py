@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import asyncpg
 
-# Events are committed within moments of being decided: a day's slack on the commit time lets
-# PostgreSQL skip every month's partition but the ones that can hold the window.
-COMMIT_SLACK_MS = 24 * 3600 * 1000
-
 
 async def bodies_since(pool: asyncpg.Pool, clinic: str, at_ms: int) -> list[str]:
-    """The clinic's event bodies decided at or after ``at_ms``, in offset order."""
+    """The clinic's event bodies after its last event decided before ``at_ms``, in offset order.
+
+    Offsets follow decision time, so the window starts just after that event. Found walking the
+    (clinic, offset) index back from the newest entry, it costs about the window's own rows, not
+    the clinic's whole journal (at_ms has no index: the write path should not pay for one).
+    """
     rows = await pool.fetch(
-        "SELECT body FROM journal WHERE clinic = $1 AND at_ms >= $2 "
-        "AND recorded_at >= to_timestamp($3::bigint / 1000.0) "
+        'SELECT body FROM journal WHERE clinic = $1 AND "offset" > coalesce(('
+        '    SELECT "offset" FROM journal WHERE clinic = $1 AND at_ms < $2 '
+        '    ORDER BY "offset" DESC LIMIT 1), 0) '
         'ORDER BY "offset"',
         clinic,
         at_ms,
-        at_ms - COMMIT_SLACK_MS,
     )
     return [r["body"] for r in rows]
