@@ -22,6 +22,8 @@ def board(clinic: Clinic, state: ClinicState, *, epoch: str, now: int) -> dict[s
         on_duty = state.on_duty_for(service.id)
         longest = max(((now - t.issued_at) // 60000 for t in waiting), default=0)
         expected = expected_wait_minutes(len(waiting), served, seconds, on_duty)
+        # Patients waiting and nobody to call them: the worst state, whatever the minutes say.
+        unstaffed = bool(waiting) and on_duty == 0
         queues.append(
             {
                 "service": service.id,
@@ -31,7 +33,8 @@ def board(clinic: Clinic, state: ClinicState, *, epoch: str, now: int) -> dict[s
                 "on_duty": on_duty,
                 "longest_wait_minutes": longest,
                 "expected_wait_minutes": expected,
-                "level": _level(clinic, max(longest, expected or 0)),
+                "level": "red" if unstaffed else _level(clinic, max(longest, expected or 0)),
+                "unstaffed": unstaffed,
             }
         )
     doctors = []

@@ -133,6 +133,8 @@
           }
           st.offset = frame.offset;
           if (opts.onEvent) opts.onEvent(frame.event, frame.offset);
+          // For a page's other scripts (the dashboard's charts) without a second socket.
+          window.dispatchEvent(new CustomEvent("cq:event", { detail: { event: frame.event, offset: frame.offset } }));
           break;
         case "ping":
           ws.send('{"type":"pong"}');

@@ -6,6 +6,7 @@ The routes, the role checks and the OpenAPI document are all built from these de
 from __future__ import annotations
 
 from engine.api import booking as b
+from engine.api import history as h
 from engine.api import ops
 from engine.api import routes as r
 from engine.api.endpoint import PUBLIC, Endpoint, Query
@@ -13,6 +14,7 @@ from engine.api.handlers import Empty
 from engine.api.views import PublicTicketView, ReservationView, TicketView
 from engine.auth import ALL_STAFF
 from engine.clinic import Clinic
+from engine.history import History
 from engine.model.tickets import TICKET_ACTIONS
 
 API = "/api/v1/clinics/{clinic}"
@@ -58,6 +60,10 @@ ENDPOINTS = [
              roles_note="a doctor changes only their own status"),
     Endpoint("GET", API + "/board", "The snapshot a screen starts from, with its offset",
              r.get_board, ALL_STAFF, errors=READ_ERRORS),
+    Endpoint("GET", API + "/history",
+             "The last hours per time bucket, from the journal: queues' lengths and waits, "
+             "doctors' load", h.get_history, ("head",), answer=History, query=h.QUERY,
+             errors=(*READ_ERRORS, 422)),
     Endpoint("GET", API + "/slots", "Slots of a day", b.list_slots, (*ALL_STAFF, "partner"),
              answer=b.SlotList, errors=(*READ_ERRORS, 422),
              query=[Query("date", {"type": "string", "format": "date"}, "YYYY-MM-DD"),
