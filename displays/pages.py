@@ -24,16 +24,19 @@ from __future__ import annotations
 
 import functools
 import io
+import logging
 import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import jinja2
 import msgspec
 import qrcode
 from babel import Locale
 from babel.numbers import format_decimal
+from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Mount, Route
@@ -42,9 +45,10 @@ from starlette.templating import Jinja2Templates
 
 from displays.messages import DEFAULT_LOCALE, MESSAGES, catalogue
 from engine.clinic import ID_PATTERN, Clinic
-from engine.errors import EngineError, NotFound
+from engine.errors import EngineError, NotFound, Unavailable
 from engine.service import Engine
 
+log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 QR_MAX_CHARS = 512
 LINK_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # a status link (token_urlsafe)
@@ -141,6 +145,8 @@ def error_page(request: Request, exc: EngineError, locale: str | None = None) ->
 
 
 PageHandler = Callable[[Request], Awaitable[Response]]
+# A store that does not answer: the API's 503 (clinicq.app), here as a page.
+STORE_DOWN = (RedisError, OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
 
 
 def as_page(handler: PageHandler) -> PageHandler:
@@ -152,6 +158,10 @@ def as_page(handler: PageHandler) -> PageHandler:
             return await handler(request)
         except EngineError as exc:
             return error_page(request, exc, request.scope.get("cq_locale"))
+        except STORE_DOWN as exc:
+            log.warning("store unavailable on page %s: %s", handler.__name__, type(exc).__name__)
+            down = Unavailable("a store did not answer")
+            return error_page(request, down, request.scope.get("cq_locale"))
 
     return serve
 

@@ -82,7 +82,13 @@
       note.hidden = false;
       note.textContent = t("error", { message: e.message });
     }
-    reorder();
+    soon();
+  }
+
+  // One reorder after a burst of tile updates, not one per tile (a city has hundreds).
+  let queued = null;
+  function soon() {
+    if (queued === null) queued = setTimeout(() => { queued = null; reorder(); }, 100);
   }
 
   async function all() {
