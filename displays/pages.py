@@ -8,6 +8,11 @@
     /city?token=                      the city's situation centre (an admin token)
     /displays/qr.png?data=...         a QR code as PNG
     /displays/static/...              scripts and styles
+    /favicon.ico                      the icon
+
+A page that cannot be shown (an unknown clinic, ticket or doctor; a store down) answers an HTML
+page in the clinic's language, or the default one, with the error's status; ``/api/`` answers
+JSON.
 
 A page holds the clinic's public configuration and the catalogue for its locale (``?lang=`` to
 override); its script reads the token from the URL, calls the JSON API with it and opens the push
@@ -17,25 +22,33 @@ given in the URL). Mount with ``ROUTES += displays.pages.routes``.
 
 from __future__ import annotations
 
+import functools
 import io
+import logging
 import re
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import jinja2
 import msgspec
 import qrcode
+from babel import Locale
+from babel.numbers import format_decimal
+from redis.exceptions import RedisError
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from displays.messages import catalogue
+from displays.messages import DEFAULT_LOCALE, MESSAGES, catalogue
 from engine.clinic import ID_PATTERN, Clinic
-from engine.errors import NotFound
+from engine.errors import EngineError, NotFound, Unavailable
 from engine.service import Engine
 
+log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 QR_MAX_CHARS = 512
 LINK_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # a status link (token_urlsafe)
@@ -74,9 +87,29 @@ def public_config(clinic: Clinic) -> dict[str, Any]:
     }
 
 
-def render(page: str, request: Request, locale: str, title: str, **config: Any) -> Response:
+def say(messages: dict[str, str], key: str, **values: Any) -> str:
+    """A catalogue message as the pages' ``t()`` says it, through babel: numbers in the
+    locale's form ("0,1"), and the plural form (``key_one``, ``key_few``, ...) ``count`` asks."""
+    lang = messages["lang"].replace("-", "_")
+    if key not in messages and f"{key}_other" in messages:
+        form = Locale.parse(lang).plural_form(values.get("count", 0))
+        key = f"{key}_{form}" if f"{key}_{form}" in messages else f"{key}_other"
+    shown = {
+        k: format_decimal(v, locale=lang)
+        if isinstance(v, int | float) and not isinstance(v, bool)
+        else v
+        for k, v in values.items()
+    }
+    return messages[key].format(**shown)
+
+
+def page_locale(request: Request, locale: str) -> str:
     lang = request.query_params.get("lang")
-    messages = catalogue(lang if lang in ("ru", "en") else locale)
+    return lang if lang in MESSAGES else locale
+
+
+def render(page: str, request: Request, locale: str, title: str, **config: Any) -> Response:
+    messages = catalogue(page_locale(request, locale))
     return templates.TemplateResponse(
         request,
         f"{page}.html.j2",
@@ -84,7 +117,7 @@ def render(page: str, request: Request, locale: str, title: str, **config: Any) 
             "page": page,
             "title": title,
             "locale": messages["lang"][:2],
-            "t": lambda key, **values: messages[key].format(**values),
+            "t": functools.partial(say, messages),
             "config_json": _json_for_script({"page": page, "messages": messages, **config}),
             **config,
         },
@@ -92,12 +125,55 @@ def render(page: str, request: Request, locale: str, title: str, **config: Any) 
     )
 
 
+def error_page(request: Request, exc: EngineError, locale: str | None = None) -> Response:
+    """A page route's refusal as a page a person can read, with the error's status."""
+    messages = catalogue(page_locale(request, locale or DEFAULT_LOCALE))
+    text = messages.get(f"err_{exc.code}") or messages["err_http_error"]
+    return templates.TemplateResponse(
+        request,
+        "error.html.j2",
+        {
+            "locale": messages["lang"][:2],
+            "t": functools.partial(say, messages),
+            "status": exc.status,
+            "code": exc.code,
+            "text": text,
+        },
+        status_code=exc.status,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+PageHandler = Callable[[Request], Awaitable[Response]]
+# A store that does not answer: the API's 503 (clinicq.app), here as a page.
+STORE_DOWN = (RedisError, OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
+
+
+def as_page(handler: PageHandler) -> PageHandler:
+    """Serve ``handler``'s refusals as an HTML page, in the clinic's language when it is known."""
+
+    @functools.wraps(handler)
+    async def serve(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except EngineError as exc:
+            return error_page(request, exc, request.scope.get("cq_locale"))
+        except STORE_DOWN as exc:
+            log.warning("store unavailable on page %s: %s", handler.__name__, type(exc).__name__)
+            down = Unavailable("a store did not answer")
+            return error_page(request, down, request.scope.get("cq_locale"))
+
+    return serve
+
+
 async def _clinic(request: Request) -> Clinic:
     clinic_id = request.path_params["clinic"]
     if not ID_PATTERN.match(clinic_id):
         raise NotFound("no such clinic", code="clinic_not_found")
     engine: Engine = request.app.state.engine
-    return await engine.clinic(clinic_id)
+    clinic = await engine.clinic(clinic_id)
+    request.scope["cq_locale"] = clinic.locale  # an error page after this speaks its language
+    return clinic
 
 
 async def screen(request: Request) -> Response:
@@ -138,7 +214,10 @@ async def dashboard(request: Request) -> Response:
 async def city(request: Request) -> Response:
     engine: Engine = request.app.state.engine
     await engine.load_clinics()
-    clinics = [public_config(c) for c in sorted(engine.clinics.values(), key=lambda c: c.name)]
+    clinics = [
+        {**public_config(c), "booking_days": c.policy.booking_days_ahead}
+        for c in sorted(engine.clinics.values(), key=lambda c: c.name)
+    ]
     locale = clinics[0]["locale"] if clinics else "ru"
     return render("city", request, locale, "Clinic Queue", clinics=clinics)
 
@@ -158,13 +237,18 @@ async def qr_png(request: Request) -> Response:
     )
 
 
+async def favicon(request: Request) -> Response:
+    return FileResponse(HERE / "static" / "favicon.ico", headers={"Cache-Control": "max-age=86400"})
+
+
 routes = [
-    Route("/screen/{clinic}", screen),
-    Route("/kiosk/{clinic}", kiosk),
-    Route("/t/{clinic}/{link}", status),
-    Route("/panel/{clinic}/{doctor}", panel),
-    Route("/dashboard/{clinic}", dashboard),
-    Route("/city", city),
+    Route("/screen/{clinic}", as_page(screen)),
+    Route("/kiosk/{clinic}", as_page(kiosk)),
+    Route("/t/{clinic}/{link}", as_page(status)),
+    Route("/panel/{clinic}/{doctor}", as_page(panel)),
+    Route("/dashboard/{clinic}", as_page(dashboard)),
+    Route("/city", as_page(city)),
     Route("/displays/qr.png", qr_png),
+    Route("/favicon.ico", favicon),
     Mount("/displays/static", StaticFiles(directory=HERE / "static"), name="displays-static"),
 ]

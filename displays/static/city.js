@@ -1,51 +1,108 @@
-/* The city's situation centre: every clinic a tile, coloured by its longest current wait and by
- * how soon a therapist slot is free (green: now, yellow: 3-4 days, red: 5+). Polls the JSON API. */
+/* The city's situation centre: every clinic a tile, coloured as the city's legend says by how
+ * soon a therapist can be seen (green: today; yellow: 1-4 days; red: 5 or more, or nothing
+ * free), with its queues' state beside it. Tiles are kept worst first as the data changes.
+ * Polls the JSON API: per clinic, the board and the first free therapist slot. */
 (function () {
   "use strict";
-  const { cfg, t, api, el, levelBadge, tick } = window.CQ;
-  const EVERY_MS = 30000;
-  const DAYS = 7;
+  const { cfg, params, t, api, levelBadge, tick } = window.CQ;
+  // ?every=<seconds> for a wall that wants it faster (tests do); never below 2 s.
+  const EVERY_MS = Math.max(2, Number(params.get("every")) || 30) * 1000;
+  const RANK = { red: 0, yellow: 1, green: 2 };
 
-  function isoDay(offset) {
-    return new Date(Date.now() + offset * 86400000).toISOString().slice(0, 10);
+  // 1-2 days is not "free now", and better than the 3-4 days the situation centre calls yellow:
+  // it is yellow too, and the tile says the days in words.
+  function slotLevel(days) {
+    return days === null ? "red" : days === 0 ? "green" : days < 5 ? "yellow" : "red";
   }
 
-  async function firstFreeDay(clinic) {
-    const therapy = clinic.services.find((s) => s.id === "therapy") || clinic.services[0];
-    for (let d = 0; d < DAYS; d += 1) {
-      const out = await api("GET", "/slots?free=true&date=" + isoDay(d), undefined, clinic.id);
-      if (out.slots.some((s) => !therapy || s.service === therapy.id)) return d;
-    }
-    return null;
+  function queueLevel(board) {
+    if (board.queues.some((q) => q.unstaffed)) return "red";
+    const levels = board.queues.map((q) => (q.level in RANK ? q.level : "red"));
+    return ["red", "yellow", "green"].find((l) => levels.includes(l)) || "green";
+  }
+
+  function showQueues(tile, board) {
+    const level = queueLevel(board);
+    const longest = Math.max(0, ...board.queues.map((q) => q.longest_wait_minutes));
+    const waiting = board.queues.reduce((n, q) => n + q.waiting, 0);
+    tile.dataset.level = level;
+    tile.dataset.longest = String(longest);
+    tile.querySelector(".wait").replaceChildren(levelBadge(level), " ",
+      t("city_waiting", { count: waiting }), " · ", t("city_longest", { minutes: longest }));
+    const unstaffed = board.queues.filter((q) => q.unstaffed)
+      .map((q) => t("city_unstaffed_queue", { service: q.name, count: q.waiting }));
+    const note = tile.querySelector(".unstaffed");
+    note.hidden = unstaffed.length === 0;
+    note.textContent = unstaffed.length ? t("city_unstaffed", { services: unstaffed.join(", ") }) : "";
+  }
+
+  function showSlots(tile, found, ahead) {
+    const level = slotLevel(found.days);
+    tile.dataset.slots = level;
+    tile.dataset.days = found.days === null ? "" : String(found.days);
+    const text = found.days === null ? t("city_slot_none", { count: ahead })
+      : found.days === 0 ? t("city_slot_now") : t("city_slot_days", { count: found.days });
+    tile.querySelector(".slots").replaceChildren(levelBadge(level, "city_level_"), " ", text);
+  }
+
+  // Worst first: the worse of the two colours, then the later first slot, then the longer wait.
+  function sortKey(tile) {
+    const known = tile.dataset.slots && tile.dataset.level;
+    const worst = Math.min(RANK[tile.dataset.slots] ?? 2, RANK[tile.dataset.level] ?? 2);
+    const days = tile.dataset.days === "" ? Infinity : Number(tile.dataset.days || 0);
+    return [known ? 0 : 1, worst, -days, -Number(tile.dataset.longest || 0)];
+  }
+
+  function compare(a, b) {
+    const ka = sortKey(a), kb = sortKey(b);
+    for (let i = 0; i < ka.length; i += 1) if (ka[i] !== kb[i]) return ka[i] < kb[i] ? -1 : 1;
+    return a.dataset.name.localeCompare(b.dataset.name, cfg.messages.lang);
+  }
+
+  function reorder() {
+    const list = document.getElementById("tiles");
+    const tiles = Array.from(list.children);
+    const sorted = tiles.slice().sort(compare);
+    // Moved only when the order changes: a wall that is not changing does not flicker.
+    if (sorted.some((tile, i) => tile !== tiles[i])) list.append(...sorted);
   }
 
   async function update(clinic, tile) {
+    const therapy = clinic.services.find((s) => s.id === "therapy") || clinic.services[0];
     try {
-      const board = await api("GET", "/board", undefined, clinic.id);
-      const worst = ["red", "yellow", "green"].find((l) => board.queues.some((q) => q.level === l)) || "green";
-      const longest = Math.max(0, ...board.queues.map((q) => q.longest_wait_minutes));
-      const waiting = board.queues.reduce((n, q) => n + q.waiting, 0);
-      tile.dataset.level = worst;
-      tile.querySelector(".wait").replaceChildren(levelBadge(worst), " ",
-        t("city_waiting", { count: waiting }), " · ", t("city_longest", { minutes: longest }));
-      const days = await firstFreeDay(clinic);
-      const slotLevel = days === null || days >= 5 ? "red" : days >= 3 ? "yellow" : "green";
-      tile.dataset.slots = slotLevel;
-      tile.querySelector(".slots").replaceChildren(levelBadge(slotLevel, "city_level_"), " ",
-        days === null ? t("city_slot_none") : days === 0 ? t("city_slot_now") : t("city_slot_days", { days }));
+      const [board, found] = await Promise.all([
+        api("GET", "/board", undefined, clinic.id),
+        api("GET", "/slots/first-free?service=" + encodeURIComponent(therapy.id), undefined, clinic.id),
+      ]);
+      showQueues(tile, board);
+      showSlots(tile, found, clinic.booking_days);
+      tile.querySelector(".error").hidden = true;
     } catch (e) {
-      tile.querySelector(".wait").textContent = t("error", { message: e.message });
+      const note = tile.querySelector(".error");
+      note.hidden = false;
+      note.textContent = t("error", { message: e.message });
     }
+    soon();
   }
 
-  function all() {
-    for (const clinic of cfg.clinics) {
+  // One reorder after a burst of tile updates, not one per tile (a city has hundreds).
+  let queued = null;
+  function soon() {
+    if (queued === null) queued = setTimeout(() => { queued = null; reorder(); }, 100);
+  }
+
+  async function all() {
+    const jobs = cfg.clinics.map((clinic) => {
       const tile = document.querySelector('[data-clinic="' + clinic.id + '"]');
-      if (tile) update(clinic, tile);
-    }
+      return tile ? update(clinic, tile) : null;
+    });
+    await Promise.all(jobs);
   }
 
-  all();
-  setInterval(all, EVERY_MS);
+  async function loop() {
+    try { await all(); } finally { setTimeout(loop, EVERY_MS); }
+  }
+
+  loop();
   tick("clock");
 })();

@@ -12,9 +12,24 @@
   const token = params.get("token") || "";
   const M = cfg.messages;
 
+  const numbers = new Intl.NumberFormat(M.lang);
+  const plurals = new Intl.PluralRules(M.lang);
+
+  // A message with plural forms is kept as key_one, key_few, key_many, key_other (CLDR
+  // categories, as many as the language has); vars.count chooses among them.
+  function pick(key, vars) {
+    if (M[key] !== undefined) return M[key];
+    if (M[key + "_other"] === undefined) return key;
+    const count = vars && typeof vars.count === "number" ? vars.count : NaN;
+    return M[key + "_" + plurals.select(count)] || M[key + "_other"];
+  }
+
   function t(key, vars) {
-    let s = M[key] === undefined ? key : M[key];
-    for (const k in vars || {}) s = s.split("{" + k + "}").join(vars[k]);
+    let s = pick(key, vars);
+    for (const k in vars || {}) {
+      const v = vars[k];
+      s = s.split("{" + k + "}").join(typeof v === "number" && Number.isFinite(v) ? numbers.format(v) : v);
+    }
     return s;
   }
 
