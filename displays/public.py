@@ -26,7 +26,15 @@ def public_ticket(t: Ticket) -> dict[str, Any]:
 
 
 def public_doctor(d: DoctorDuty) -> dict[str, Any]:
-    return {"id": d.id, "status": d.status, "cabinet": d.cabinet, "services": list(d.services)}
+    out: dict[str, Any] = {
+        "id": d.id,
+        "status": d.status,
+        "cabinet": d.cabinet,
+        "services": list(d.services),
+    }
+    if d.version:
+        out["version"] = d.version  # the dashboard's If-Match for its next duty change
+    return out
 
 
 def public_event(event: ev.AnyEvent) -> dict[str, Any]:

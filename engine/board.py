@@ -60,6 +60,7 @@ def board(clinic: Clinic, state: ClinicState, *, epoch: str, now: int) -> dict[s
                 if duty and duty.served
                 else None,
                 "since": duty.since if duty else None,
+                "version": duty.version if duty else 0,  # the If-Match of a duty change
             }
         )
     return {

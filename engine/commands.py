@@ -101,6 +101,7 @@ class SetDuty:
     status: str | None = None
     cabinet: str | None = None
     services: tuple[str, ...] | None = None
+    if_match: int | None = None  # the duty version the change was made against
 
     def script(self, clinic: Clinic, now: int, hold_ms: int) -> tuple[str, Args]:
         default = clinic.doctor(self.doctor)
@@ -111,6 +112,7 @@ class SetDuty:
             ",".join(self.services or ()),
             (default.cabinet if default else None) or "",
             ",".join(default.services if default else ()),
+            "" if self.if_match is None else self.if_match,
         ]
 
     def pure(self, state: ClinicState, clinic: Clinic, now: int, day: str, hold_ms: int) -> Outcome:
@@ -126,6 +128,7 @@ class SetDuty:
             services=list(self.services) if self.services else None,
             default_cabinet=default.cabinet if default else None,
             default_services=list(default.services) if default else [],
+            if_match=self.if_match,
         )
 
 

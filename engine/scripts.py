@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.model import reservations
+from engine.model.queue import DUTY_MOVES
 from engine.model.state import CALLS_KEPT
 from engine.model.tickets import OPEN_STATES, transition_table_for_lua
 
@@ -41,7 +42,7 @@ def lua_value(value: Any) -> str:
     raise TypeError(f"no Lua literal for {value!r}")
 
 
-def _prelude(booking: bool) -> str:
+def _prelude(name: str) -> str:
     """The generated tables, as Lua locals. Redis runs a script's whole text on every call, so
     a script gets only the tables it reads: the reservation tables go to the booking scripts
     (built on every take-ticket, they cost it about 7% of its throughput, docs/PERFORMANCE.md)."""
@@ -50,7 +51,9 @@ def _prelude(booking: bool) -> str:
         "OPEN": dict.fromkeys(map(str, OPEN_STATES), True),
         "CALLS_KEPT": CALLS_KEPT,
     }
-    if booking:
+    if name == "duty":
+        constants["DUTY_MOVES"] = DUTY_MOVES
+    if name in BOOKING_SCRIPTS:
         moves, refusals = reservations.tables_for_lua()
         constants |= {
             "RESERVATION_TRANSITIONS": moves,
@@ -66,7 +69,7 @@ def source(name: str) -> str:
     if name in STANDALONE:
         return (LUA_DIR / f"{name}.lua").read_text()
     booking = name in BOOKING_SCRIPTS
-    parts = [_prelude(booking), (LUA_DIR / "_lib.lua").read_text()]
+    parts = [_prelude(name), (LUA_DIR / "_lib.lua").read_text()]
     if booking:
         parts.append((LUA_DIR / "_booking.lua").read_text())
     parts.append((LUA_DIR / f"{name}.lua").read_text())

@@ -243,13 +243,22 @@ class ModelVsRedis(RuleBasedStateMachine):
         services=st.one_of(
             st.none(), st.lists(st.sampled_from(SERVICES), min_size=1, max_size=3, unique=True)
         ),
+        against=st.sampled_from([None, None, 0, 0, -1, 1]),
     )
     def set_duty(
-        self, doctor: str, status: str | None, cabinet: str | None, services: list[str] | None
+        self,
+        doctor: str,
+        status: str | None,
+        cabinet: str | None,
+        services: list[str] | None,
+        against: int | None,
     ) -> None:
-        self._both(
-            SetDuty(doctor, status, cabinet, tuple(services) if services is not None else None)
-        )
+        """Mostly without If-Match; with it, against the current version or one off it."""
+        known = self.model.doctors.get(doctor)
+        version = known.version if known else 0
+        if_match = None if against is None else max(0, version + against)
+        chosen = tuple(services) if services is not None else None
+        self._both(SetDuty(doctor, status, cabinet, chosen, if_match))
 
     @rule(
         data=st.data(),

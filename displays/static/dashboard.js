@@ -1,10 +1,15 @@
 /* Department head's dashboard: every doctor's state, every queue's load; put doctors on queues,
- * move them between cabinets, send them on a break. Colour is never the only signal. */
+ * move them between cabinets, send them on a break. Colour is never the only signal.
+ *
+ * Each doctor's controls follow the live state unless the head is editing that row (a control
+ * has focus, or holds a change not yet applied). A change carries the duty version its row was
+ * showing (If-Match): if a colleague changed the doctor meanwhile, the engine refuses it
+ * (409 stale_duty) with the current state, which the row then shows. */
 (function () {
   "use strict";
   const { cfg, t, api, live, el, waitText, serviceName, cabinetName, levelBadge, say, token } = window.CQ;
+  const rows = new Map(); // doctor id -> its row: the live doctor, the controls, what they show
   let board = null;
-  const actionCells = new Map();
 
   function minutesSince(ms) {
     return ms ? Math.max(0, Math.floor((Date.now() - ms) / 60000)) : 0;
@@ -19,82 +24,207 @@
         el("td", {}, t("minutes", { minutes: q.longest_wait_minutes })),
         el("td", {}, waitText(q.expected_wait_minutes)),
         el("td", {}, levelBadge(q.level)))));
-    document.querySelector("#doctors tbody").replaceChildren(...board.doctors.map((d) => {
-      const serving = d.status === "on_duty" && d.current;
-      const state = d.status === "on_duty" ? (serving ? "status_serving_doc" : "status_idle") : "status_" + d.status;
-      return el("tr", { "data-doctor": d.id, "data-status": d.status },
-        el("td", {}, d.name),
-        el("td", { class: "doc-status status-" + d.status }, t(state)),
-        el("td", { class: "cabinet" }, cabinetName(d.cabinet)),
-        el("td", { class: "services" }, d.services.map(serviceName).join(", ")),
-        el("td", {}, d.current ? d.current + " (" + t("state_" + d.current_state) + ")" : "—"),
-        el("td", {}, String(d.served)),
-        el("td", {}, d.mean_service_minutes === null ? "—" : t("minutes", { minutes: d.mean_service_minutes })),
-        el("td", {}, d.status === "on_duty" && !d.current ? t("minutes", { minutes: minutesSince(d.since) }) : "—"),
-        actions(d));
-    }));
+    const body = document.querySelector("#doctors tbody");
+    for (const d of board.doctors) {
+      if (!rows.has(d.id)) body.append(makeRow(d).tr);
+      update(rows.get(d.id), d, false);
+    }
   }
 
-  function actions(d) {
-    // Built once per doctor so a re-render never resets a choice being made.
-    if (actionCells.has(d.id)) return actionCells.get(d.id);
-    const cabinet = el("select", { class: "move-cabinet" },
-      ...Object.keys(cfg.clinic.cabinets).map((c) => el("option", { value: c, selected: c === d.cabinet }, cabinetName(c))));
-    const boxes = cfg.clinic.services.map((s) =>
-      el("label", {}, el("input", { type: "checkbox", value: s.id, checked: d.services.includes(s.id) }), " " + s.name));
-    const apply = () => duty(d.id, {
-      cabinet: cabinet.value,
-      services: boxes.map((b) => b.querySelector("input")).filter((i) => i.checked).map((i) => i.value),
+  function chosenServices(row) {
+    return row.chips.filter((c) => c.input.checked).map((c) => c.input.value);
+  }
+
+  function sameSet(a, b) {
+    return a.length === b.length && a.every((x) => b.includes(x));
+  }
+
+  // Changed but not applied: what the controls show is not what they were last set from.
+  function dirty(row) {
+    return row.shown.cabinet !== row.select.value || !sameSet(row.shown.services, chosenServices(row));
+  }
+
+  function editing(row) {
+    return dirty(row) || row.edit.contains(document.activeElement);
+  }
+
+  // Set the controls from the doctor's live duty; the version goes with the next change.
+  function sync(row) {
+    const d = row.d;
+    row.select.value = d.cabinet;
+    for (const c of row.chips) c.input.checked = d.services.includes(c.input.value);
+    row.shown = { cabinet: row.select.value, services: d.services.slice(), version: d.version || 0 };
+    row.stale = null;
+  }
+
+  function makeRow(d) {
+    const td = (cls) => el("td", { class: cls });
+    const select = el("select", { class: "move-cabinet", "aria-label": t("cabinet_head") },
+      ...Object.keys(cfg.clinic.cabinets).map((c) => el("option", { value: c }, cabinetName(c))));
+    const chips = cfg.clinic.services.map((s) => {
+      const input = el("input", { type: "checkbox", value: s.id });
+      return { input, label: el("label", { class: "chip" }, input, el("span", {}, s.name)) };
     });
-    const chosen = () => boxes.map((b) => b.querySelector("input")).filter((i) => i.checked).map((i) => i.value);
-    const cell = el("td", { class: "actions" },
-      cabinet, el("span", { class: "boxes" }, ...boxes),
-      el("button", { class: "what-if", onclick: () => whatIf(d, { services: chosen(), status: "on_duty" }) }, t("what_if")),
-      el("button", { class: "move", onclick: apply }, t("move")),
-      el("button", { class: "on-duty", onclick: () => duty(d.id, { status: "on_duty" }) }, t("go_on_duty")),
-      el("button", { class: "break", onclick: () => duty(d.id, { status: "break" }) }, t("go_break")),
-      el("button", { class: "off", onclick: () => duty(d.id, { status: "off" }) }, t("go_off")));
-    actionCells.set(d.id, cell);
-    return cell;
+    const button = (cls, label, onclick) => el("button", { type: "button", class: cls, onclick }, label);
+    const row = {
+      d, select, chips, shown: null, stale: null,
+      cells: { name: td("name"), status: td("doc-status"), cabinet: td("cabinet"), services: td("services"),
+        current: td("current"), served: td("served"), mean: td("mean"), idle: td("idle") },
+      note: el("p", { class: "row-note", role: "status" }),
+      edit: el("div", { class: "edit" }, select, ...chips.map((c) => c.label)),
+    };
+    row.buttons = {
+      whatIf: button("what-if", t("what_if"), () => whatIf(row)),
+      move: button("move", t("move"), () => move(row)),
+      onDuty: button("on-duty", t("go_on_duty"), () => setStatus(row, "on_duty")),
+      brk: button("break", t("go_break"), () => setStatus(row, "break")),
+      off: button("off", t("go_off"), () => setStatus(row, "off")),
+    };
+    const b = row.buttons;
+    row.tr = el("tr", { "data-doctor": d.id }, ...Object.values(row.cells),
+      el("td", { class: "actions" }, row.edit,
+        el("div", { class: "buttons" }, b.whatIf, b.move, b.onDuty, b.brk, b.off), row.note));
+    row.edit.addEventListener("change", () => refresh(row));
+    // Leaving an untouched row lets it follow live updates it held back while focused.
+    row.edit.addEventListener("focusout", () => setTimeout(() => {
+      if (!editing(row) && row.shown.version !== (row.d.version || 0)) { sync(row); refresh(row); }
+    }, 0));
+    rows.set(d.id, row);
+    sync(row);
+    return row;
+  }
+
+  // A newer duty for this row: texts always follow; controls only when not being edited.
+  function update(row, d, force) {
+    if ((d.version || 0) < (row.d.version || 0)) return; // an answer overtaken by a live event
+    row.d = d;
+    if (force || !editing(row)) sync(row);
+    refresh(row);
+  }
+
+  function holderOf(cabinet, self) {
+    return board.doctors.find((o) => o.id !== self && o.status !== "off" && o.cabinet === cabinet);
+  }
+
+  function refresh(row) {
+    const d = row.d, c = row.cells, b = row.buttons;
+    const serving = d.status === "on_duty" && d.current;
+    row.tr.dataset.status = d.status;
+    c.name.textContent = d.name;
+    c.status.className = "doc-status status-" + d.status;
+    c.status.textContent = t(d.status === "on_duty" ? (serving ? "status_serving_doc" : "status_idle") : "status_" + d.status);
+    c.cabinet.textContent = cabinetName(d.cabinet);
+    c.services.textContent = d.services.map(serviceName).join(", ");
+    c.current.textContent = d.current ? d.current + " (" + t("state_" + d.current_state) + ")" : "—";
+    c.served.textContent = String(d.served);
+    c.mean.textContent = d.mean_service_minutes === null ? "—" : t("minutes", { minutes: d.mean_service_minutes });
+    c.idle.textContent = d.status === "on_duty" && !d.current ? t("minutes", { minutes: minutesSince(d.since) }) : "—";
+
+    // Offer only what makes sense: a shift starts from off, a break is taken from a shift.
+    b.onDuty.hidden = d.status === "on_duty";
+    b.onDuty.textContent = t(d.status === "break" ? "go_back" : "go_on_duty");
+    b.brk.hidden = d.status !== "on_duty";
+    b.off.hidden = d.status === "off";
+    const changed = dirty(row);
+    const planned = changed ? row.select.value : d.cabinet;
+    const holder = holderOf(planned, d.id);
+    // Someone on duty may not share a cabinet (the engine refuses); an off doctor may be placed
+    // there for later, with the warning, but cannot start the shift until it is free.
+    b.move.disabled = !changed || chosenServices(row).length === 0 || Boolean(holder && d.status !== "off");
+    b.onDuty.disabled = d.status === "off" && Boolean(holderOf(d.cabinet, d.id));
+    row.tr.classList.toggle("editing", changed);
+
+    let note = "", kind = "";
+    if (row.stale) { note = row.stale; kind = "error"; }
+    else if (holder) { note = t("cabinet_shared", { cabinet: cabinetName(planned), doctor: holder.name }); kind = "warn"; }
+    else if (changed && row.shown.version !== (d.version || 0)) { note = t("changed_meanwhile"); kind = "warn"; }
+    else if (changed) { note = t("unapplied"); kind = "info"; }
+    row.note.textContent = note;
+    row.note.dataset.kind = kind;
+  }
+
+  function move(row) {
+    duty(row, { cabinet: row.select.value, services: chosenServices(row) }, row.shown.version);
+  }
+
+  function setStatus(row, status) {
+    duty(row, { status }, row.d.version || 0);
+  }
+
+  // Not CQ.api: this call sends If-Match and reads the current state out of a 409's body.
+  async function duty(row, body, version) {
+    const headers = {
+      Accept: "application/json", "Content-Type": "application/json", "If-Match": '"' + version + '"',
+      "Idempotency-Key": "ui-" + Date.now() + "-" + Math.random().toString(36).slice(2),
+    };
+    if (token) headers.Authorization = "Bearer " + token;
+    try {
+      const r = await fetch("/api/v1/clinics/" + encodeURIComponent(cfg.clinic.id) + "/doctors/" +
+        encodeURIComponent(row.d.id) + "/duty", { method: "PUT", headers, body: JSON.stringify(body) });
+      const data = await r.json().catch(() => ({}));
+      if (r.ok) {
+        patch(data, true);
+        say(t("done_ok"), false);
+        return;
+      }
+      const error = data.error || {};
+      const message = t("err_" + error.code) !== "err_" + error.code ? t("err_" + error.code) : error.message || r.statusText;
+      if (error.code === "stale_duty" && error.detail && error.detail.doctor) {
+        patch(error.detail.doctor, true);
+        const d = row.d;
+        row.stale = message + " " + t("duty_now", {
+          doctor: d.name, status: t("status_" + d.status), cabinet: cabinetName(d.cabinet),
+          services: d.services.map(serviceName).join(", "),
+        });
+        refresh(row);
+        say(row.stale, true);
+        return;
+      }
+      say(message, true);
+    } catch (e) {
+      say(e.message, true);
+    }
   }
 
   // Ask the simulator what the queues would look like with this doctor on these queues,
   // before moving anyone (clinic_sim's what-if, from the live board).
-  async function whatIf(d, change) {
+  async function whatIf(row) {
+    const services = chosenServices(row);
     say(t("what_if_running"), false);
     try {
-      const out = await api("POST", "/what-if", Object.assign({ doctor: d.id }, change));
+      const out = await api("POST", "/what-if", { doctor: row.d.id, services, status: "on_duty" });
       const wait = (v) => v === null ? t("what_if_no_doctor") : t("minutes", { minutes: v });
-      const rows = out.after.queues.map((q, i) =>
-        q.name + ": " + wait(out.before.queues[i].longest_wait_minutes) + " → " + wait(q.longest_wait_minutes));
-      say(t("what_if_result", { doctor: d.name }) + " " + rows.join("; "), false);
+      const queues = out.after.queues.map((q, i) => t("what_if_queue", {
+        queue: q.name, after: wait(q.longest_wait_minutes), before: wait(out.before.queues[i].longest_wait_minutes),
+      }));
+      say(t("what_if_result", {
+        doctor: row.d.name,
+        services: services.map((s) => t("quoted", { text: serviceName(s) })).join(", "),
+        queues: queues.join("; "),
+      }), false);
     } catch (e) {
       say(e.message, true);
     }
   }
 
-  async function duty(id, body) {
-    try {
-      const out = await api("PUT", "/doctors/" + encodeURIComponent(id) + "/duty", body);
-      patch(out);
-      say(t("done_ok"), false);
-    } catch (e) {
-      say(e.message, true);
-    }
-  }
-
-  function patch(duty) {
+  // A doctor's duty from a live event or an answer: newer versions only.
+  function patch(duty, force) {
     if (!board) return;
-    board.doctors = board.doctors.map((d) => d.id === duty.id ? Object.assign({}, d, {
-      status: duty.status, cabinet: duty.cabinet || d.cabinet, services: duty.services || d.services,
-    }) : d);
-    render();
+    const old = board.doctors.find((d) => d.id === duty.id);
+    if (!old || (duty.version || 0) < (old.version || 0)) return;
+    const d = Object.assign({}, old, {
+      status: duty.status, cabinet: duty.cabinet || old.cabinet, services: duty.services || old.services,
+      version: duty.version || 0, since: duty.since === undefined ? old.since : duty.since,
+    });
+    board.doctors = board.doctors.map((x) => x.id === d.id ? d : x);
+    if (rows.has(d.id)) update(rows.get(d.id), d, force);
+    for (const row of rows.values()) if (row.d.id !== d.id) refresh(row); // shared-cabinet warnings
   }
 
   live({
     credential: "token=" + encodeURIComponent(token),
     onBoard(b) { board = b; render(); },
-    onEvent(ev) { if (ev.doctor) patch(ev.doctor); },
+    onEvent(ev) { if (ev.doctor) patch(ev.doctor, false); },
   });
   setInterval(render, 30000);
 })();

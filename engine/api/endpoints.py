@@ -55,7 +55,9 @@ ENDPOINTS = [
     Endpoint("POST", API + "/cabinets/{cabinet}/call-next", "Call the next patient",
              r.call_next, ("doctor", "head"), body=Empty, answer=r.CallNextAnswer,
              errors=WRITE_ERRORS, roles_note="a doctor calls to their own cabinet only"),
-    Endpoint("PUT", API + "/doctors/{doctor}/duty", "Change a doctor's duty live", r.put_duty,
+    Endpoint("PUT", API + "/doctors/{doctor}/duty",
+             "Change a doctor's duty live; with If-Match (the duty's ETag, the board's version) "
+             "a change made against another version is refused 409 stale_duty", r.put_duty,
              ("head", "doctor"), body=r.DutyBody, errors=WRITE_ERRORS,
              roles_note="a doctor changes only their own status"),
     Endpoint("GET", API + "/board", "The snapshot a screen starts from, with its offset",

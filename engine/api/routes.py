@@ -4,6 +4,7 @@ Each is declared once in ``engine.api.endpoints``, which authenticates and reads
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 import msgspec
@@ -14,7 +15,10 @@ from engine.api.endpoint import Call, Handler
 from engine.api.http import JSON
 from engine.api.views import TicketView, new_link, public_ticket_view, status_path, ticket_view
 from engine.clinic import Clinic
-from engine.errors import Forbidden, NotFound, ValidationFailed
+from engine.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
+from engine.model.entities import DoctorDuty
+
+ETAG = re.compile(r'"(\d{1,15})"')
 
 
 class TakeTicket(msgspec.Struct, forbid_unknown_fields=True):
@@ -143,11 +147,47 @@ async def put_duty(call: Call) -> Response:
                 "services must be a non-empty list of this clinic's services, once each"
             )
     key, fp = call.idempotency()
+    version = if_match(call.request.headers.get("if-match"))
     cmd = c.SetDuty(
-        doctor, body.status, body.cabinet, tuple(body.services) if body.services else None
+        doctor, body.status, body.cabinet, tuple(body.services) if body.services else None, version
     )
-    result = await call.engine.execute(call.clinic_id, cmd, idem_key=key, fingerprint=fp)
-    return JSON(msgspec.to_builtins(result["doctor"]))
+    try:
+        result = await call.engine.execute(call.clinic_id, cmd, idem_key=key, fingerprint=fp)
+    except Conflict as exc:
+        if exc.code != "stale_duty":
+            raise
+        # The head's screen was behind: answer with the state it missed, to show and edit anew.
+        state, _ = await call.engine.live_state(call.clinic_id)
+        current = state.doctors.get(doctor) or default_duty(clinic, doctor)
+        raise Conflict(exc.message, code=exc.code, doctor=msgspec.to_builtins(current)) from exc
+    duty: DoctorDuty = result["doctor"]
+    return JSON(msgspec.to_builtins(duty), headers={"ETag": etag(duty.version)})
+
+
+def if_match(header: str | None) -> int | None:
+    """The duty version an If-Match header names (None: no header, or ``*``, any version)."""
+    if header is None or header.strip() == "*":
+        return None
+    found = ETAG.fullmatch(header.strip())
+    if found is None:
+        raise BadRequest(
+            'If-Match must be the ETag of the doctor\'s duty, e.g. "3"', code="bad_if_match"
+        )
+    return int(found.group(1))
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def default_duty(clinic: Clinic, doctor: str) -> DoctorDuty:
+    """A doctor whose duty never changed: off, in the configured cabinet and services."""
+    config = clinic.doctor(doctor)
+    return DoctorDuty(
+        id=doctor,
+        cabinet=config.cabinet if config else None,
+        services=list(config.services) if config else [],
+    )
 
 
 async def get_board(call: Call) -> Response:

@@ -149,7 +149,8 @@ local function open_day()
   for _, raw in ipairs(redis.call('HVALS', P .. 'doctors')) do
     local d = cjson.decode(raw)
     jput('doctors', d.id, {id = d.id, status = d.status, cabinet = d.cabinet,
-                           services = list_or_nil(d.services), since = d.since})
+                           services = list_or_nil(d.services), since = d.since,
+                           version = d.version})
   end
   redis.call('HSET', META, 'day', DAY)
   emit({kind = 'day_opened', day = DAY, expired = list_or_nil(expired)})

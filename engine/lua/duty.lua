@@ -2,6 +2,8 @@
 -- ARGV[8] doctor id   ARGV[9] status ('' keep)   ARGV[10] cabinet ('' keep)
 -- ARGV[11] services, comma-separated ('' keep)
 -- ARGV[12] default cabinet ('' none)   ARGV[13] default services, comma-separated
+-- ARGV[14] If-Match: the duty version the change was made against ('' any)
+-- DUTY_MOVES (generated from engine/model/queue.py): the statuses each status may go to.
 -- result: {doctor}
 return run(function()
   open_day()
@@ -11,7 +13,16 @@ return run(function()
     old = {id = id, status = 'off', services = list_or_nil(split(ARGV[13]))}
     if ARGV[12] ~= '' then old.cabinet = ARGV[12] end
   end
+  local version = tonumber(old.version) or 0
+  if ARGV[14] ~= '' and tonumber(ARGV[14]) ~= version then
+    fail('stale_duty', 'the doctor\'s duty changed since version ' .. ARGV[14] .. ': it is now '
+         .. version)
+  end
+  if status ~= '' and not contains(DUTY_MOVES[old.status], status) then
+    fail('illegal_duty_transition', 'a doctor who is ' .. old.status .. ' cannot go to ' .. status)
+  end
   local new = copy(old)
+  new.version = version + 1
   if status ~= '' then new.status = status end
   if cabinet ~= '' then new.cabinet = cabinet end
   if services ~= '' then new.services = list_or_nil(split(services)) end

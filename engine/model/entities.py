@@ -48,6 +48,9 @@ class DoctorDuty(msgspec.Struct, frozen=True, omit_defaults=True):
     served: int = 0
     service_seconds: int = 0
     since: int = 0  # when the status last changed
+    # Counts the accepted duty changes: a change sent with If-Match names the one it was made
+    # against, so a head's stale screen cannot silently undo a colleague's move.
+    version: int = 0
 
 
 class Reservation(msgspec.Struct, frozen=True, omit_defaults=True):

@@ -23,6 +23,14 @@ from engine.model.tickets import OPEN_STATES, Action, next_state
 
 T = TypeVar("T")
 
+# Which duty status a doctor may go to from each (generated into duty.lua): a break is taken
+# from a shift, never from being off.
+DUTY_MOVES: dict[str, tuple[str, ...]] = {
+    "on_duty": ("on_duty", "break", "off"),
+    "break": ("on_duty", "break", "off"),
+    "off": ("on_duty", "off"),
+}
+
 
 @dataclass
 class Outcome:
@@ -207,17 +215,32 @@ def set_duty(
     services: list[str] | None,
     default_cabinet: str | None,
     default_services: list[str],
+    if_match: int | None = None,
 ) -> Outcome:
-    """Change a doctor's duty live. A patient in hand stays in hand wherever the doctor goes."""
+    """Change a doctor's duty live. A patient in hand stays in hand wherever the doctor goes.
+
+    ``if_match`` is the duty version the change was made against: another version refuses it,
+    so that nobody undoes a change they have not seen. Every accepted change is a new version.
+    """
     open_day(state, out, now, day)
     old = state.doctors.get(doctor_id) or DoctorDuty(
         id=doctor_id, cabinet=default_cabinet, services=list(default_services)
     )
+    if if_match is not None and if_match != old.version:
+        raise DecisionError(
+            "stale_duty",
+            f"the doctor's duty changed since version {if_match}: it is now {old.version}",
+        )
+    if status and status not in DUTY_MOVES[old.status]:
+        raise DecisionError(
+            "illegal_duty_transition", f"a doctor who is {old.status} cannot go to {status}"
+        )
     new = msgspec.structs.replace(
         old,
         status=status or old.status,
         cabinet=cabinet or old.cabinet,
         services=list(services) if services else old.services,
+        version=old.version + 1,
     )
     if new.status != "off":
         if new.cabinet is None:

@@ -81,6 +81,7 @@ def apply(state: ClinicState, event: ev.AnyEvent) -> None:
                     cabinet=doctor.cabinet,
                     services=doctor.services,
                     since=doctor.since,
+                    version=doctor.version,
                 )
             return
         case ev.TicketIssued(ticket=ticket) | ev.CheckedIn(ticket=ticket):

@@ -1,0 +1,170 @@
+"""The department head's dashboard in headless Chromium: controls that follow the live state,
+refuse a stale change, offer what fits the doctor's state, and read well."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.displays.browsing import BROWSER, WAIT_MS, board, open_page, shot
+from tests.displays.support import PushServer
+from tests.support import ClinicClient, EngineServer, MakeClinic
+
+pytestmark = BROWSER
+
+
+async def _dashboard(
+    browser: Any, engine: EngineServer, push: PushServer, cc: ClinicClient, lang: str = ""
+) -> Any:
+    from playwright.async_api import expect
+
+    path = f"/dashboard/{cc.clinic}" + (f"?lang={lang}" if lang else "")
+    page = await open_page(browser, engine, push, path, cc.tokens["head"])
+    await expect(page.locator("#conn")).to_have_attribute("data-state", "online", timeout=WAIT_MS)
+    await expect(page.locator("tr[data-doctor=d1]")).to_have_count(1, timeout=WAIT_MS)
+    return page
+
+
+async def _doctor(cc: ClinicClient, doctor: str) -> dict[str, Any]:
+    row: dict[str, Any] = next(d for d in (await board(cc))["doctors"] if d["id"] == doctor)
+    return row
+
+
+async def test_controls_follow_a_colleagues_move_and_a_stale_apply_is_refused(
+    clinics: MakeClinic, engine_server: EngineServer, push_server: PushServer, browser: Any
+) -> None:
+    """Two heads: one moves a doctor, the other's controls follow; an edit made against the
+    old state is refused on apply, said, and the row shows what is now."""
+    from playwright.async_api import expect
+
+    cc = await clinics("dashsync")
+    first = await _dashboard(browser, engine_server, push_server, cc)
+    second = await _dashboard(browser, engine_server, push_server, cc)
+    mine, theirs = first.locator("tr[data-doctor=d1]"), second.locator("tr[data-doctor=d1]")
+
+    await mine.locator("select.move-cabinet").select_option("c2")
+    await mine.locator("input[value=therapy]").uncheck()
+    await mine.locator("input[value=surgery]").check()
+    await mine.locator("button.move").click()
+    await expect(mine.locator("td.cabinet")).to_have_text("Кабинет 2", timeout=WAIT_MS)
+
+    # The untouched dashboard follows: pressing "move" there now would change nothing.
+    await expect(theirs.locator("td.cabinet")).to_have_text("Кабинет 2", timeout=WAIT_MS)
+    await expect(theirs.locator("select.move-cabinet")).to_have_value("c2")
+    await expect(theirs.locator("input[value=surgery]")).to_be_checked()
+    await expect(theirs.locator("input[value=therapy]")).not_to_be_checked()
+    await expect(theirs.locator("button.move")).to_be_disabled()
+
+    # The second head starts an edit; meanwhile the first moves the doctor back to c1.
+    await theirs.locator("input[value=therapy]").check()
+    await mine.locator("select.move-cabinet").select_option("c1")
+    await mine.locator("button.move").click()
+    await expect(theirs.locator("td.cabinet")).to_have_text("Кабинет 1", timeout=WAIT_MS)
+    await expect(theirs.locator("select.move-cabinet")).to_have_value("c2")  # held: editing
+    await expect(theirs.locator(".row-note")).to_contain_text("изменили")
+
+    await theirs.locator("button.move").click()
+    await expect(second.locator("#message")).to_have_attribute("data-kind", "error")
+    await expect(second.locator("#message")).to_contain_text("ничего не применено")
+    await expect(second.locator("#message")).to_contain_text("Доктор 1 сейчас")
+    await expect(theirs.locator(".row-note")).to_contain_text("Кабинет 1")
+    await expect(theirs.locator("select.move-cabinet")).to_have_value("c1")
+    await expect(theirs.locator("input[value=therapy]")).not_to_be_checked()
+    now = await _doctor(cc, "d1")
+    assert (now["cabinet"], now["services"]) == ("c1", ["surgery"])
+    assert first.errors == [] and second.errors == []
+    await first.close()
+    await second.close()
+
+
+async def test_buttons_fit_the_doctors_state_and_a_shared_cabinet_is_warned(
+    clinics: MakeClinic, engine_server: EngineServer, push_server: PushServer, browser: Any
+) -> None:
+    """Off: only start; on duty: break and end; on a break: back and end. Choosing a cabinet
+    another doctor holds warns in the row before anything is applied."""
+    from playwright.async_api import expect
+
+    cc = await clinics("dashstate")
+    dash = await _dashboard(browser, engine_server, push_server, cc)
+    row = dash.locator("tr[data-doctor=d1]")
+    await expect(row.locator("button.on-duty")).to_be_visible()
+    await expect(row.locator("button.break")).to_be_hidden()
+    await expect(row.locator("button.off")).to_be_hidden()
+
+    await row.locator("button.on-duty").click()
+    await expect(row).to_have_attribute("data-status", "on_duty", timeout=WAIT_MS)
+    await expect(row.locator("button.on-duty")).to_be_hidden()
+    await expect(row.locator("button.off")).to_be_visible()
+    await row.locator("button.break").click()
+    await expect(row).to_have_attribute("data-status", "break", timeout=WAIT_MS)
+    await expect(row.locator("button.break")).to_be_hidden()
+    await expect(row.locator("button.on-duty")).to_have_text("Вернуть с перерыва")
+
+    # d0 takes c0; d1 (on a break, holding c1) may not be moved in beside d0.
+    r = await cc.http.put(
+        cc.api + "/doctors/d0/duty", json={"status": "on_duty"}, headers=cc.auth("head")
+    )
+    assert r.status_code == 200, r.text
+    await row.locator("select.move-cabinet").select_option("c0")
+    await expect(row.locator(".row-note")).to_contain_text("Кабинет 0 занят: там Доктор 0")
+    await expect(row.locator("button.move")).to_be_disabled()
+
+    # d2 is off: placing them in c0 for later is allowed, with the warning, but no shift starts.
+    other = dash.locator("tr[data-doctor=d2]")
+    await other.locator("select.move-cabinet").select_option("c0")
+    await expect(other.locator(".row-note")).to_contain_text("занят")
+    await other.locator("button.move").click()
+    await expect(other.locator("td.cabinet")).to_have_text("Кабинет 0", timeout=WAIT_MS)
+    await expect(other.locator(".row-note")).to_contain_text("занят")
+    await expect(other.locator("button.on-duty")).to_be_disabled()
+    assert dash.errors == []
+    await dash.close()
+
+
+async def test_what_if_reads_as_a_sentence_and_controls_are_touch_sized(
+    clinics: MakeClinic, engine_server: EngineServer, push_server: PushServer, browser: Any
+) -> None:
+    """The forecast is one sentence in the page's language; names stay on one line; every
+    control is at least 44 px high and works by keyboard."""
+    from playwright.async_api import expect
+
+    cc = await clinics("dashlook")
+    for service in ("therapy", "therapy", "surgery"):
+        r = await cc.http.post(
+            cc.api + "/tickets", json={"service": service}, headers=cc.auth("kiosk")
+        )
+        assert r.status_code == 201, r.text
+    dash = await _dashboard(browser, engine_server, push_server, cc)
+    row = dash.locator("tr[data-doctor=d1]")
+    surgery = row.locator("input[value=surgery]")
+    await surgery.focus()
+    await dash.keyboard.press("Space")
+    await expect(surgery).to_be_checked()
+    await row.locator("button.what-if").click()
+    message = dash.locator("#message")
+    await expect(message).to_contain_text(
+        "Прогноз: если Доктор 1 будет вести очереди", timeout=WAIT_MS
+    )
+    await expect(message).to_contain_text("«Терапевт», «Хирург»")
+    await expect(message).to_contain_text("(сейчас ")
+    await expect(message).not_to_contain_text("→")
+    await shot(dash, "dashboard")
+
+    for control in ("select.move-cabinet", "label.chip >> nth=0", "button.move", "button.on-duty"):
+        box = await row.locator(control).bounding_box()
+        assert box is not None and box["height"] >= 44, (control, box)
+    await dash.set_viewport_size({"width": 1280, "height": 900})
+    lines = await row.locator("td.name").evaluate(
+        "td => { const r = document.createRange(); r.selectNodeContents(td);"
+        " return new Set([...r.getClientRects()].map(x => Math.round(x.top))).size; }"
+    )
+    assert lines == 1
+    await dash.close()
+
+    english = await _dashboard(browser, engine_server, push_server, cc, lang="en")
+    row = english.locator("tr[data-doctor=d1]")
+    await row.locator("button.what-if").click()
+    message = english.locator("#message")
+    await expect(message).to_contain_text("Forecast: if Доктор 1 sees the", timeout=WAIT_MS)
+    await expect(message).to_contain_text("(now ")
+    assert english.errors == []
+    await english.close()
