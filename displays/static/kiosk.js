@@ -26,7 +26,10 @@
     for (const s of sections) document.getElementById(s).hidden = s !== id;
     clearTimeout(backTimer);
     if (id !== "choose") backTimer = setTimeout(() => show("choose"), stayMs || 45000);
-    else printRun += 1;
+    else {
+      printRun += 1;
+      say("", false); // the next patient must not read "checked in" or the last one's error
+    }
   }
 
   function printState(state) {

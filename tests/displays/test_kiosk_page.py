@@ -198,8 +198,12 @@ async def test_a_booked_patient_sees_time_doctor_and_cabinet_at_the_kiosk_and_on
     await expect(kiosk.locator("#ticket-cabinet")).to_have_text("Кабинет 0")
     await expect(kiosk.locator("#ticket-wait")).to_contain_text("До приёма ≈")
     await expect(kiosk.locator("#ticket")).not_to_contain_text("никого")
+    await expect(kiosk.locator("#message")).to_have_text("Вы отмечены. Ожидайте вызова.")
+    await expect(kiosk.locator("#message")).to_be_in_viewport()
     link = await kiosk.locator("#ticket-qr").get_attribute("data-link")
     assert link
+    await kiosk.click("#ticket button.back")  # the next patient reads nothing of this one
+    await expect(kiosk.locator("#message")).to_be_empty()
 
     phone = await browser.new_page(viewport={"width": 390, "height": 844})
     await phone.goto(link)
