@@ -209,6 +209,11 @@ class RedisStore:
         on_duty = await self.client.hget(k("dutyn"), service)
         return int(served or 0), int(seconds or 0), int(on_duty or 0)
 
+    async def doctor_cabinet(self, clinic: str, doctor: str) -> str | None:
+        """The doctor's cabinet in the live roster (kept while off duty); None before any duty."""
+        raw = await self.client.hget(keys.clinic_key(clinic, "doctors"), doctor)
+        return msgspec.json.decode(raw, type=DoctorDuty).cabinet if raw else None
+
     async def slot_holders(self, clinic: str, slot_ids: list[str]) -> dict[str, Reservation]:
         if not slot_ids:
             return {}

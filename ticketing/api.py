@@ -21,6 +21,7 @@ from starlette.responses import Response
 
 from engine.api.endpoint import Call, Endpoint
 from engine.api.http import JSON
+from engine.api.routes import live_view
 from engine.clinic import Clinic, Kiosk
 from engine.errors import Conflict, NotFound
 from ticketing.errors import PrinterConfigError, SpoolError
@@ -65,9 +66,8 @@ async def print_ticket(call: Call) -> Response:
     if not ticket.link:
         # Issued before status links existed: a QR code would lead nowhere.
         raise Conflict("this ticket has no status link to print", code="no_status_link")
-    rates = await engine.store.rates(clinic_id, ticket.service)
     link = status_url(settings.public_url or str(request.base_url), clinic_id, ticket.link)
-    paper = ticket_print(clinic, ticket, ahead, rates, link)
+    paper = ticket_print(clinic, await live_view(call, ticket, ahead), link)
     with _printing():
         record, new = await service_of(call).print_ticket(clinic_id, kiosk, ticket.id, paper)
     return JSON(job_view(record), status_code=202 if new else 200)

@@ -41,10 +41,14 @@ class TicketPrint:
     people_ahead: int
     expected_wait_minutes: int | None
     status_url: str
+    # A checked-in booking: the appointment's time and doctor (its cabinet is ``cabinet``).
+    appointment_at: datetime | None = None
+    doctor_name: str | None = None
 
     def __post_init__(self) -> None:
-        if self.issued_at.tzinfo is None or self.issued_at.utcoffset() is None:
-            raise TicketDataError("issued_at must be timezone-aware")
+        for moment in (self.issued_at, self.appointment_at):
+            if moment is not None and (moment.tzinfo is None or moment.utcoffset() is None):
+                raise TicketDataError("issued_at and appointment_at must be timezone-aware")
         if self.locale not in MESSAGES:
             raise TicketDataError(f"no ticket texts for locale {self.locale!r}")
         try:
@@ -108,17 +112,32 @@ def issued_text(ticket: TicketPrint) -> str:
     return format_datetime(local, pattern, locale=ticket.locale)
 
 
+def time_text(ticket: TicketPrint, moment: datetime) -> str:
+    """A time of day in the clinic's zone and language ("17:30")."""
+    local = moment.astimezone(ZoneInfo(ticket.tz))
+    pattern = MESSAGES[ticket.locale]["time_pattern"]
+    return format_datetime(local, pattern, locale=ticket.locale)
+
+
 def layout(ticket: TicketPrint) -> list[Op]:
     """The print operations for one ticket, top to bottom."""
     loc = ticket.locale
+    booked = ticket.appointment_at
     ops: list[Op] = [Align("center"), Bold(True), Text(ticket.clinic_name), Bold(False), Feed()]
-    ops += [Number(ticket.number), Feed(), Bold(True), Text(ticket.service_name), Bold(False)]
+    ops += [Number(ticket.number), Feed(), Bold(True), Text(ticket.service_name)]
+    if booked is not None:
+        # What a booked patient came for: their time, and whom to see.
+        ops.append(Text(message(loc, "appointment", time=time_text(ticket, booked))))
+    ops.append(Bold(False))
+    if ticket.doctor_name:
+        ops.append(Text(message(loc, "doctor", doctor=ticket.doctor_name)))
     if ticket.cabinet:
         ops.append(Text(message(loc, "cabinet", cabinet=ticket.cabinet)))
     ops.append(Text(message(loc, "issued_at", when=issued_text(ticket))))
     if ticket.people_ahead:
         ops.append(Text(message(loc, "people_ahead", count=ticket.people_ahead)))
-    else:
+    elif booked is None:
+        # A booked patient is called at their time: "nobody ahead" would promise a call now.
         ops.append(Text(message(loc, "people_ahead_none")))
     if ticket.expected_wait_minutes is not None:
         ops.append(Text(message(loc, "expected_wait", minutes=ticket.expected_wait_minutes)))

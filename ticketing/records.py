@@ -7,14 +7,13 @@ ticket's print data, so any worker can print the same ticket again.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 
 import msgspec
 
+from engine.api.views import TicketView
 from engine.clinic import Clinic
-from engine.model.entities import Ticket
-from engine.model.eta import expected_wait_minutes
 from ticketing.layout import TicketPrint
 from ticketing.status import NOT_READY, PrinterState
 
@@ -71,27 +70,22 @@ def is_alert(record: PrinterRecord) -> bool:
     return record.at is not None and alert_level(record.state) is not None
 
 
-def ticket_print(
-    clinic: Clinic,
-    ticket: Ticket,
-    ahead: int,
-    rates: tuple[int, int, int] | None,
-    status_url: str,
-) -> TicketPrint:
-    """The paper ticket for an issued ticket; ``rates`` are (served, seconds, doctors on duty)."""
-    service = clinic.service(ticket.service)
-    waiting = ticket.state == "waiting"
+def ticket_print(clinic: Clinic, view: TicketView, status_url: str) -> TicketPrint:
+    """The paper ticket: what the ticket's status page says, as it stands now."""
+    booked = view.appointment
     return TicketPrint(
         clinic_name=clinic.name,
-        number=ticket.number,
-        service_name=service.name if service else ticket.service,
-        cabinet=ticket.cabinet,
-        issued_at=datetime.fromtimestamp(ticket.issued_at / 1000, UTC),
+        number=view.number,
+        service_name=view.service_name,
+        cabinet=booked.cabinet if booked else view.cabinet,
+        issued_at=datetime.fromisoformat(view.issued_at),
         tz=clinic.timezone,
         locale=clinic.locale,
-        people_ahead=ahead if waiting else 0,
-        expected_wait_minutes=expected_wait_minutes(ahead, *rates) if rates and waiting else None,
+        people_ahead=view.ahead if view.state == "waiting" else 0,
+        expected_wait_minutes=view.expected_wait_minutes,
         status_url=status_url,
+        appointment_at=datetime.fromisoformat(booked.time) if booked else None,
+        doctor_name=booked.doctor_name if booked else None,
     )
 
 

@@ -43,12 +43,15 @@
     return found ? found.name : id;
   }
 
-  async function api(method, path, body, clinic) {
+  async function api(method, path, body, options) {
+    // options: another clinic's id (a string), or {clinic, key}: a caller that may repeat one
+    // action (the kiosk's visit) gives its own Idempotency-Key, so a repeat is never a second.
+    const opts = typeof options === "string" ? { clinic: options } : options || {};
     const headers = { Accept: "application/json" };
     if (token) headers.Authorization = "Bearer " + token;
     if (body !== undefined) headers["Content-Type"] = "application/json";
-    if (method !== "GET") headers["Idempotency-Key"] = "ui-" + Date.now() + "-" + Math.random().toString(36).slice(2);
-    const id = clinic || cfg.clinic.id;
+    if (method !== "GET") headers["Idempotency-Key"] = opts.key || "ui-" + Date.now() + "-" + Math.random().toString(36).slice(2);
+    const id = opts.clinic || cfg.clinic.id;
     const r = await fetch("/api/v1/clinics/" + encodeURIComponent(id) + path, {
       method, headers, body: body === undefined ? undefined : JSON.stringify(body),
     });

@@ -16,14 +16,29 @@
       suspended: "status_suspended", completed: "status_done",
     };
     const state = document.getElementById("state");
-    state.textContent = t(states[ticket.state] || "status_missed", { cabinet: cabinetName(ticket.cabinet) });
+    const called = ticket.state === "called";
+    // A call is said once, large, in #called; the state line would only repeat it.
+    state.textContent = called ? "" : t(states[ticket.state] || "status_missed", { cabinet: cabinetName(ticket.cabinet) });
     state.dataset.state = ticket.state;
+    const booked = ticket.appointment;
+    document.getElementById("appointment").hidden = !booked;
+    if (booked) {
+      // The clinic's wall clock as the server wrote it: the phone may be in another zone.
+      document.getElementById("appointment-time").textContent = t("appointment_at", { time: booked.time.slice(11, 16) });
+      document.getElementById("appointment-doctor").textContent = t("appointment_doctor", { doctor: booked.doctor_name });
+      document.getElementById("appointment-cabinet").textContent = booked.cabinet ? cabinetName(booked.cabinet) : "";
+    }
     const waiting = ticket.state === "waiting";
-    document.getElementById("ahead").textContent = waiting ? (ticket.ahead ? t("ahead", { count: ticket.ahead }) : t("ahead_none")) : "";
-    document.getElementById("wait").textContent = waiting ? waitText(ticket.expected_wait_minutes) : "";
-    const called = document.getElementById("called");
-    called.hidden = ticket.state !== "called";
-    called.textContent = t("status_called", { cabinet: cabinetName(ticket.cabinet) });
+    const minutes = ticket.expected_wait_minutes;
+    // A booked patient is called at their time: "nobody ahead" would promise a call now.
+    let ahead = ticket.ahead ? t("ahead", { count: ticket.ahead }) : booked ? "" : t("ahead_none");
+    let wait = booked ? (minutes ? t("appointment_in", { minutes }) : t("appointment_due")) : waitText(minutes);
+    if (!waiting) ahead = wait = "";
+    document.getElementById("ahead").textContent = ahead;
+    document.getElementById("wait").textContent = wait;
+    const box = document.getElementById("called");
+    box.hidden = !called;
+    box.textContent = t("status_called", { cabinet: cabinetName(ticket.cabinet) });
   }
 
   async function refresh() {

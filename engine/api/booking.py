@@ -11,7 +11,8 @@ from starlette.responses import Response
 from engine import commands as c
 from engine.api.endpoint import Call, Handler
 from engine.api.http import JSON
-from engine.api.views import new_link, reservation_view, status_path, ticket_view
+from engine.api.routes import live_view
+from engine.api.views import new_link, reservation_view, status_path
 from engine.clinic import Clinic
 from engine.errors import Conflict, NotFound, ValidationFailed
 from engine.model.booking import Slot, booking_window, find_slot, slots_for
@@ -174,7 +175,9 @@ def reservation_action(action: str) -> Handler:
         result = await engine.execute(call.clinic_id, cmd, idem_key=key, fingerprint=fp)
         view = reservation_view(clinic, result["reservation"], engine.clock())
         if "ticket" in result:
-            ticket = ticket_view(clinic, result["ticket"], 0, None)
+            # Read at the kiosk: the patient's time, doctor and cabinet, and the wait to their
+            # slot; the status page counts who is ahead as it goes.
+            ticket = await live_view(call, result["ticket"], 0)
             ticket.status_url = status_path(call.clinic_id, result["ticket"])
             view.ticket = ticket
         return JSON(view)

@@ -16,7 +16,7 @@ from engine.api.http import JSON
 from engine.api.views import TicketView, new_link, public_ticket_view, status_path, ticket_view
 from engine.clinic import Clinic
 from engine.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
-from engine.model.entities import DoctorDuty
+from engine.model.entities import DoctorDuty, Ticket
 
 ETAG = re.compile(r'"(\d{1,15})"')
 
@@ -65,26 +65,34 @@ async def take_ticket(call: Call) -> Response:
         fingerprint=fp,
     )
     rates = (result["served"], result["seconds"], result["on_duty"])
-    view = ticket_view(clinic, result["ticket"], result["ahead"], rates)
+    now = call.engine.clock()
+    view = ticket_view(clinic, result["ticket"], result["ahead"], rates, now=now)
     view.status_url = status_path(call.clinic_id, result["ticket"])
     return JSON(view, status_code=201)
 
 
+async def live_view(call: Call, ticket: Ticket, ahead: int) -> TicketView:
+    """A ticket as it stands now: its queue's rates and, when booked, the doctor's cabinet in
+    the live roster (a head may have moved them since the booking)."""
+    engine, clinic = call.engine, await call.clinic()
+    rates = await engine.store.rates(call.clinic_id, ticket.service)
+    cabinet = None
+    if ticket.slot_time is not None and ticket.doctor is not None:
+        cabinet = await engine.store.doctor_cabinet(call.clinic_id, ticket.doctor)
+    return ticket_view(clinic, ticket, ahead, rates, now=engine.clock(), cabinet=cabinet)
+
+
 async def get_ticket(call: Call) -> Response:
     """Staff: a ticket by its id, in full."""
-    engine, clinic = call.engine, await call.clinic()
-    ticket, ahead = await engine.ticket(call.clinic_id, call.params["ticket"])
-    rates = await engine.store.rates(call.clinic_id, ticket.service)
-    return JSON(ticket_view(clinic, ticket, ahead, rates))
+    ticket, ahead = await call.engine.ticket(call.clinic_id, call.params["ticket"])
+    return JSON(await live_view(call, ticket, ahead))
 
 
 async def get_ticket_status(call: Call) -> Response:
     """Public: the patient's phone opens it from the QR code. The link is the credential; the
     answer is the public view."""
-    engine, clinic = call.engine, await call.clinic()
-    ticket, ahead = await engine.ticket_by_link(call.clinic_id, call.params["link"])
-    rates = await engine.store.rates(call.clinic_id, ticket.service)
-    return JSON(public_ticket_view(ticket_view(clinic, ticket, ahead, rates)))
+    ticket, ahead = await call.engine.ticket_by_link(call.clinic_id, call.params["link"])
+    return JSON(public_ticket_view(await live_view(call, ticket, ahead)))
 
 
 def ticket_action(action: str) -> Handler:
@@ -102,7 +110,7 @@ def ticket_action(action: str) -> Handler:
         key, fp = call.idempotency()
         cmd = c.Act(call.params["ticket"], action, body.service, call.principal.acting_doctor)
         result = await call.engine.execute(call.clinic_id, cmd, idem_key=key, fingerprint=fp)
-        return JSON(ticket_view(clinic, result["ticket"], 0, None))
+        return JSON(ticket_view(clinic, result["ticket"], 0, None, now=call.engine.clock()))
 
     act.__name__ = "ticket_" + action.replace("-", "_")
     return act
@@ -125,7 +133,8 @@ async def call_next(call: Call) -> Response:
         fingerprint=fp,
     )
     ticket = result.get("ticket")
-    return JSON(CallNextAnswer(ticket_view(clinic, ticket, 0, None) if ticket else None))
+    view = ticket_view(clinic, ticket, 0, None, now=call.engine.clock()) if ticket else None
+    return JSON(CallNextAnswer(view))
 
 
 async def put_duty(call: Call) -> Response:

@@ -11,12 +11,23 @@ import msgspec
 from engine.clinic import Clinic
 from engine.model.clock import to_local
 from engine.model.entities import Reservation, Ticket
-from engine.model.eta import expected_wait_minutes
+from engine.model.eta import booked_wait_minutes, expected_wait_minutes
+
+
+class Appointment(msgspec.Struct):
+    """A booked patient's appointment: when, with which doctor, in which cabinet."""
+
+    time: str
+    doctor: str
+    doctor_name: str
+    cabinet: str | None
+    cabinet_name: str | None
 
 
 class PublicTicketView(msgspec.Struct):
-    """What the patient's status link shows to anyone who holds it: where they stand, never
-    the priority category, the channel or the booking."""
+    """What the patient's status link shows to anyone who holds it: where they stand and, for a
+    booked patient, their own appointment; never the priority category, the channel or the
+    booking's reference."""
 
     id: str
     number: str
@@ -28,6 +39,8 @@ class PublicTicketView(msgspec.Struct):
     expected_wait_minutes: int | None
     called_at: str | None
     recalls: int
+    # Booked patients only; their expected wait runs to the slot, not through the walk-ins.
+    appointment: Appointment | None
 
 
 class TicketView(PublicTicketView, omit_defaults=True):
@@ -55,10 +68,24 @@ class ReservationView(msgspec.Struct, omit_defaults=True):
 
 
 def ticket_view(
-    clinic: Clinic, t: Ticket, ahead: int, rates: tuple[int, int, int] | None
+    clinic: Clinic,
+    t: Ticket,
+    ahead: int,
+    rates: tuple[int, int, int] | None,
+    *,
+    now: int,
+    cabinet: str | None = None,
 ) -> TicketView:
+    """``rates`` are (served, seconds, doctors on duty) or None when unknown; ``cabinet`` is
+    the booked doctor's cabinet in the live roster, if they have been on duty today."""
     service = clinic.service(t.service)
-    expected = expected_wait_minutes(ahead, *rates) if rates and t.state == "waiting" else None
+    waiting = t.state == "waiting"
+    expected: int | None = None
+    if waiting and t.slot_time is not None:
+        served, seconds, _ = rates or (0, 0, 0)
+        expected = booked_wait_minutes(t.slot_time, now, ahead, served, seconds)
+    elif waiting and rates:
+        expected = expected_wait_minutes(ahead, *rates)
     return TicketView(
         id=t.id,
         number=t.number,
@@ -74,6 +101,24 @@ def ticket_view(
         channel=t.channel,
         recalls=t.recalls,
         slot_time=to_local(t.slot_time, clinic.timezone).isoformat() if t.slot_time else None,
+        appointment=appointment(clinic, t, cabinet),
+    )
+
+
+def appointment(clinic: Clinic, t: Ticket, cabinet: str | None = None) -> Appointment | None:
+    """A booked ticket's appointment; the cabinet is the live one, else the doctor's own."""
+    if t.slot_time is None or t.doctor is None:
+        return None
+    doctor = clinic.doctor(t.doctor)
+    # Once called, the patient goes where the call said, whatever the roster said before.
+    room = t.cabinet or cabinet or (doctor.cabinet if doctor else None)
+    found = clinic.cabinet(room) if room else None
+    return Appointment(
+        time=to_local(t.slot_time, clinic.timezone).isoformat(),
+        doctor=t.doctor,
+        doctor_name=doctor.name if doctor else t.doctor,
+        cabinet=room,
+        cabinet_name=found.name if found else room,
     )
 
 

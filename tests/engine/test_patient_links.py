@@ -14,8 +14,10 @@ from engine.auth import create_token
 from tests.support import MakeClinic, redis_client, tomorrow
 
 pytestmark = pytest.mark.integration
+# "appointment": a booking's own time, doctor and cabinet (null for a walk-in), never its
+# reference or the patient's (tests/engine/test_booked_ticket_view.py).
 PUBLIC_FIELDS = {"id", "number", "service", "service_name", "state", "cabinet", "ahead",
-                 "expected_wait_minutes", "called_at", "recalls"}  # fmt: skip
+                 "expected_wait_minutes", "called_at", "recalls", "appointment"}  # fmt: skip
 
 
 def _link(status_url: str) -> str:
