@@ -217,6 +217,7 @@ class Feed:
     ) -> None:
         """Bring ``ws`` up to the live position, then add it to the broadcast set."""
         await asyncio.wait_for(self._ready.wait(), timeout=30.0)
+        replayed = False
         while True:
             epoch = self.epoch
             plan = plan_join(client_from, client_epoch, epoch, self.last)
@@ -227,12 +228,16 @@ class Feed:
                     cursor = plan.offset
                 while epoch == self.epoch and cursor < self.last:
                     cursor = await self._replay(ws, cursor, self.last)
+                    replayed = replayed or not plan.snapshot
             except Resync:
                 client_from = None
                 continue
             # No await from the checks to the add: nothing can be broadcast in between.
             if epoch is not None and epoch == self.epoch and cursor == self.last:
                 self.members[ws] = asyncio.get_running_loop().time()
+                # Events alone do not refresh a page's counts: a board follows a replay within
+                # board_every, not at the next idle refresh up to half a minute later.
+                self._dirty = self._dirty or replayed
                 return
             client_from, client_epoch = (None, None) if epoch != self.epoch else (cursor, epoch)
 

@@ -4,6 +4,10 @@
  * applied and reconnects with them (jittered exponential back-off), so the server replays what
  * was missed or sends a fresh snapshot. A gap in offsets, or a ping announcing an offset we never
  * got, drops the socket and resumes the same way: a screen never keeps a stale call.
+ *
+ * A page that cannot work says so over everything it shows (dead(), styled in base.css): at once
+ * when the server refuses its token (the socket's 44xx close, or a 401 from the API), and on the
+ * pages that ask for it (the waiting-room screen) after DEAD_AFTER_MS without a live connection.
  */
 (function () {
   "use strict";
@@ -56,6 +60,7 @@
       method, headers, body: body === undefined ? undefined : JSON.stringify(body),
     });
     const data = await r.json().catch(() => ({}));
+    if (r.status === 401) dead("refused", refusal(4401));
     if (!r.ok) {
       // Known refusals are said in the page's language; the server's English text is the fallback.
       const code = data.error && data.error.code;
@@ -73,19 +78,75 @@
     return (location.protocol === "https:" ? "wss://" : "ws://") + location.host;
   }
 
+  const DEAD_AFTER_MS = 5000;
+
   function setConn(state) {
-    const el = document.getElementById("conn");
-    if (!el) return;
-    el.textContent = (state === "online" ? "● " : state === "denied" ? "✕ " : "◌ ") + t(state);
-    el.dataset.state = state;
+    const node = document.getElementById("conn");
+    if (!node) return;
+    const marks = { online: "● ", denied: "✕ ", offline: "✕ " };
+    node.textContent = (marks[state] || "◌ ") + t(state);
+    node.dataset.state = state;
+  }
+
+  // Why a refused connection is refused, from its close code (4000 + the HTTP status).
+  function refusal(code) {
+    if (code === 4401) return t("dead_refused");
+    if (code === 4403) return t("dead_forbidden");
+    return t("dead_refused_code", { code });
+  }
+
+  /* Cover the page with the full-size "no connection" state, or lift it (reason null).
+   * reason: "refused" (the token was refused: nothing will change until the link is fixed) or
+   * "unreachable" (the push server does not answer: the page keeps trying). */
+  function dead(reason, detail) {
+    let node = document.getElementById("cq-dead");
+    if (!reason) {
+      if (node && !node.hidden) {
+        node.hidden = true;
+        for (const child of document.body.children) if (child !== node) child.inert = false;
+      }
+      return;
+    }
+    if (!node) {
+      node = el("div", { id: "cq-dead", class: "cq-dead", role: "alert" },
+        el("div", { class: "cq-dead-title" }, "✕ " + t("dead_title")),
+        el("div", { class: "cq-dead-reason" }),
+        el("div", { class: "cq-dead-hint" }),
+        el("div", { class: "cq-dead-since" }));
+      document.body.append(node);
+    }
+    if (node.hidden || node.dataset.reason !== reason) {
+      node.querySelector(".cq-dead-since").textContent = t("dead_since", { time: clock(new Date()) });
+    }
+    node.dataset.reason = reason;
+    node.querySelector(".cq-dead-reason").textContent = detail;
+    node.querySelector(".cq-dead-hint").textContent = t(reason === "refused" ? "dead_hint_refused" : "dead_hint_unreachable");
+    node.hidden = false;
+    // Nothing under the cover may be clicked or focused: its buttons would not work.
+    for (const child of document.body.children) if (child !== node) child.inert = true;
   }
 
   function live(opts) {
     const st = {
       offset: null, epoch: null, board: null, ws: null, attempts: 0, heard: 0,
       heartbeat: 15000, connects: 0, snapshots: 0, stopped: false,
+      online: false, downSince: Date.now(), replayed: 0,
     };
     window.CQ_LIVE = st;
+
+    // Online only once this socket has caught up and the page shows the present: at a board, or
+    // at the answer to the ping sent on open when nothing was missed (the server answers it only
+    // after its replay; a replay is followed by a board within a second, which counts refresh).
+    function caughtUp() {
+      st.online = true;
+      setConn("online");
+      dead(null);
+    }
+
+    function lost() {
+      if (st.online) { st.online = false; st.downSince = Date.now(); }
+      setConn(Date.now() - st.downSince >= DEAD_AFTER_MS ? "offline" : "reconnecting");
+    }
 
     function url() {
       let u = pushBase() + "/ws/clinics/" + encodeURIComponent(cfg.clinic.id) + "?" + opts.credential;
@@ -98,7 +159,12 @@
       const ws = new WebSocket(url());
       st.ws = ws;
       st.connects += 1;
-      ws.onopen = () => { st.attempts = 0; st.heard = Date.now(); };
+      st.replayed = 0;
+      ws.onopen = () => {
+        st.attempts = 0;
+        st.heard = Date.now();
+        ws.send('{"type":"ping"}');
+      };
       ws.onmessage = (m) => {
         if (st.ws !== ws) return;
         st.heard = Date.now();
@@ -111,11 +177,14 @@
         st.ws = null;
         if (e.code >= 4400 && e.code < 4500) {
           st.stopped = true;
+          st.online = false;
           setConn("denied");
+          // A page that explains a refusal itself (the status page's unknown ticket) does so.
           if (opts.onDenied) opts.onDenied(e.code);
+          else dead("refused", refusal(e.code));
           return;
         }
-        setConn("reconnecting");
+        lost();
         const wait = Math.min(15000, 400 * 2 ** Math.min(st.attempts, 6));
         st.attempts += 1;
         setTimeout(connect, wait / 2 + Math.random() * wait / 2);
@@ -126,7 +195,7 @@
       // Drop this socket and reconnect from the last applied offset: the server fills the gap.
       st.ws = null;
       try { ws.close(4000, "resync"); } catch (_) { /* already closing */ }
-      setConn("reconnecting");
+      lost();
       connect();
     }
 
@@ -141,7 +210,7 @@
           st.offset = frame.offset;
           st.epoch = frame.epoch;
           st.board = frame.board;
-          setConn("online");
+          caughtUp();
           opts.onBoard(frame.board, frame);
           break;
         case "event":
@@ -150,6 +219,7 @@
             return;
           }
           st.offset = frame.offset;
+          if (!st.online) st.replayed += 1;
           if (opts.onEvent) opts.onEvent(frame.event, frame.offset);
           // For a page's other scripts (the dashboard's charts) without a second socket.
           window.dispatchEvent(new CustomEvent("cq:event", { detail: { event: frame.event, offset: frame.offset } }));
@@ -157,6 +227,10 @@
         case "ping":
           ws.send('{"type":"pong"}');
           if (st.offset !== null && frame.offset > st.offset) resume(ws);
+          else if (st.offset !== null && !st.replayed) caughtUp();
+          break;
+        case "pong":
+          if (st.offset !== null && !st.replayed) caughtUp();
           break;
         default:
           break;
@@ -169,6 +243,11 @@
       if (Date.now() - st.heard > st.heartbeat * 2.5) { resume(ws); return; }
       ws.send('{"type":"ping"}');
     }, 5000);
+    setInterval(() => {
+      if (st.online || st.stopped || Date.now() - st.downSince < DEAD_AFTER_MS) return;
+      setConn("offline");
+      if (opts.offlineCover) dead("unreachable", t("dead_unreachable"));
+    }, 1000);
     setConn("reconnecting");
     connect();
     return st;
@@ -196,12 +275,21 @@
       marks[level] + " " + t((key || "level_") + level));
   }
 
+  // Hours and minutes in the clinic's zone (a screen's browser may run in any zone, or UTC).
+  const clockFormat = (() => {
+    const options = { hour: "2-digit", minute: "2-digit", timeZone: (cfg.clinic && cfg.clinic.timezone) || undefined };
+    try { return new Intl.DateTimeFormat(M.lang, options); } catch (_) { /* unknown zone */ }
+    return new Intl.DateTimeFormat(M.lang, { hour: "2-digit", minute: "2-digit" });
+  })();
+
+  function clock(date) {
+    return clockFormat.format(date);
+  }
+
   function tick(id) {
     const node = document.getElementById(id);
     if (!node) return;
-    const show = () => {
-      node.textContent = new Date().toLocaleTimeString(M.lang, { hour: "2-digit", minute: "2-digit" });
-    };
+    const show = () => { node.textContent = clock(new Date()); };
     show();
     setInterval(show, 10000);
   }
@@ -213,5 +301,5 @@
     node.dataset.kind = isError ? "error" : "ok";
   }
 
-  window.CQ = { cfg, params, token, t, api, live, el, cabinetName, serviceName, waitText, levelBadge, tick, say, pushBase };
+  window.CQ = { cfg, params, token, t, api, live, el, cabinetName, serviceName, waitText, levelBadge, tick, clock, say, pushBase, dead };
 })();

@@ -1,18 +1,21 @@
 /* Waiting-room screen: the newest calls large, recent calls below, every queue's length and wait.
  * Every call and recall is announced: a chime, then the browser's speech in the clinic's language.
  * Announcements queue up and never cut each other off; calls made at the same moment are each
- * held large on screen for HOLD_MS.
+ * held large on screen for HOLD_MS. A ticket is on the screen once: its recall replaces its line.
+ * The large calls shrink to fit their box, and the recent list shows only the lines that fit whole.
  */
 (function () {
   "use strict";
   const { t, el, live, cabinetName, waitText, tick } = window.CQ;
   const HOLD_MS = 15000;
   const HERO_MAX = 4;
+  const RECENT_MAX = 12;
   let calls = [];
   let queues = [];
   const firstSeen = new Map();
   const announced = (window.CQ_ANNOUNCED = []);
 
+  // A call's moment: a recall is a new moment for the same ticket (held large and flashed again).
   const key = (c) => c.number + "|" + c.at;
 
   function render() {
@@ -23,14 +26,47 @@
     heroNode.className = "hero n" + hero.length;
     heroNode.replaceChildren(...(hero.length ? hero.map((c) => callNode(c, "call", now)) :
       [el("div", { class: "empty" }, t("no_calls"))]));
-    const rest = calls.filter((c) => !hero.includes(c)).slice(0, 8);
-    document.getElementById("recent").replaceChildren(...rest.map((c) => el("li", {}, callNode(c, "line", now))));
+    const rest = calls.filter((c) => !hero.includes(c)).slice(0, RECENT_MAX);
+    const recentNode = document.getElementById("recent");
+    recentNode.replaceChildren(...rest.map((c) => el("li", {}, callNode(c, "line", now))));
     document.getElementById("queues").replaceChildren(...queues.map((q) =>
       el("li", { "data-queue": q.service, class: "queue level-" + q.level },
         el("span", { class: "name" }, q.prefix + " · " + q.name),
         el("span", { class: "waiting" }, String(q.waiting)),
         el("span", { class: "unit" }, t("waiting")),
         el("span", { class: "eta" }, waitText(q.expected_wait_minutes)))));
+    fit([...heroNode.querySelectorAll(".call")], heroNode);
+    fit([...recentNode.querySelectorAll(".line")], null);
+    keepWhole(recentNode);
+  }
+
+  // Shrink the lines' font (from the size the stylesheet gives) until each fits its width on one
+  // line and, with a box, all of them fit its height: "Процедурный 310" must not wrap the call.
+  function fit(nodes, box) {
+    if (!nodes.length) return;
+    for (const n of nodes) n.style.fontSize = "";
+    let size = parseFloat(getComputedStyle(nodes[0]).fontSize);
+    const over = () => {
+      const wide = (n) => n.lastElementChild.getBoundingClientRect().right > n.getBoundingClientRect().right;
+      if (nodes.some(wide)) return true;
+      if (!box) return false;
+      const limit = box.getBoundingClientRect();
+      return nodes.some((n) => { const r = n.getBoundingClientRect(); return r.top < limit.top || r.bottom > limit.bottom; });
+    };
+    while (size > 12 && over()) {
+      size = Math.floor(size * 0.94);
+      for (const n of nodes) n.style.fontSize = size + "px";
+    }
+  }
+
+  // Show as many recent calls as fit whole; a half-cut line is worse than none.
+  function keepWhole(list) {
+    const bottom = list.getBoundingClientRect().bottom;
+    let full = false;
+    for (const li of list.children) {
+      full = full || li.getBoundingClientRect().bottom > bottom;
+      li.hidden = full;
+    }
   }
 
   function callNode(c, cls, now) {
@@ -107,6 +143,7 @@
   // -- live ---------------------------------------------------------------------------------------
   live({
     credential: "token=" + encodeURIComponent(window.CQ.token),
+    offlineCover: true, // a wall screen must look dead when it is
     onBoard(board) {
       calls = board.calls.map((c) => ({ number: c.number, cabinet: c.cabinet, at: c.at, recall: c.recall }));
       for (const c of calls) if (!firstSeen.has(key(c))) firstSeen.set(key(c), 0);
@@ -117,7 +154,7 @@
       if (ev.kind === "ticket_called" || ev.kind === "ticket_recalled") {
         const c = { number: ev.ticket.number, cabinet: ev.ticket.cabinet, at: ev.at, recall: ev.ticket.recalls || 0 };
         if (!firstSeen.get(key(c))) firstSeen.set(key(c), Date.now());
-        calls = [c, ...calls.filter((x) => key(x) !== key(c))].slice(0, 20);
+        calls = [c, ...calls.filter((x) => x.number !== c.number)].slice(0, 20);
         announce(c);
         render();
       } else if (ev.kind === "day_opened") {
@@ -128,4 +165,5 @@
   });
   tick("clock");
   setInterval(render, 1000);
+  window.addEventListener("resize", render);
 })();

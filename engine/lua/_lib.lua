@@ -121,11 +121,17 @@ local function unindex_ticket(t)
   redis.call('ZREM', queue_key(t), t.id)
 end
 
+-- One ticket is one line on the screens (as model/state.py): a recall, or a call after a
+-- transfer, replaces the ticket's line and moves it to the top.
 local function push_call(t)
+  local key = P .. 'calls'
+  for _, raw in ipairs(redis.call('LRANGE', key, 0, -1)) do
+    if cjson.decode(raw).ticket == t.id then redis.call('LREM', key, 0, raw) end
+  end
   local call = {ticket = t.id, number = t.number, cabinet = t.cabinet or '', at = NOW,
                 recall = t.recalls or 0}
-  redis.call('LPUSH', P .. 'calls', cjson.encode(call))
-  redis.call('LTRIM', P .. 'calls', 0, CALLS_KEPT - 1)
+  redis.call('LPUSH', key, cjson.encode(call))
+  redis.call('LTRIM', key, 0, CALLS_KEPT - 1)
 end
 
 local function current_day()

@@ -88,8 +88,10 @@ def apply(state: ClinicState, event: ev.AnyEvent) -> None:
             state.seq[ticket.service] = max(state.seq.get(ticket.service, 0), ticket.seq)
             state.arrival = max(state.arrival, ticket.arrival)
         case ev.TicketCalled(ticket=ticket) | ev.TicketRecalled(ticket=ticket):
+            # One ticket is one line on the screens: a recall (or a call after a transfer)
+            # replaces the ticket's line and moves it to the top.
             call = Call(ticket.id, ticket.number, ticket.cabinet or "", event.at, ticket.recalls)
-            state.calls.insert(0, call)
+            state.calls[:] = [call, *(c for c in state.calls if c.ticket != ticket.id)]
             del state.calls[CALLS_KEPT:]
         case ev.TicketCompleted(ticket=ticket, service_seconds=seconds):
             stats = state.stats.setdefault(ticket.service, ServiceStats())
