@@ -48,10 +48,11 @@
   }
 
   async function api(method, path, body, options) {
-    // options: another clinic's id (a string), or {clinic, key}: a caller that may repeat one
-    // action (the kiosk's visit) gives its own Idempotency-Key, so a repeat is never a second.
+    // options: another clinic's id (a string), or {clinic, key, headers}: a caller that may repeat
+    // one action (the kiosk's visit) gives its own Idempotency-Key, so a repeat is never a second;
+    // headers adds e.g. If-Match. A refusal throws an Error with .status, .code and .detail.
     const opts = typeof options === "string" ? { clinic: options } : options || {};
-    const headers = { Accept: "application/json" };
+    const headers = Object.assign({ Accept: "application/json" }, opts.headers);
     if (token) headers.Authorization = "Bearer " + token;
     if (body !== undefined) headers["Content-Type"] = "application/json";
     if (method !== "GET") headers["Idempotency-Key"] = opts.key || "ui-" + Date.now() + "-" + Math.random().toString(36).slice(2);
@@ -67,6 +68,7 @@
       const e = new Error((code && M["err_" + code]) || (data.error && data.error.message) || r.statusText);
       e.status = r.status;
       e.code = data.error && data.error.code;
+      e.detail = (data.error && data.error.detail) || null;
       throw e;
     }
     return data;
@@ -98,6 +100,11 @@
   /* Cover the page with the full-size "no connection" state, or lift it (reason null).
    * reason: "refused" (the token was refused: nothing will change until the link is fixed) or
    * "unreachable" (the push server does not answer: the page keeps trying). */
+  function isDead() {
+    const node = document.getElementById("cq-dead");
+    return !!node && !node.hidden;
+  }
+
   function dead(reason, detail) {
     let node = document.getElementById("cq-dead");
     if (!reason) {
@@ -301,5 +308,5 @@
     node.dataset.kind = isError ? "error" : "ok";
   }
 
-  window.CQ = { cfg, params, token, t, api, live, el, cabinetName, serviceName, waitText, levelBadge, tick, clock, say, pushBase, dead };
+  window.CQ = { cfg, params, token, t, api, live, el, cabinetName, serviceName, waitText, levelBadge, tick, clock, say, pushBase, dead, isDead };
 })();

@@ -23,7 +23,7 @@
         el("td", { class: "waiting" }, String(q.waiting)),
         el("td", {}, t("minutes", { minutes: q.longest_wait_minutes })),
         el("td", {}, waitText(q.expected_wait_minutes)),
-        el("td", {}, levelBadge(q.level)))));
+        el("td", {}, levelBadge(q.level), q.unstaffed ? " " + t("queue_unstaffed") : ""))));
     const body = document.querySelector("#doctors tbody");
     for (const d of board.doctors) {
       if (!rows.has(d.id)) body.append(makeRow(d).tr);
@@ -151,28 +151,17 @@
     duty(row, { status }, row.d.version || 0);
   }
 
-  // Not CQ.api: this call sends If-Match and reads the current state out of a 409's body.
+  // The change carries the version its row showed; a 409 brings the doctor's current state.
   async function duty(row, body, version) {
-    const headers = {
-      Accept: "application/json", "Content-Type": "application/json", "If-Match": '"' + version + '"',
-      "Idempotency-Key": "ui-" + Date.now() + "-" + Math.random().toString(36).slice(2),
-    };
-    if (token) headers.Authorization = "Bearer " + token;
     try {
-      const r = await fetch("/api/v1/clinics/" + encodeURIComponent(cfg.clinic.id) + "/doctors/" +
-        encodeURIComponent(row.d.id) + "/duty", { method: "PUT", headers, body: JSON.stringify(body) });
-      const data = await r.json().catch(() => ({}));
-      if (r.ok) {
-        patch(data, true);
-        say(t("done_ok"), false);
-        return;
-      }
-      const error = data.error || {};
-      const message = t("err_" + error.code) !== "err_" + error.code ? t("err_" + error.code) : error.message || r.statusText;
-      if (error.code === "stale_duty" && error.detail && error.detail.doctor) {
-        patch(error.detail.doctor, true);
+      const path = "/doctors/" + encodeURIComponent(row.d.id) + "/duty";
+      patch(await api("PUT", path, body, { headers: { "If-Match": '"' + version + '"' } }), true);
+      say(t("done_ok"), false);
+    } catch (e) {
+      if (e.code === "stale_duty" && e.detail && e.detail.doctor) {
+        patch(e.detail.doctor, true);
         const d = row.d;
-        row.stale = message + " " + t("duty_now", {
+        row.stale = e.message + " " + t("duty_now", {
           doctor: d.name, status: t("status_" + d.status), cabinet: cabinetName(d.cabinet),
           services: d.services.map(serviceName).join(", "),
         });
@@ -180,8 +169,6 @@
         say(row.stale, true);
         return;
       }
-      say(message, true);
-    } catch (e) {
       say(e.message, true);
     }
   }

@@ -89,6 +89,7 @@
   for (const b of document.querySelectorAll("button[data-duty]")) b.addEventListener("click", () => duty(b.dataset.duty));
   document.addEventListener("keydown", (e) => {
     if (e.ctrlKey || e.altKey || e.metaKey || ["INPUT", "SELECT", "TEXTAREA"].includes(e.target.tagName)) return;
+    if (window.CQ.isDead()) return; // under the "no connection" cover, as its buttons are
     const k = e.key.toLowerCase();
     if (/^[1-9]$/.test(k)) { const s = suspended[Number(k) - 1]; if (s) act("resume", s.id); return; }
     const button = document.querySelector('button[data-key="' + k + '"]');

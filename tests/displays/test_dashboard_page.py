@@ -168,3 +168,23 @@ async def test_what_if_reads_as_a_sentence_and_controls_are_touch_sized(
     await expect(message).to_contain_text("(now ")
     assert english.errors == []
     await english.close()
+
+
+async def test_a_queue_with_patients_and_no_doctor_is_red_and_says_why(
+    clinics: MakeClinic, engine_server: EngineServer, push_server: PushServer, browser: Any
+) -> None:
+    """Nobody on duty for therapy while a patient waits: the worst level, in words too."""
+    from playwright.async_api import expect
+
+    cc = await clinics("dashunstaffed")
+    taken = await cc.http.post(
+        cc.api + "/tickets", json={"service": "therapy"}, headers=cc.auth("kiosk")
+    )
+    assert taken.status_code == 201, taken.text
+    page = await _dashboard(browser, engine_server, push_server, cc)
+    row = page.locator("#queues tr[data-queue=therapy]")
+    await expect(row.locator(".level")).to_have_attribute("data-level", "red", timeout=WAIT_MS)
+    await expect(row).to_contain_text("нет врача на приёме")
+    await expect(page.locator("#queues tr[data-queue=surgery]")).not_to_contain_text("нет врача")
+    assert page.errors == []
+    await page.close()
