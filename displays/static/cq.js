@@ -276,10 +276,16 @@
     return minutes === null || minutes === undefined ? t("wait_none") : t("wait_min", { minutes });
   }
 
-  function levelBadge(level, key) {
+  function levelBadge(level, key, text) {
     const marks = { green: "●", yellow: "▲", red: "■" };
     return el("span", { class: "level level-" + level, "data-level": level },
-      marks[level] + " " + t((key || "level_") + level));
+      marks[level] + " " + (text || t((key || "level_") + level)));
+  }
+
+  // A queue's state: an unstaffed queue (patients and no doctor) is red for that reason, which
+  // the badge names instead of "overloaded".
+  function queueBadge(q) {
+    return q.unstaffed ? levelBadge("red", null, t("level_unstaffed")) : levelBadge(q.level);
   }
 
   // Hours and minutes in the clinic's zone (a screen's browser may run in any zone, or UTC).
@@ -308,5 +314,5 @@
     node.dataset.kind = isError ? "error" : "ok";
   }
 
-  window.CQ = { cfg, params, token, t, api, live, el, cabinetName, serviceName, waitText, levelBadge, tick, clock, say, pushBase, dead, isDead };
+  window.CQ = { cfg, params, token, t, api, live, el, cabinetName, serviceName, waitText, levelBadge, queueBadge, tick, clock, say, pushBase, dead, isDead };
 })();

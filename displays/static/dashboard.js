@@ -7,7 +7,7 @@
  * (409 stale_duty) with the current state, which the row then shows. */
 (function () {
   "use strict";
-  const { cfg, t, api, live, el, waitText, serviceName, cabinetName, levelBadge, say, token } = window.CQ;
+  const { cfg, t, api, live, el, waitText, serviceName, cabinetName, queueBadge, say, token } = window.CQ;
   const rows = new Map(); // doctor id -> its row: the live doctor, the controls, what they show
   let board = null;
 
@@ -23,7 +23,7 @@
         el("td", { class: "waiting" }, String(q.waiting)),
         el("td", {}, t("minutes", { minutes: q.longest_wait_minutes })),
         el("td", {}, waitText(q.expected_wait_minutes)),
-        el("td", {}, levelBadge(q.level), q.unstaffed ? " " + t("queue_unstaffed") : ""))));
+        el("td", {}, queueBadge(q)))));
     const body = document.querySelector("#doctors tbody");
     for (const d of board.doctors) {
       if (!rows.has(d.id)) body.append(makeRow(d).tr);

@@ -102,7 +102,7 @@
     const service = cfg.clinic.services.find((s) => s.id === q.service) || { prefix: "" };
     return el("article", { class: "history-queue", "data-history-queue": q.service, "data-unstaffed": String(q.unstaffed[last]) },
       el("h3", {}, (service.prefix ? service.prefix + " · " : "") + q.name),
-      q.unstaffed[last] ? el("p", { class: "unstaffed-note" }, levelBadge("red"), " ", t("queue_unstaffed")) : null,
+      q.unstaffed[last] ? el("p", { class: "unstaffed-note" }, levelBadge("red", null, t("queue_unstaffed"))) : null,
       el("p", { class: "now" }, t("history_now", {
         waiting: q.waiting[last], longest: q.longest_wait_minutes[last], hours,
         issued: sum(q.issued), called: sum(q.called), completed: sum(q.completed),
