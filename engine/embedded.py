@@ -11,6 +11,7 @@ import shutil
 import socket
 import subprocess
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,7 +94,12 @@ class EmbeddedPostgres:
     _server: object | None = None
 
     def start(self) -> EmbeddedPostgres:
-        import pgserver
+        with warnings.catch_warnings():
+            # pgserver asks platformdirs for a runtime dir on import, which warns when
+            # XDG_RUNTIME_DIR is unset (root shells, containers) and falls back to /tmp/runtime-UID:
+            # a fine place for its lock file, and no news for someone typing `make run`.
+            warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+            import pgserver
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
         server = pgserver.get_server(self.data_dir.resolve(), cleanup_mode="stop")

@@ -40,14 +40,16 @@ def test_sigterm_stops_the_engine_push_and_embedded_servers(tmp_path: Path) -> N
     push process, Valkey and PostgreSQL are all gone."""
     data = (tmp_path / "var").resolve()
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
+    # As on a root shell or in a container: no XDG_RUNTIME_DIR (pgserver's import warned then).
+    unset = ("REDIS_URL", "DATABASE_URL", "XDG_RUNTIME_DIR")
+    env = {k: v for k, v in os.environ.items() if k not in unset}
     env.update(CLINICQ_DATA_DIR=str(data), CLINICQ_PORT=str(port))
     clinicq = Path(sys.executable).with_name("clinicq")  # as `make run` starts it
-    printed = tmp_path / "run.out"
-    with printed.open("wb") as out:
+    printed, complained = tmp_path / "run.out", tmp_path / "run.err"
+    with printed.open("wb") as out, complained.open("wb") as err:
         run = subprocess.Popen(
-            [str(clinicq), "run"], env=env, stdin=subprocess.DEVNULL, stdout=out,
-            stderr=subprocess.DEVNULL, cwd=tmp_path,
+            [str(clinicq), "run"], env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+            cwd=tmp_path,
         )  # fmt: skip
     children: list[psutil.Process] = []
     try:
@@ -59,6 +61,7 @@ def test_sigterm_stops_the_engine_push_and_embedded_servers(tmp_path: Path) -> N
         )
         children = psutil.Process(run.pid).children(recursive=True)
         _check_printed(printed.read_text(), tmp_path)
+        assert "Warning" not in complained.read_text(), complained.read_text()
         servers = _started_under(data)
         assert any("postgres" in " ".join(p.cmdline()) for p in servers)
         run.send_signal(signal.SIGTERM)
