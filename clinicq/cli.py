@@ -8,7 +8,6 @@ import logging
 import os
 import secrets
 import signal
-import subprocess
 import sys
 from collections.abc import Awaitable
 from datetime import UTC, datetime
@@ -23,6 +22,7 @@ import uvicorn
 from clinic_sim.cli import commands as sim_commands
 from clinicq.parts import SCHEMAS
 from clinicq.settings import Settings
+from clinicq.supervise import Kept
 from displays.cli import push
 from engine import audit as audit_mod
 from engine.archive import Archived, archive, parse_month
@@ -129,9 +129,9 @@ def run(workers: int, port: int | None) -> None:
         settings = settings.with_notifier(encryption_key=_demo_key(data / "notifier.key"))
     settings = settings.replace(workers=workers, port=port or settings.port)
     push_port = settings.port + 1
-    pusher = subprocess.Popen(
+    pusher = Kept(
+        "push server",
         [sys.executable, "-m", "clinicq.cli", "push", "--port", str(push_port)],
-        stdin=subprocess.DEVNULL,
         env={**os.environ, **settings.environ()},
     )
     try:
@@ -158,8 +158,7 @@ def run(workers: int, port: int | None) -> None:
         )
         _serve(settings)
     finally:
-        pusher.terminate()
-        pusher.wait(timeout=10)
+        pusher.stop()
         if redis_server:
             redis_server.stop()
         if pg_server:

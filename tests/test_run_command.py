@@ -34,10 +34,11 @@ def _started_under(data: Path) -> list[psutil.Process]:
     return found
 
 
-def test_sigterm_stops_the_engine_push_and_embedded_servers(tmp_path: Path) -> None:
+def test_run_prints_working_links_keeps_its_push_server_and_stops_whole(tmp_path: Path) -> None:
     """Started on embedded servers, it prints a working link per page (the city overview with an
-    admin token) and the demo command as it can be typed; stopped with SIGTERM, the engine, the
-    push process, Valkey and PostgreSQL are all gone."""
+    admin token) and the demo command as it can be typed; a push server that dies is started
+    again, and said so; stopped with SIGTERM, the engine, the push process, Valkey and
+    PostgreSQL are all gone."""
     data = (tmp_path / "var").resolve()
     port = free_port()
     # As on a root shell or in a container: no XDG_RUNTIME_DIR (pgserver's import warned then).
@@ -62,6 +63,16 @@ def test_sigterm_stops_the_engine_push_and_embedded_servers(tmp_path: Path) -> N
         children = psutil.Process(run.pid).children(recursive=True)
         _check_printed(printed.read_text(), tmp_path)
         assert "Warning" not in complained.read_text(), complained.read_text()
+
+        (pusher,) = [p for p in children if "push" in p.cmdline()]
+        pusher.kill()
+        pusher.wait(timeout=30)
+        push_page = f"http://127.0.0.1:{port + 1}/healthz"
+        wait_until_answers(push_page, alive=lambda: run.poll() is None, what="push", timeout=60)
+        assert "the push server exited" in complained.read_text()
+        children = psutil.Process(run.pid).children(recursive=True)
+        assert pusher.pid not in {p.pid for p in children}
+
         servers = _started_under(data)
         assert any("postgres" in " ".join(p.cmdline()) for p in servers)
         run.send_signal(signal.SIGTERM)
