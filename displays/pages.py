@@ -26,6 +26,7 @@ import functools
 import io
 import logging
 import re
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -219,7 +220,10 @@ async def city(request: Request) -> Response:
         for c in sorted(engine.clinics.values(), key=lambda c: c.name)
     ]
     locale = clinics[0]["locale"] if clinics else "ru"
-    return render("city", request, locale, "Clinic Queue", clinics=clinics)
+    # The wall's clock shows the city's time: the zone most of its clinics keep.
+    zones = Counter(c["timezone"] for c in clinics)
+    timezone = zones.most_common(1)[0][0] if zones else None
+    return render("city", request, locale, "Clinic Queue", clinics=clinics, timezone=timezone)
 
 
 async def qr_png(request: Request) -> Response:

@@ -27,7 +27,9 @@
     const waiting = board.queues.reduce((n, q) => n + q.waiting, 0);
     tile.dataset.level = level;
     tile.dataset.longest = String(longest);
-    tile.querySelector(".wait").replaceChildren(levelBadge(level), " ",
+    tile.querySelector(".wait").dataset.level = level;
+    const badge = board.queues.some((q) => q.unstaffed) ? levelBadge("red", null, t("level_unstaffed")) : levelBadge(level);
+    tile.querySelector(".wait").replaceChildren(badge, " ",
       t("city_waiting", { count: waiting }), " · ", t("city_longest", { minutes: longest }));
     const unstaffed = board.queues.filter((q) => q.unstaffed)
       .map((q) => t("city_unstaffed_queue", { service: q.name, count: q.waiting }));
@@ -43,6 +45,14 @@
     const text = found.days === null ? t("city_slot_none", { count: ahead })
       : found.days === 0 ? t("city_slot_now") : t("city_slot_days", { count: found.days });
     tile.querySelector(".slots").replaceChildren(levelBadge(level, "city_level_"), " ", text);
+    tile.querySelector(".slots").dataset.level = level;
+  }
+
+  // The tile's outline is the worse of its two lines, so the worst clinics stand out on a wall;
+  // each line keeps its own colour and words.
+  function showWorst(tile) {
+    const worst = Math.min(RANK[tile.dataset.slots] ?? 2, RANK[tile.dataset.level] ?? 2);
+    tile.dataset.worst = Object.keys(RANK).find((l) => RANK[l] === worst);
   }
 
   // Worst first: the worse of the two colours, then the later first slot, then the longer wait.
@@ -76,6 +86,7 @@
       ]);
       showQueues(tile, board);
       showSlots(tile, found, clinic.booking_days);
+      showWorst(tile);
       tile.querySelector(".error").hidden = true;
     } catch (e) {
       const note = tile.querySelector(".error");

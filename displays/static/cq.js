@@ -288,9 +288,11 @@
     return q.unstaffed ? levelBadge("red", null, t("level_unstaffed")) : levelBadge(q.level);
   }
 
-  // Hours and minutes in the clinic's zone (a screen's browser may run in any zone, or UTC).
+  // Hours and minutes in the clinic's zone, or the city's on the city overview (a screen's
+  // browser may run in any zone, or UTC).
   const clockFormat = (() => {
-    const options = { hour: "2-digit", minute: "2-digit", timeZone: (cfg.clinic && cfg.clinic.timezone) || undefined };
+    const zone = (cfg.clinic && cfg.clinic.timezone) || cfg.timezone || undefined;
+    const options = { hour: "2-digit", minute: "2-digit", timeZone: zone };
     try { return new Intl.DateTimeFormat(M.lang, options); } catch (_) { /* unknown zone */ }
     return new Intl.DateTimeFormat(M.lang, { hour: "2-digit", minute: "2-digit" });
   })();

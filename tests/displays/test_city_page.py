@@ -159,6 +159,17 @@ async def test_city_colours_legend_and_worst_first(
     )
     await expect(tiles["oneday"]).to_have_attribute("data-level", "red")
     await expect(tiles["green"].locator(".unstaffed")).to_be_hidden()
+    # Each line has its own colour; the tile's outline is the worse of the two.
+    await expect(tiles["oneday"].locator(".wait")).to_have_attribute("data-level", "red")
+    await expect(tiles["oneday"].locator(".wait .level")).to_have_text("■ нет врача")
+    await expect(tiles["oneday"].locator(".slots")).to_have_attribute("data-level", "yellow")
+    await expect(tiles["oneday"]).to_have_attribute("data-worst", "red")
+    await expect(tiles["yellow"]).to_have_attribute("data-worst", "yellow")
+
+    # The wall's clock keeps the city's time (its clinics' zone), not the browser's.
+    shown = await page.locator("#clock").text_content()
+    now = datetime.now(ZoneInfo(zone))
+    assert shown in {f"{t:%H:%M}" for t in (now - timedelta(minutes=1), now)}, (shown, zone)
 
     # Worst first: red on either count (the later slot first), then yellow, then green.
     want = [ids[n] for n in ("none", "red", "oneday", "yellow", "green")]
