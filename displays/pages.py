@@ -245,7 +245,23 @@ async def favicon(request: Request) -> Response:
     return FileResponse(HERE / "static" / "favicon.ico", headers={"Cache-Control": "max-age=86400"})
 
 
+async def home(request: Request) -> Response:
+    """The bare address: every clinic and its pages (each needs its token), the city, the API."""
+    engine: Engine = request.app.state.engine
+    await engine.load_clinics()
+    clinics = [public_config(c) for c in sorted(engine.clinics.values(), key=lambda c: c.name)]
+    locale = clinics[0]["locale"] if clinics else DEFAULT_LOCALE
+    messages = catalogue(page_locale(request, locale))
+    return templates.TemplateResponse(
+        request,
+        "home.html.j2",
+        {"locale": messages["lang"][:2], "t": functools.partial(say, messages), "clinics": clinics},
+        headers={"Cache-Control": "no-store"},
+    )
+
+
 routes = [
+    Route("/", as_page(home)),
     Route("/screen/{clinic}", as_page(screen)),
     Route("/kiosk/{clinic}", as_page(kiosk)),
     Route("/t/{clinic}/{link}", as_page(status)),

@@ -69,3 +69,21 @@ async def test_the_icon_is_served(engine_server: EngineServer) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"] in ("image/x-icon", "image/vnd.microsoft.icon")
     assert response.content[:4] == b"\x00\x00\x01\x00"  # the ICO header
+
+
+async def test_the_bare_address_lists_each_clinics_pages(
+    clinics: MakeClinic, engine_server: EngineServer
+) -> None:
+    """Someone who opens the engine's own address (as `clinicq demo --url` prints it) finds a
+    page, not a JSON 404: each clinic with links to its pages, the city overview and the API."""
+    cc = await clinics("home")
+    async with httpx.AsyncClient(base_url=engine_server.url) as http:
+        answer = await http.get("/")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/html")
+    page = answer.text
+    for path in ("screen", "kiosk", "dashboard", "panel"):
+        assert f'href="/{path}/{cc.clinic}' in page, path
+    assert f"Поликлиника {cc.clinic}" in page
+    assert 'href="/city"' in page and 'href="/docs"' in page
+    assert "token=cq_" not in page  # links only; each page needs its own token
