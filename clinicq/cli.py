@@ -141,7 +141,7 @@ def run(workers: int, port: int | None) -> None:
         for what, path, role in (
             ("kiosk", "/kiosk/demo", "kiosk"),
             ("waiting-room screen", "/screen/demo", "display"),
-            ("doctor panel", "/panel/demo/ivanova", "doctor"),
+            ("doctor panel", "/panel/demo/ivanova", "doctor"),  # Иванова's own token
             ("department head", "/dashboard/demo", "head"),
             ("city overview", "/city", "admin"),
         ):
@@ -153,9 +153,13 @@ def run(workers: int, port: int | None) -> None:
         click.echo(
             f"  {'tokens (shown once):':<22}" + ", ".join(f"{r}={t}" for r, t in tokens.items())
         )
+        me = _own_command()
         click.echo(
-            f"  {'a simulated hour:':<22}{_own_command()} demo --url {base} --token {tokens['head']}\n"
+            f"  {'other doctors:':<22}the panel link above is Иванова's; for another doctor, "
+            f"DATABASE_URL={settings.database_url} {me} token create --role doctor --clinic demo "
+            "--doctor petrov"
         )
+        click.echo(f"  {'a simulated hour:':<22}{me} demo --url {base} --token {tokens['head']}\n")
         _serve(settings)
     finally:
         pusher.stop()
