@@ -1,13 +1,16 @@
 /* Department head's dashboard: every doctor's state, every queue's load; put doctors on queues,
  * move them between cabinets, send them on a break. Colour is never the only signal.
  *
+ * One line a doctor; its controls open under it on demand ("Изменить"; Escape closes), so twenty
+ * doctors fit a screen. What a change or a forecast answers is shown in that editor, beside the row.
+ *
  * Each doctor's controls follow the live state unless the head is editing that row (a control
  * has focus, or holds a change not yet applied). A change carries the duty version its row was
  * showing (If-Match): if a colleague changed the doctor meanwhile, the engine refuses it
  * (409 stale_duty) with the current state, which the row then shows. */
 (function () {
   "use strict";
-  const { cfg, t, api, live, el, waitText, serviceName, cabinetName, queueBadge, say, token } = window.CQ;
+  const { cfg, t, api, live, el, waitText, serviceName, cabinetName, queueBadge, token } = window.CQ;
   const rows = new Map(); // doctor id -> its row: the live doctor, the controls, what they show
   let board = null;
 
@@ -26,7 +29,7 @@
         el("td", {}, queueBadge(q)))));
     const body = document.querySelector("#doctors tbody");
     for (const d of board.doctors) {
-      if (!rows.has(d.id)) body.append(makeRow(d).tr);
+      if (!rows.has(d.id)) { const row = makeRow(d); body.append(row.tr, row.editor); }
       update(rows.get(d.id), d, false);
     }
   }
@@ -54,24 +57,27 @@
     row.select.value = d.cabinet;
     for (const c of row.chips) c.input.checked = d.services.includes(c.input.value);
     row.shown = { cabinet: row.select.value, services: d.services.slice(), version: d.version || 0 };
-    row.stale = null;
   }
 
   function makeRow(d) {
     const td = (cls) => el("td", { class: cls });
-    const select = el("select", { class: "move-cabinet", "aria-label": t("cabinet_head") },
+    const select = el("select", { class: "move-cabinet" },
       ...Object.keys(cfg.clinic.cabinets).map((c) => el("option", { value: c }, cabinetName(c))));
+    select.setAttribute("aria-label", t("cabinet_head")); // el() sets properties; ARIA needs attributes
     const chips = cfg.clinic.services.map((s) => {
       const input = el("input", { type: "checkbox", value: s.id });
       return { input, label: el("label", { class: "chip" }, input, el("span", {}, s.name)) };
     });
     const button = (cls, label, onclick) => el("button", { type: "button", class: cls, onclick }, label);
     const row = {
-      d, select, chips, shown: null, stale: null,
+      d, select, chips, shown: null,
       cells: { name: td("name"), status: td("doc-status"), cabinet: td("cabinet"), services: td("services"),
         current: td("current"), served: td("served"), mean: td("mean"), idle: td("idle") },
       note: el("p", { class: "row-note", role: "status" }),
-      edit: el("div", { class: "edit" }, select, ...chips.map((c) => c.label)),
+      // The answer to this row's last action: a result is polite, an error interrupts.
+      message: el("p", { class: "row-message", role: "status" }),
+      error: el("p", { class: "row-error", role: "alert" }),
+      edit: el("div", { class: "controls" }, select, ...chips.map((c) => c.label)),
     };
     row.buttons = {
       whatIf: button("what-if", t("what_if"), () => whatIf(row)),
@@ -81,9 +87,25 @@
       off: button("off", t("go_off"), () => setStatus(row, "off")),
     };
     const b = row.buttons;
+    const editorId = "editor-" + d.id;
+    // Twenty "Изменить" buttons: each is described by its doctor's name for a screen reader.
+    row.cells.name.id = "name-" + d.id;
+    row.toggle = el("button", {
+      type: "button", class: "edit", onclick: () => (row.editor.hidden ? open(row) : close(row)),
+    }, t("edit"));
+    row.toggle.setAttribute("aria-expanded", "false");
+    row.toggle.setAttribute("aria-controls", editorId);
+    row.toggle.setAttribute("aria-describedby", row.cells.name.id);
     row.tr = el("tr", { "data-doctor": d.id }, ...Object.values(row.cells),
-      el("td", { class: "actions" }, row.edit,
-        el("div", { class: "buttons" }, b.whatIf, b.move, b.onDuty, b.brk, b.off), row.note));
+      el("td", { class: "actions" }, row.toggle));
+    row.editor = el("tr", { class: "editor", id: editorId, "data-editor-for": d.id },
+      el("td", { colSpan: Object.keys(row.cells).length + 1 },
+        el("div", { class: "editor-body" }, row.edit,
+          el("div", { class: "buttons" }, b.whatIf, b.move, b.onDuty, b.brk, b.off)),
+        row.note, row.message, row.error));
+    row.editor.hidden = true;
+    row.editor.addEventListener("keydown", (e) => { if (e.key === "Escape") { e.preventDefault(); close(row); } });
+    row.toggle.addEventListener("keydown", (e) => { if (e.key === "Escape" && !row.editor.hidden) close(row); });
     row.edit.addEventListener("change", () => refresh(row));
     // Leaving an untouched row lets it follow live updates it held back while focused.
     row.edit.addEventListener("focusout", () => setTimeout(() => {
@@ -92,6 +114,32 @@
     rows.set(d.id, row);
     sync(row);
     return row;
+  }
+
+  function open(row) {
+    row.editor.hidden = false;
+    row.toggle.setAttribute("aria-expanded", "true");
+    row.toggle.textContent = t("edit_close");
+    row.tr.classList.add("open");
+    refresh(row);
+  }
+
+  // Closing drops what was not applied: a hidden row must never hold a change against an old state.
+  function close(row) {
+    row.editor.hidden = true;
+    row.toggle.setAttribute("aria-expanded", "false");
+    row.toggle.textContent = t("edit");
+    row.tr.classList.remove("open");
+    answer(row, "", "");
+    sync(row);
+    refresh(row);
+    row.toggle.focus();
+  }
+
+  // The answer to this row's action, shown beside the row and announced there.
+  function answer(row, text, kind) {
+    row.message.textContent = kind === "error" ? "" : text;
+    row.error.textContent = kind === "error" ? t("error", { message: text }) : "";
   }
 
   // A newer duty for this row: texts always follow; controls only when not being edited.
@@ -114,7 +162,7 @@
     c.status.className = "doc-status status-" + d.status;
     c.status.textContent = t(d.status === "on_duty" ? (serving ? "status_serving_doc" : "status_idle") : "status_" + d.status);
     c.cabinet.textContent = cabinetName(d.cabinet);
-    c.services.textContent = d.services.map(serviceName).join(", ");
+    c.services.textContent = c.services.title = d.services.map(serviceName).join(", ");
     c.current.textContent = d.current ? d.current + " (" + t("state_" + d.current_state) + ")" : "—";
     c.served.textContent = String(d.served);
     c.mean.textContent = d.mean_service_minutes === null ? "—" : t("minutes", { minutes: d.mean_service_minutes });
@@ -135,8 +183,7 @@
     row.tr.classList.toggle("editing", changed);
 
     let note = "", kind = "";
-    if (row.stale) { note = row.stale; kind = "error"; }
-    else if (holder) { note = t("cabinet_shared", { cabinet: cabinetName(planned), doctor: holder.name }); kind = "warn"; }
+    if (holder) { note = t("cabinet_shared", { cabinet: cabinetName(planned), doctor: holder.name }); kind = "warn"; }
     else if (changed && row.shown.version !== (d.version || 0)) { note = t("changed_meanwhile"); kind = "warn"; }
     else if (changed) { note = t("unapplied"); kind = "info"; }
     row.note.textContent = note;
@@ -153,23 +200,22 @@
 
   // The change carries the version its row showed; a 409 brings the doctor's current state.
   async function duty(row, body, version) {
+    answer(row, "", "");
     try {
       const path = "/doctors/" + encodeURIComponent(row.d.id) + "/duty";
       patch(await api("PUT", path, body, { headers: { "If-Match": '"' + version + '"' } }), true);
-      say(t("done_ok"), false);
+      answer(row, t("done_ok"), "ok");
     } catch (e) {
       if (e.code === "stale_duty" && e.detail && e.detail.doctor) {
         patch(e.detail.doctor, true);
         const d = row.d;
-        row.stale = e.message + " " + t("duty_now", {
+        answer(row, e.message + " " + t("duty_now", {
           doctor: d.name, status: t("status_" + d.status), cabinet: cabinetName(d.cabinet),
           services: d.services.map(serviceName).join(", "),
-        });
-        refresh(row);
-        say(row.stale, true);
+        }), "error");
         return;
       }
-      say(e.message, true);
+      answer(row, e.message, "error");
     }
   }
 
@@ -177,20 +223,20 @@
   // before moving anyone (clinic_sim's what-if, from the live board).
   async function whatIf(row) {
     const services = chosenServices(row);
-    say(t("what_if_running"), false);
+    answer(row, t("what_if_running"), "ok");
     try {
       const out = await api("POST", "/what-if", { doctor: row.d.id, services, status: "on_duty" });
       const wait = (v) => v === null ? t("what_if_no_doctor") : t("minutes", { minutes: v });
       const queues = out.after.queues.map((q, i) => t("what_if_queue", {
         queue: q.name, after: wait(q.longest_wait_minutes), before: wait(out.before.queues[i].longest_wait_minutes),
       }));
-      say(t("what_if_result", {
+      answer(row, t("what_if_result", {
         doctor: row.d.name,
         services: services.map((s) => t("quoted", { text: serviceName(s) })).join(", "),
         queues: queues.join("; "),
-      }), false);
+      }), "ok");
     } catch (e) {
-      say(e.message, true);
+      answer(row, e.message, "error");
     }
   }
 

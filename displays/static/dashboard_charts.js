@@ -10,6 +10,8 @@
   "use strict";
   const { cfg, t, api, el, waitText, levelBadge } = window.CQ;
   const root = document.getElementById("history");
+  // Doctors' load sits after the doctors' table, apart from the queues' charts above it.
+  const loadList = document.querySelector(".history-doctors");
   if (!root) return;
   const SVG = "http://www.w3.org/2000/svg";
   const W = 360, H = 90, PAD = 4;
@@ -88,8 +90,11 @@
     const before = q.expected_wait_minutes[Math.max(0, last - per)];
     const word = now === null || before === null ? null
       : now > before ? "history_trend_up" : now < before ? "history_trend_down" : "history_trend_flat";
+    // "No doctor" is not a wait: said as its own clause, not put where a number goes.
+    const key = word ? "history_trend" : now !== null ? "history_trend_since"
+      : before !== null ? "history_trend_stopped" : "history_trend_none";
     return el("p", { class: "trend", "data-trend": word ? word.replace("history_trend_", "") : "none" },
-      t("history_trend", { now: waitText(now), before: waitText(before) }), word ? " " + t(word) : "");
+      t(key, { now: waitText(now), before: waitText(before) }), word ? " " + t(word) : "");
   }
 
   function queueCard(q, h, hours) {
@@ -132,17 +137,20 @@
   function doctorRow(d, h, hours) {
     const served = hourly(d.served, h);
     const total = h.end - h.start;
+    // Minutes with patients over the whole window, in minutes too: "0%" next to ten patients then
+    // reads as what it is (under `clinicq demo` a visit lasts seconds of real time).
+    const minutes = Math.round(sum(d.serving_minutes));
     const busy = total > 0 ? Math.round((100 * sum(d.serving_minutes) * 60000) / total) : 0;
     const last = served.values[served.values.length - 1];
     return el("li", { class: "history-doctor", "data-history-doctor": d.id },
       el("span", { class: "who" }, d.name),
       chart("bars", served.values, { buckets: served.buckets }, { title: d.name + " — " + t("history_served"), series: "served" }),
-      el("span", { class: "load-text" }, t("history_load_text", { doctor: d.name, served: sum(d.served), hours, busy, last })));
+      el("span", { class: "load-text" }, t("history_load_text", { doctor: d.name, served: sum(d.served), hours, minutes, busy, last })));
   }
 
   function draw(h, hours) {
     root.querySelector(".history-queues").replaceChildren(...h.queues.map((q) => queueCard(q, h, hours)));
-    root.querySelector(".history-doctors").replaceChildren(...h.doctors.map((d) => doctorRow(d, h, hours)));
+    loadList.replaceChildren(...h.doctors.map((d) => doctorRow(d, h, hours)));
     root.dataset.end = String(h.end);
     status.textContent = t("history_updated", { time: clock(h.end) });
     status.dataset.kind = "ok";

@@ -152,15 +152,17 @@ async def test_dashboard_move_changes_who_call_next_serves(
         browser, engine_server, push_server, f"/dashboard/{cc.clinic}", cc.tokens["head"]
     )
     row = dash.locator("tr[data-doctor=d1]")
-    await row.locator("button.on-duty").click()
+    await row.locator("button.edit").click()
+    edit = dash.locator("tr.editor[data-editor-for=d1]")
+    await edit.locator("button.on-duty").click()
     await expect(row).to_have_attribute("data-status", "on_duty", timeout=WAIT_MS)
-    await row.locator("input[value=therapy]").uncheck()
-    await row.locator("input[value=surgery]").check()
-    await row.locator("select.move-cabinet").select_option("c2")
-    await row.locator("button.what-if").click()  # the simulator's forecast before the move
-    await expect(dash.locator("#message")).to_contain_text("Прогноз", timeout=WAIT_MS)
-    await expect(dash.locator("#message")).to_contain_text("Хирург:")
-    await row.locator("button.move").click()
+    await edit.locator("input[value=therapy]").uncheck()
+    await edit.locator("input[value=surgery]").check()
+    await edit.locator("select.move-cabinet").select_option("c2")
+    await edit.locator("button.what-if").click()  # the simulator's forecast before the move
+    await expect(edit.locator(".row-message")).to_contain_text("Прогноз", timeout=WAIT_MS)
+    await expect(edit.locator(".row-message")).to_contain_text("Хирург:")
+    await edit.locator("button.move").click()
     await expect(row.locator("td.services")).to_have_text("Хирург", timeout=WAIT_MS)
     await expect(row.locator("td.cabinet")).to_have_text("Кабинет 2")
 

@@ -52,7 +52,10 @@ async def test_charts_render_with_their_numbers_and_follow_live_events(
     assert label is not None and label.startswith("Терапевт — В очереди. ")
     assert len(label.split("; ")) == 16  # 4 hours in 15-minute buckets
     assert await therapy.locator("svg[data-series=longest]").count() == 1
-    await expect(therapy.locator(".trend")).to_contain_text("Ожидание:")
+    # Nobody saw therapy an hour ago: said as such, not as a wait of "not seeing patients".
+    await expect(therapy.locator(".trend")).to_contain_text("Ожидание сейчас ≈ ")
+    await expect(therapy.locator(".trend")).to_contain_text("; час назад приёма не было")
+    await expect(therapy.locator(".trend")).not_to_contain_text("приём не ведётся")
 
     # The queue with a patient and no doctor says so in words, and its chart marks it.
     surgery = history.locator("[data-history-queue=surgery]")
@@ -62,8 +65,9 @@ async def test_charts_render_with_their_numbers_and_follow_live_events(
         await surgery.locator("svg[data-series=waiting]").get_attribute("aria-label") or ""
     )
 
-    d0 = history.locator("[data-history-doctor=d0]")
+    d0 = dash.locator(".history-load [data-history-doctor=d0]")
     await expect(d0.locator(".load-text")).to_contain_text("принято 2")
+    await expect(d0.locator(".load-text")).to_contain_text("с пациентами 0 мин (0% из 4 ч)")
     await expect(d0.locator("svg[data-series=served]")).to_have_attribute("role", "img")
 
     # Live: a new ticket reaches the charts through the push event, with no reload.

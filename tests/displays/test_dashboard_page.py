@@ -24,6 +24,16 @@ async def _dashboard(
     return page
 
 
+async def _editor(page: Any, doctor: str) -> Any:
+    """Open the doctor's editor under their row ("Изменить"), return it."""
+    from playwright.async_api import expect
+
+    toggle = page.locator(f"tr[data-doctor={doctor}] button.edit")
+    await toggle.click()
+    await expect(toggle).to_have_attribute("aria-expanded", "true")
+    return page.locator(f"tr.editor[data-editor-for={doctor}]")
+
+
 async def _doctor(cc: ClinicClient, doctor: str) -> dict[str, Any]:
     row: dict[str, Any] = next(d for d in (await board(cc))["doctors"] if d["id"] == doctor)
     return row
@@ -40,35 +50,40 @@ async def test_controls_follow_a_colleagues_move_and_a_stale_apply_is_refused(
     first = await _dashboard(browser, engine_server, push_server, cc)
     second = await _dashboard(browser, engine_server, push_server, cc)
     mine, theirs = first.locator("tr[data-doctor=d1]"), second.locator("tr[data-doctor=d1]")
+    # Both editors open before anything changes: an open editor's controls follow live too.
+    my_edit, their_edit = await _editor(first, "d1"), await _editor(second, "d1")
 
-    await mine.locator("select.move-cabinet").select_option("c2")
-    await mine.locator("input[value=therapy]").uncheck()
-    await mine.locator("input[value=surgery]").check()
-    await mine.locator("button.move").click()
+    await my_edit.locator("select.move-cabinet").select_option("c2")
+    await my_edit.locator("input[value=therapy]").uncheck()
+    await my_edit.locator("input[value=surgery]").check()
+    await my_edit.locator("button.move").click()
     await expect(mine.locator("td.cabinet")).to_have_text("Кабинет 2", timeout=WAIT_MS)
+    await expect(my_edit.locator(".row-message")).to_have_text("Готово")
 
     # The untouched dashboard follows: pressing "move" there now would change nothing.
     await expect(theirs.locator("td.cabinet")).to_have_text("Кабинет 2", timeout=WAIT_MS)
-    await expect(theirs.locator("select.move-cabinet")).to_have_value("c2")
-    await expect(theirs.locator("input[value=surgery]")).to_be_checked()
-    await expect(theirs.locator("input[value=therapy]")).not_to_be_checked()
-    await expect(theirs.locator("button.move")).to_be_disabled()
+    await expect(their_edit.locator("select.move-cabinet")).to_have_value("c2")
+    await expect(their_edit.locator("input[value=surgery]")).to_be_checked()
+    await expect(their_edit.locator("input[value=therapy]")).not_to_be_checked()
+    await expect(their_edit.locator("button.move")).to_be_disabled()
 
     # The second head starts an edit; meanwhile the first moves the doctor back to c1.
-    await theirs.locator("input[value=therapy]").check()
-    await mine.locator("select.move-cabinet").select_option("c1")
-    await mine.locator("button.move").click()
+    await their_edit.locator("input[value=therapy]").check()
+    await my_edit.locator("select.move-cabinet").select_option("c1")
+    await my_edit.locator("button.move").click()
     await expect(theirs.locator("td.cabinet")).to_have_text("Кабинет 1", timeout=WAIT_MS)
-    await expect(theirs.locator("select.move-cabinet")).to_have_value("c2")  # held: editing
-    await expect(theirs.locator(".row-note")).to_contain_text("изменили")
+    await expect(their_edit.locator("select.move-cabinet")).to_have_value("c2")  # held: editing
+    await expect(their_edit.locator(".row-note")).to_contain_text("изменили")
 
-    await theirs.locator("button.move").click()
-    await expect(second.locator("#message")).to_have_attribute("data-kind", "error")
-    await expect(second.locator("#message")).to_contain_text("ничего не применено")
-    await expect(second.locator("#message")).to_contain_text("Доктор 1 сейчас")
-    await expect(theirs.locator(".row-note")).to_contain_text("Кабинет 1")
-    await expect(theirs.locator("select.move-cabinet")).to_have_value("c1")
-    await expect(theirs.locator("input[value=therapy]")).not_to_be_checked()
+    # Refused, and said in that row's editor (an alert), not at the bottom of the page.
+    await their_edit.locator("button.move").click()
+    error = their_edit.locator(".row-error")
+    await expect(error).to_have_attribute("role", "alert")
+    await expect(error).to_contain_text("ничего не применено", timeout=WAIT_MS)
+    await expect(error).to_contain_text("Доктор 1 сейчас")
+    await expect(error).to_contain_text("Кабинет 1")
+    await expect(their_edit.locator("select.move-cabinet")).to_have_value("c1")
+    await expect(their_edit.locator("input[value=therapy]")).not_to_be_checked()
     now = await _doctor(cc, "d1")
     assert (now["cabinet"], now["services"]) == ("c1", ["surgery"])
     assert first.errors == [] and second.errors == []
@@ -86,36 +101,37 @@ async def test_buttons_fit_the_doctors_state_and_a_shared_cabinet_is_warned(
     cc = await clinics("dashstate")
     dash = await _dashboard(browser, engine_server, push_server, cc)
     row = dash.locator("tr[data-doctor=d1]")
-    await expect(row.locator("button.on-duty")).to_be_visible()
-    await expect(row.locator("button.break")).to_be_hidden()
-    await expect(row.locator("button.off")).to_be_hidden()
+    edit = await _editor(dash, "d1")
+    await expect(edit.locator("button.on-duty")).to_be_visible()
+    await expect(edit.locator("button.break")).to_be_hidden()
+    await expect(edit.locator("button.off")).to_be_hidden()
 
-    await row.locator("button.on-duty").click()
+    await edit.locator("button.on-duty").click()
     await expect(row).to_have_attribute("data-status", "on_duty", timeout=WAIT_MS)
-    await expect(row.locator("button.on-duty")).to_be_hidden()
-    await expect(row.locator("button.off")).to_be_visible()
-    await row.locator("button.break").click()
+    await expect(edit.locator("button.on-duty")).to_be_hidden()
+    await expect(edit.locator("button.off")).to_be_visible()
+    await edit.locator("button.break").click()
     await expect(row).to_have_attribute("data-status", "break", timeout=WAIT_MS)
-    await expect(row.locator("button.break")).to_be_hidden()
-    await expect(row.locator("button.on-duty")).to_have_text("Вернуть с перерыва")
+    await expect(edit.locator("button.break")).to_be_hidden()
+    await expect(edit.locator("button.on-duty")).to_have_text("Вернуть с перерыва")
 
     # d0 takes c0; d1 (on a break, holding c1) may not be moved in beside d0.
     r = await cc.http.put(
         cc.api + "/doctors/d0/duty", json={"status": "on_duty"}, headers=cc.auth("head")
     )
     assert r.status_code == 200, r.text
-    await row.locator("select.move-cabinet").select_option("c0")
-    await expect(row.locator(".row-note")).to_contain_text("Кабинет 0 занят: там Доктор 0")
-    await expect(row.locator("button.move")).to_be_disabled()
+    await edit.locator("select.move-cabinet").select_option("c0")
+    await expect(edit.locator(".row-note")).to_contain_text("Кабинет 0 занят: там Доктор 0")
+    await expect(edit.locator("button.move")).to_be_disabled()
 
     # d2 is off: placing them in c0 for later is allowed, with the warning, but no shift starts.
-    other = dash.locator("tr[data-doctor=d2]")
-    await other.locator("select.move-cabinet").select_option("c0")
-    await expect(other.locator(".row-note")).to_contain_text("занят")
-    await other.locator("button.move").click()
+    other, other_edit = dash.locator("tr[data-doctor=d2]"), await _editor(dash, "d2")
+    await other_edit.locator("select.move-cabinet").select_option("c0")
+    await expect(other_edit.locator(".row-note")).to_contain_text("занят")
+    await other_edit.locator("button.move").click()
     await expect(other.locator("td.cabinet")).to_have_text("Кабинет 0", timeout=WAIT_MS)
-    await expect(other.locator(".row-note")).to_contain_text("занят")
-    await expect(other.locator("button.on-duty")).to_be_disabled()
+    await expect(other_edit.locator(".row-note")).to_contain_text("занят")
+    await expect(other_edit.locator("button.on-duty")).to_be_disabled()
     assert dash.errors == []
     await dash.close()
 
@@ -135,12 +151,19 @@ async def test_what_if_reads_as_a_sentence_and_controls_are_touch_sized(
         assert r.status_code == 201, r.text
     dash = await _dashboard(browser, engine_server, push_server, cc)
     row = dash.locator("tr[data-doctor=d1]")
-    surgery = row.locator("input[value=surgery]")
+    # By keyboard: the row's button opens the editor, Tab enters it, Space ticks a queue.
+    await row.locator("button.edit").focus()
+    await dash.keyboard.press("Enter")
+    edit = dash.locator("tr.editor[data-editor-for=d1]")
+    await expect(edit).to_be_visible()
+    await dash.keyboard.press("Tab")
+    await expect(edit.locator("select.move-cabinet")).to_be_focused()
+    surgery = edit.locator("input[value=surgery]")
     await surgery.focus()
     await dash.keyboard.press("Space")
     await expect(surgery).to_be_checked()
-    await row.locator("button.what-if").click()
-    message = dash.locator("#message")
+    await edit.locator("button.what-if").click()
+    message = edit.locator(".row-message")
     await expect(message).to_contain_text(
         "Прогноз: если Доктор 1 будет вести очереди", timeout=WAIT_MS
     )
@@ -150,7 +173,7 @@ async def test_what_if_reads_as_a_sentence_and_controls_are_touch_sized(
     await shot(dash, "dashboard")
 
     for control in ("select.move-cabinet", "label.chip >> nth=0", "button.move", "button.on-duty"):
-        box = await row.locator(control).bounding_box()
+        box = await edit.locator(control).bounding_box()
         assert box is not None and box["height"] >= 44, (control, box)
     await dash.set_viewport_size({"width": 1280, "height": 900})
     lines = await row.locator("td.name").evaluate(
@@ -161,9 +184,9 @@ async def test_what_if_reads_as_a_sentence_and_controls_are_touch_sized(
     await dash.close()
 
     english = await _dashboard(browser, engine_server, push_server, cc, lang="en")
-    row = english.locator("tr[data-doctor=d1]")
-    await row.locator("button.what-if").click()
-    message = english.locator("#message")
+    edit = await _editor(english, "d1")
+    await edit.locator("button.what-if").click()
+    message = edit.locator(".row-message")
     await expect(message).to_contain_text("Forecast: if Доктор 1 sees the", timeout=WAIT_MS)
     await expect(message).to_contain_text("(now ")
     assert english.errors == []
