@@ -146,7 +146,14 @@
   function update(row, d, force) {
     if ((d.version || 0) < (row.d.version || 0)) return; // an answer overtaken by a live event
     row.d = d;
-    if (force || !editing(row)) sync(row);
+    const shown = row.shown;
+    if (shown.cabinet === d.cabinet && sameSet(shown.services, d.services)) {
+      // Only the status moved (a break, a shift): what the controls were set from still holds,
+      // so an edit begun meanwhile stays and goes out against the new version.
+      shown.version = d.version || 0;
+    } else if (force || !editing(row)) {
+      sync(row);
+    }
     refresh(row);
   }
 

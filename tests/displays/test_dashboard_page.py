@@ -211,3 +211,35 @@ async def test_a_queue_with_patients_and_no_doctor_is_red_and_says_why(
     await expect(page.locator("#queues tr[data-queue=surgery] .level")).to_have_text("● норма")
     assert page.errors == []
     await page.close()
+
+
+async def test_an_edit_begun_before_a_status_answer_lands_is_kept(
+    clinics: MakeClinic, engine_server: EngineServer, push_server: PushServer, browser: Any
+) -> None:
+    """The head starts a shift and, before its answer comes back (the live event came first),
+    unticks a queue: the late answer changes only the status, so the edit stays, and the move
+    goes out against the new version."""
+    import asyncio
+
+    from playwright.async_api import Route, expect
+
+    cc = await clinics("dashlate")
+    page = await _dashboard(browser, engine_server, push_server, cc)
+    editor = await _editor(page, "d1")
+    held: asyncio.Queue[Route] = asyncio.Queue()
+    await page.route("**/doctors/d1/duty", held.put)
+    await editor.locator("button.on-duty").click()
+    answer = await held.get()  # the PUT is held here, unanswered
+    response = await answer.fetch()
+    row = page.locator("tr[data-doctor=d1]")
+    await expect(row).to_have_attribute("data-status", "on_duty", timeout=WAIT_MS)  # the event
+    await editor.locator("input[value=surgery]").check()
+    await answer.fulfill(response=response)
+    await page.unroute("**/doctors/d1/duty")
+    await expect(editor.locator(".row-message")).to_have_text("Готово", timeout=WAIT_MS)
+    await expect(editor.locator("input[value=surgery]")).to_be_checked()  # after the answer
+    await editor.locator("button.move").click()
+    await expect(row.locator("td.services")).to_have_text("Терапевт, Хирург", timeout=WAIT_MS)
+    assert (await _doctor(cc, "d1"))["services"] == ["therapy", "surgery"]
+    assert page.errors == []
+    await page.close()
