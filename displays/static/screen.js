@@ -2,14 +2,16 @@
  * Every call and recall is announced: a chime, then the browser's speech in the clinic's language.
  * Announcements queue up and never cut each other off; calls made at the same moment are each
  * held large on screen for HOLD_MS. A ticket is on the screen once: its recall replaces its line.
- * The large calls shrink to fit their box, and the recent list shows only the lines that fit whole.
+ * A large call keeps its number large: a long cabinet name wraps under it rather than shrinking
+ * the call to one small line; the recent list shows only the lines that fit whole.
  */
 (function () {
   "use strict";
-  const { t, el, live, cabinetName, waitText, tick } = window.CQ;
+  const { cfg, t, el, live, cabinetName, waitText, tick, dead } = window.CQ;
   const HOLD_MS = 15000;
   const HERO_MAX = 4;
   const RECENT_MAX = 12;
+  const LINE_MIN_PX = 40;
   let calls = [];
   let queues = [];
   const firstSeen = new Map();
@@ -36,27 +38,33 @@
         el("span", { class: "unit" }, t("waiting")),
         el("span", { class: "eta" }, waitText(q.expected_wait_minutes)))));
     fit([...heroNode.querySelectorAll(".call")], heroNode);
-    fit([...recentNode.querySelectorAll(".line")], null);
+    // A recent line shrinks to one line down to LINE_MIN_PX, then wraps its cabinet under it.
+    for (const line of recentNode.querySelectorAll(".line")) {
+      if (!fit([line], null, LINE_MIN_PX)) { line.classList.add("wrap"); fit([line], null, 12, LINE_MIN_PX); }
+    }
     keepWhole(recentNode);
   }
 
-  // Shrink the lines' font (from the size the stylesheet gives) until each fits its width on one
-  // line and, with a box, all of them fit its height: "Процедурный 310" must not wrap the call.
-  function fit(nodes, box) {
-    if (!nodes.length) return;
-    for (const n of nodes) n.style.fontSize = "";
+  // Shrink the calls' font (from the size the stylesheet gives) only as far as needed: no word
+  // wider than its line and, with a box, all of them inside it. A long cabinet name wraps under
+  // the number first (screen.css), so a long name costs a line, not the size of every call.
+  function fit(nodes, box, floor, start) {
+    if (!nodes.length) return true;
+    for (const n of nodes) n.style.fontSize = start ? start + "px" : "";
     let size = parseFloat(getComputedStyle(nodes[0]).fontSize);
     const over = () => {
-      const wide = (n) => n.lastElementChild.getBoundingClientRect().right > n.getBoundingClientRect().right;
-      if (nodes.some(wide)) return true;
+      if (nodes.some((n) => n.scrollWidth > n.clientWidth + 1)) return true;
       if (!box) return false;
       const limit = box.getBoundingClientRect();
       return nodes.some((n) => { const r = n.getBoundingClientRect(); return r.top < limit.top || r.bottom > limit.bottom; });
     };
-    while (size > 12 && over()) {
-      size = Math.floor(size * 0.94);
+    while (over()) {
+      const smaller = Math.floor(size * 0.94);
+      if (smaller < (floor || 12)) return false;
+      size = smaller;
       for (const n of nodes) n.style.fontSize = size + "px";
     }
+    return true;
   }
 
   // Show as many recent calls as fit whole; a half-cut line is worse than none.
@@ -84,8 +92,13 @@
   let speaking = false;
   let audio = null;
 
+  // A voice in another language than the clinic's reads "Т-009" as a word: give it the letter and
+  // each digit apart ("Т 0 0 9"). The cabinet's name stays as the clinic wrote it.
+  const foreignVoice = t("lang").slice(0, 2) !== String(cfg.clinic.locale || "").slice(0, 2);
+  const spoken = (number) => (foreignVoice ? [...number.replace(/[-\s]/g, "")].join(" ") : number);
+
   function announce(c) {
-    const text = t(c.recall ? "announce_recall" : "announce", { number: c.number, cabinet: cabinetName(c.cabinet) });
+    const text = t(c.recall ? "announce_recall" : "announce", { number: spoken(c.number), cabinet: cabinetName(c.cabinet) });
     announced.push(text);
     pending.push(text);
     if (!speaking) next();
@@ -141,6 +154,12 @@
   });
 
   // -- live ---------------------------------------------------------------------------------------
+  // A link without its token can never connect: say that at once, not "the server does not answer".
+  if (!window.CQ.token) {
+    dead("refused", t("dead_no_token"));
+    tick("clock");
+    return;
+  }
   live({
     credential: "token=" + encodeURIComponent(window.CQ.token),
     offlineCover: true, // a wall screen must look dead when it is

@@ -1,10 +1,29 @@
-/* A patient's ticket status: people ahead, expected wait, and the call the moment it happens. */
+/* A patient's ticket status: people ahead, expected wait, and the call the moment it happens.
+ * The socket brings changes at once; while it is not online the page asks the HTTP API every
+ * POLL_MS instead (a call must reach the phone even with the push server down) and says so.
+ */
 (function () {
   "use strict";
   const { cfg, t, live, cabinetName, waitText } = window.CQ;
   const link = cfg.ticket; // the status link: the patient's credential, not the ticket's id
+  const POLL_MS = 5000;
+  const SLOW_AFTER_MS = 3000; // a socket still connecting is not yet "slow"
   let ticket = null;
   let refreshTimer = null;
+  let lastPoll = 0;
+
+  // A call, or a recall, that this page has not shown yet: the phone buzzes, whichever way it came.
+  function isNewCall(before, after) {
+    if (!before || after.state !== "called") return false;
+    return before.state !== "called" || (after.recalls || 0) > (before.recalls || 0);
+  }
+
+  function update(next) {
+    const before = ticket;
+    ticket = next;
+    render();
+    if (isNewCall(before, ticket) && navigator.vibrate) navigator.vibrate([300, 100, 300]);
+  }
 
   function render() {
     if (!ticket) return;
@@ -13,7 +32,7 @@
     document.title = t("status_title", { number: ticket.number });
     const states = {
       waiting: "status_waiting", called: "status_called", serving: "status_serving",
-      suspended: "status_suspended", completed: "status_done",
+      suspended: "status_suspended", completed: "status_done", no_show: "status_no_show",
     };
     const state = document.getElementById("state");
     const called = ticket.state === "called";
@@ -38,15 +57,17 @@
     document.getElementById("wait").textContent = wait;
     const box = document.getElementById("called");
     box.hidden = !called;
-    box.textContent = t("status_called", { cabinet: cabinetName(ticket.cabinet) });
+    const recalled = called && ticket.recalls > 0;
+    box.classList.toggle("recall", recalled);
+    box.textContent = t(recalled ? "status_recalled" : "status_called", { cabinet: cabinetName(ticket.cabinet) });
   }
 
   async function refresh() {
     try {
       const r = await fetch("/api/v1/clinics/" + encodeURIComponent(cfg.clinic.id) + "/ticket-status/" + encodeURIComponent(link));
       if (r.status === 404) { document.getElementById("state").textContent = t("status_not_found"); return false; }
-      if (r.ok) { ticket = await r.json(); render(); }
-    } catch (_) { /* offline: the socket's reconnect brings us back */ }
+      if (r.ok) update(await r.json());
+    } catch (_) { /* offline: the next poll, or the socket's reconnect, brings us back */ }
     return true;
   }
 
@@ -58,21 +79,33 @@
   // An unknown ticket (a mistyped or yesterday's link) gets its answer and no socket at all.
   refresh().then((found) => { if (found) follow(); });
 
-  function follow() { live({
-    credential: "link=" + encodeURIComponent(link),
-    onBoard(board, frame) {
-      if (frame.type === "snapshot") refresh();
-    },
-    onEvent(ev) {
-      if (!ticket) return;
-      const mine = ev.ticket && ev.ticket.id === ticket.id;
-      if (mine) {
-        ticket = Object.assign({}, ticket, { state: ev.ticket.state, cabinet: ev.ticket.cabinet || null });
-        render();
-        if ((ev.kind === "ticket_called" || ev.kind === "ticket_recalled") && navigator.vibrate) navigator.vibrate([300, 100, 300]);
+  function follow() {
+    const st = live({
+      credential: "link=" + encodeURIComponent(link),
+      onBoard(board, frame) {
+        if (frame.type === "snapshot") refresh();
+      },
+      onEvent(ev) {
+        if (!ticket) return;
+        const mine = ev.ticket && ev.ticket.id === ticket.id;
+        if (mine) {
+          update(Object.assign({}, ticket, {
+            state: ev.ticket.state, cabinet: ev.ticket.cabinet || null,
+            recalls: ev.ticket.recalls === undefined ? ticket.recalls : ev.ticket.recalls,
+          }));
+        }
+        if (mine || (ev.ticket && ev.ticket.service === ticket.service) || ev.doctor || ev.kind === "day_opened") refreshSoon();
+      },
+      onDenied() { document.getElementById("state").textContent = t("status_not_found"); },
+    });
+    const slow = document.getElementById("slow");
+    setInterval(() => {
+      const down = !st.online && !st.stopped;
+      slow.hidden = !down || Date.now() - st.downSince < SLOW_AFTER_MS;
+      if (down && Date.now() - lastPoll >= POLL_MS) {
+        lastPoll = Date.now();
+        refresh();
       }
-      if (mine || (ev.ticket && ev.ticket.service === ticket.service) || ev.doctor || ev.kind === "day_opened") refreshSoon();
-    },
-    onDenied() { document.getElementById("state").textContent = t("status_not_found"); },
-  }); }
+    }, 1000);
+  }
 })();
