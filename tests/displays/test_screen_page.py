@@ -15,7 +15,7 @@ import asyncpg
 import pytest
 
 from engine.auth import create_token, revoke_tokens
-from tests.displays.browsing import BROWSER, WAIT_MS, board, open_page
+from tests.displays.browsing import BROWSER, WAIT_MS, board, open_page, shot
 from tests.displays.support import PushServer
 from tests.support import ClinicClient, EngineServer, MakeClinic, clinic_config
 
@@ -158,6 +158,7 @@ async def test_a_screen_with_a_bad_token_is_dead_and_says_why(
     assert box is not None and (box["width"], box["height"]) == (1920, 1080)
     assert await _covered(screen, "#hero")
     await expect(screen.locator("#conn")).to_have_attribute("data-state", "denied")
+    await shot(screen, "screen-dead")
     assert screen.errors == []
     await screen.close()
 
