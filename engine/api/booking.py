@@ -37,7 +37,9 @@ class MoveBody(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class CheckInBody(msgspec.Struct, forbid_unknown_fields=True):
-    patient: str | None = None  # a kiosk must give the patient reference the booking was made with
+    # A kiosk must give the patient reference the booking was made with (compared without
+    # spaces, dashes or letter case: engine/model/matching.py).
+    patient: str | None = None
 
 
 class SlotView(msgspec.Struct):

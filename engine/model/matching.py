@@ -16,6 +16,9 @@ SKIPPED = frozenset(" \t\n\r\f\v\u00a0-\u2010\u2011\u2012\u2013\u2014\u2015\u221
 
 # The Russian ЙЦУКЕН layout onto the Latin keys under the same fingers.
 _LAYOUT = str.maketrans("ёйцукенгшщзхъфывапролджэячсмитьбю", "`qwertyuiop[]asdfghjkl;'zxcvbnm,.")
+# A code is "r" and digits, never "h": the Cyrillic "р" (on the "h" key) is the look-alike of
+# the "r" printed on the booking slip, typed by eye.
+_LAYOUT[ord("р")] = ord("r")
 
 
 def _lower(ch: str) -> str:
