@@ -215,11 +215,22 @@ class Move:
 class CheckIn:
     reservation: str
     link: str = ""  # the new ticket's status link, drawn at the edge
+    patient: str | None = None  # as typed at a kiosk: checked against the booking's reference
 
     def script(self, clinic: Clinic, now: int, hold_ms: int) -> tuple[str, Args]:
         start, end = day_bounds(now, clinic.timezone)
         prefixes = ",".join(f"{s.id}={s.prefix}" for s in clinic.services)
-        return "check_in", [self.reservation, start, end, prefixes, self.link]
+        checked = "0" if self.patient is None else "1"
+        args: Args = [
+            self.reservation,
+            start,
+            end,
+            prefixes,
+            self.link,
+            checked,
+            self.patient or "",
+        ]
+        return "check_in", args
 
     def pure(self, state: ClinicState, clinic: Clinic, now: int, day: str, hold_ms: int) -> Outcome:
         start, end = day_bounds(now, clinic.timezone)
@@ -233,6 +244,7 @@ class CheckIn:
             day_end=end,
             prefixes={s.id: s.prefix for s in clinic.services},
             link=self.link,
+            patient=self.patient,
         )
 
 

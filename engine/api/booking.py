@@ -14,8 +14,9 @@ from engine.api.http import JSON
 from engine.api.routes import live_view
 from engine.api.views import new_link, reservation_view, status_path
 from engine.clinic import Clinic
-from engine.errors import Conflict, NotFound, ValidationFailed
+from engine.errors import Conflict, EngineError, NotFound, ValidationFailed
 from engine.model.booking import Slot, booking_window, find_slot, slots_for
+from engine.model.matching import booking_code
 from engine.text import plain_text
 
 
@@ -36,7 +37,9 @@ class MoveBody(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class CheckInBody(msgspec.Struct, forbid_unknown_fields=True):
-    patient: str | None = None  # a kiosk must give the patient reference the booking was made with
+    # A kiosk must give the patient reference the booking was made with (compared without
+    # spaces, dashes or letter case: engine/model/matching.py).
+    patient: str | None = None
 
 
 class SlotView(msgspec.Struct):
@@ -159,20 +162,26 @@ def reservation_action(action: str) -> Handler:
         if action == "move":
             cmd = c.Move(rid, _slot(clinic, call.body.slot, engine.clock()), owner)
         elif action == "check-in":
+            patient = None
             if call.principal.role == "kiosk":
                 # Reservation ids are short and sequential: at a kiosk the patient also proves
-                # who they are, and a wrong pair reads as "not found" so ids cannot be probed.
-                found = await engine.store.reservation(call.clinic_id, rid)
-                patient = call.body.patient
-                if found is None or not patient or patient.strip() != found.patient:
-                    raise NotFound("no such booking for that patient", code="reservation_not_found")
-            cmd = c.CheckIn(rid, new_link())
+                # who they are, checked in the same script that checks in, and a wrong pair
+                # reads as "not found" so ids cannot be probed. Both are typed, so both are
+                # read loosely (engine/model/matching.py).
+                rid = booking_code(rid)
+                patient = call.body.patient or ""
+            cmd = c.CheckIn(rid, new_link(), patient)
         elif action == "confirm":
             cmd = c.Confirm(rid, owner)
         else:
             cmd = c.Cancel(reservation=rid, owner=owner)
         key, fp = call.idempotency()
-        result = await engine.execute(call.clinic_id, cmd, idem_key=key, fingerprint=fp)
+        try:
+            result = await engine.execute(call.clinic_id, cmd, idem_key=key, fingerprint=fp)
+        except EngineError as exc:
+            if exc.code == "already_checked_in":
+                raise await _checked_in_again(call, rid, exc) from exc
+            raise
         view = reservation_view(clinic, result["reservation"], engine.clock())
         if "ticket" in result:
             # Read at the kiosk: the patient's time, doctor and cabinet, and the wait to their
@@ -184,6 +193,22 @@ def reservation_action(action: str) -> Handler:
 
     act.__name__ = "reservation_" + action.replace("-", "_")
     return act
+
+
+async def _checked_in_again(call: Call, rid: str, refusal: EngineError) -> EngineError:
+    """The refusal of a second check-in, carrying the ticket the first one gave: a patient who
+    lost the paper learns the number again. Only who proved the booking gets this far (a kiosk's
+    wrong pair was refused as not found), and a checked-in booking's ticket never changes."""
+    found = await call.engine.store.reservation(call.clinic_id, rid)
+    if found is None or not found.ticket:
+        return refusal
+    try:
+        ticket, ahead = await call.engine.ticket(call.clinic_id, found.ticket)
+    except NotFound:
+        return refusal  # a ticket of an earlier day, gone at midnight
+    view = await live_view(call, ticket, ahead)
+    view.status_url = status_path(call.clinic_id, ticket)
+    return Conflict(refusal.message, code=refusal.code, ticket=msgspec.to_builtins(view))
 
 
 async def get_reservation(call: Call) -> Response:

@@ -38,3 +38,33 @@ end
 local function free_slot_of(r)
   if redis.call('HGET', P .. 'slots', r.slot) == r.id then redis.call('HDEL', P .. 'slots', r.slot) end
 end
+
+-- A patient reference as it is compared: engine/model/matching.py: patient_key, the same rule.
+-- Spaces (and the no-break space) and dashes are dropped; A-Z and Cyrillic capitals lowered.
+local KEY_SKIPPED = {
+  [' '] = true, ['\t'] = true, ['\n'] = true, ['\r'] = true, ['\f'] = true, ['\v'] = true,
+  ['\194\160'] = true, ['-'] = true, ['\226\128\144'] = true, ['\226\128\145'] = true,
+  ['\226\128\146'] = true, ['\226\128\147'] = true, ['\226\128\148'] = true,
+  ['\226\128\149'] = true, ['\226\136\146'] = true,
+}
+
+local function patient_key(text)
+  local out = {}
+  -- One UTF-8 character at a time: a lead byte and its continuation bytes.
+  for ch in string.gmatch(text, '[%z\1-\127\192-\255][\128-\191]*') do
+    if not KEY_SKIPPED[ch] then
+      local b1, b2 = string.byte(ch, 1, 2)
+      if #ch == 1 and b1 >= 65 and b1 <= 90 then
+        ch = string.char(b1 + 32)
+      elseif #ch == 2 then
+        local cp = (b1 - 192) * 64 + (b2 - 128)
+        local lower = nil
+        if cp >= 0x410 and cp <= 0x42F then lower = cp + 0x20
+        elseif cp >= 0x400 and cp <= 0x40F then lower = cp + 0x50 end
+        if lower then ch = string.char(192 + math.floor(lower / 64), 128 + lower % 64) end
+      end
+      out[#out + 1] = ch
+    end
+  end
+  return table.concat(out)
+end

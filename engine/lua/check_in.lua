@@ -2,10 +2,18 @@
 -- ARGV[8] reservation id   ARGV[9], ARGV[10] today's local start and end, ms
 -- ARGV[11] ticket prefixes as service=letter pairs, comma-separated
 -- ARGV[12] the new ticket's status link ('' none)
+-- ARGV[13] '1': check ARGV[14], the patient reference typed at a kiosk, against the booking's
 -- result: {ticket, reservation}
 return run(function()
   open_day()
   local r = own(ARGV[8], '')
+  if ARGV[13] == '1' then
+    local typed = patient_key(ARGV[14] or '')
+    -- A wrong pair reads as "not found", before any state is told (see booking.py: check_in).
+    if typed == '' or typed ~= patient_key(r.patient or '') then
+      fail('reservation_not_found', 'no reservation ' .. ARGV[8])
+    end
+  end
   local target = res_transition(r, 'check_in')
   if r.slot_time < tonumber(ARGV[9]) or r.slot_time >= tonumber(ARGV[10]) then
     fail('not_today', 'check-in is open on the day of the appointment only')

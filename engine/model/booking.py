@@ -17,6 +17,7 @@ from engine.clinic import Clinic
 from engine.model import events as ev
 from engine.model.entities import Reservation, Ticket
 from engine.model.errors import DecisionError
+from engine.model.matching import patient_key
 from engine.model.queue import Outcome, open_day
 from engine.model.reservations import Action, State, next_state
 from engine.model.state import ClinicState
@@ -211,10 +212,18 @@ def check_in(
     day_end: int,
     prefixes: dict[str, str],
     link: str = "",
+    patient: str | None = None,
 ) -> Outcome:
-    """Turn a confirmed booking for today into a place in that doctor's queue."""
+    """Turn a confirmed booking for today into a place in that doctor's queue. With ``patient``
+    (a kiosk's), the booking's reference must match it (``matching.patient_key``) first."""
     open_day(state, out, now, day)
     reservation = _own(state, rid, "", now)
+    if patient is not None:
+        typed = patient_key(patient)
+        # A wrong pair reads as "not found", before any state is told: ids are sequential and
+        # must not be probed, and a stranger must not learn that a booking was checked in.
+        if not typed or typed != patient_key(reservation.patient):
+            raise DecisionError("reservation_not_found", f"no reservation {rid}")
     target = next_state(reservation.state, Action.CHECK_IN)
     if not day_start <= reservation.slot_time < day_end:
         raise DecisionError("not_today", "check-in is open on the day of the appointment only")

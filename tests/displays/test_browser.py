@@ -53,7 +53,9 @@ async def test_call_reaches_screen_and_status_page_and_survives_a_cut(
     await expect(screen.locator("#conn")).to_have_attribute("data-state", "online", timeout=WAIT_MS)
     await expect(panel.locator("#conn")).to_have_attribute("data-state", "online", timeout=WAIT_MS)
 
+    await expect(kiosk.locator("#conn")).to_have_attribute("data-state", "online", timeout=WAIT_MS)
     await kiosk.click("button[data-service=therapy]")
+    await kiosk.click("#confirm-take")  # nobody is on duty yet: the kiosk asks first
     number = "Т-001"
     await expect(kiosk.locator("#ticket-number")).to_have_text(number, timeout=WAIT_MS)
     await expect(kiosk.locator("#ticket-qr")).to_have_js_property("complete", True)

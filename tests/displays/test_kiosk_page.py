@@ -3,6 +3,7 @@ booked patient learns their time and cabinet, a call is said once, tiles line up
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import datetime
 from typing import Any
@@ -23,14 +24,30 @@ async def waiting(cc: ClinicClient, service: str = "therapy") -> int:
     return int(queues[service])
 
 
-async def kiosk_page(browser: Any, engine: EngineServer, push: PushServer, cc: ClinicClient) -> Any:
+async def kiosk_page(
+    browser: Any,
+    engine: EngineServer,
+    push: PushServer,
+    cc: ClinicClient,
+    *,
+    width: int = 1280,
+    height: int = 1024,
+) -> Any:
     from playwright.async_api import expect
 
     page = await open_page(
-        browser, engine, push, f"/kiosk/{cc.clinic}", cc.tokens["kiosk"], width=1280, height=1024
+        browser, engine, push, f"/kiosk/{cc.clinic}", cc.tokens["kiosk"], width=width, height=height
     )
     await expect(page.locator("#conn")).to_have_attribute("data-state", "online", timeout=WAIT_MS)
     return page
+
+
+async def staffed(cc: ClinicClient) -> None:
+    """Doctor d0 (therapy) on duty: a tap on "Терапевт" takes a ticket without asking."""
+    duty = await cc.http.put(
+        cc.api + "/doctors/d0/duty", json={"status": "on_duty"}, headers=cc.auth("head")
+    )
+    assert duty.status_code == 200, duty.text
 
 
 def ticket_posts(page: Any) -> list[Any]:
@@ -50,6 +67,7 @@ async def test_a_double_tap_gives_one_ticket(
     from playwright.async_api import expect
 
     cc = await clinics("kioskdouble")
+    await staffed(cc)
     page = await kiosk_page(browser, engine_server, push_server, cc)
     sent = ticket_posts(page)
     await page.dblclick("button[data-service=therapy]")
@@ -70,6 +88,7 @@ async def test_a_tap_again_after_a_lost_answer_gets_the_same_ticket(
     from playwright.async_api import expect
 
     cc = await clinics("kioskretry")
+    await staffed(cc)
     page = await kiosk_page(browser, engine_server, push_server, cc)
     keys: list[str] = []
 
@@ -216,3 +235,180 @@ async def test_a_booked_patient_sees_time_doctor_and_cabinet_at_the_kiosk_and_on
     assert kiosk.errors == []
     for page in (kiosk, phone):
         await page.close()
+
+
+async def book(cc: ClinicClient, patient: str, ahead: int = 30) -> tuple[str, dict[str, Any]]:
+    """A confirmed booking of today's first free slot ``ahead`` minutes away or more: (id, slot)."""
+    listed = await cc.http.get(f"{cc.api}/slots?free=true", headers=cc.auth("head"))
+    soon = time.time() + ahead * 60
+    slot = next(
+        s for s in listed.json()["slots"] if datetime.fromisoformat(s["start"]).timestamp() > soon
+    )
+    made = await cc.http.post(
+        f"{cc.api}/slots/{slot['id']}/reservation",
+        json={"patient": patient, "confirm": True},
+        headers=cc.auth("registrar"),
+    )
+    assert made.status_code == 201, made.text
+    return str(made.json()["id"]), slot
+
+
+async def test_the_keypad_alone_checks_a_booking_in(
+    clinics: MakeClinic, engine_server: EngineServer, push_server: PushServer, browser: Any
+) -> None:
+    """On a touch screen with no keyboard: the code and the policy number are tapped on the
+    page's own keypad (a slip erased on the way), and the booking checks in."""
+    from playwright.async_api import expect
+
+    cc = await clinics("kioskkeypad", timezone=midday_zone())
+    rid, _ = await book(cc, "7700 123456")
+    context = await browser.new_context(viewport={"width": 1280, "height": 1024}, has_touch=True)
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    await page.goto(
+        f"{engine_server.url}/kiosk/{cc.clinic}?push={push_server.ws}&token={cc.tokens['kiosk']}"
+    )
+    await page.locator("#booking-open").tap()
+    for field in ("#booking-code", "#booking-patient"):
+        # No system keyboard pops up over the form: the keypad is the keyboard.
+        await expect(page.locator(field)).to_have_attribute("inputmode", "none")
+
+    async def keys(text: str) -> None:
+        for key in text:
+            await page.locator(f'#keypad .key[data-key="{key}"]').tap()
+
+    await keys(rid.upper() + "9")
+    await page.locator("#keypad .key[data-erase]").tap()
+    await expect(page.locator("#booking-code")).to_have_value(rid.upper())
+    await page.locator("#booking-patient").tap()
+    await keys("7700123456")
+    await expect(page.locator("#booking-patient")).to_have_value("7700123456")
+    await page.locator("#booking-form button[type=submit]").tap()
+    await expect(page.locator("#ticket-number")).to_have_text("Т-001", timeout=WAIT_MS)
+    await expect(page.locator("#message")).to_have_text("Вы отмечены. Ожидайте вызова.")
+    assert errors == []
+    await context.close()
+
+
+async def test_a_sloppy_code_and_policy_number_match(
+    clinics: MakeClinic, engine_server: EngineServer, push_server: PushServer, browser: Any
+) -> None:
+    """Booked with "7700 123456": the code typed on a Russian layout ("к1" for "r1") and the
+    number with dashes and no spaces check in; a wrong number is "not found"."""
+    from playwright.async_api import expect
+
+    cc = await clinics("kiosksloppy", timezone=midday_zone())
+    rid, _ = await book(cc, "7700 123456")
+    page = await kiosk_page(browser, engine_server, push_server, cc)
+    await page.click("#booking-open")
+    await page.keyboard.type("К" + rid[1:])
+    await page.click("#booking-patient")
+    await page.keyboard.type("7700-123457")
+    await page.click("#booking-form button[type=submit]")
+    await expect(page.locator("#message")).to_contain_text("Запись не найдена", timeout=WAIT_MS)
+    await page.fill("#booking-patient", "77-00-12-34-56")
+    await page.click("#booking-form button[type=submit]")
+    await expect(page.locator("#ticket-number")).to_have_text("Т-001", timeout=WAIT_MS)
+    assert page.errors == []
+    await page.close()
+
+
+async def test_an_unstaffed_service_asks_first(
+    clinics: MakeClinic, engine_server: EngineServer, push_server: PushServer, browser: Any
+) -> None:
+    """Nobody on duty for therapy: its tile says so with today's scheduled hours, a tap asks
+    "take a ticket anyway?" and sends nothing; "Назад" issues nothing, "Взять талон" does."""
+    from playwright.async_api import expect
+
+    cc = await clinics("kioskunstaffed", timezone=midday_zone())
+    page = await kiosk_page(browser, engine_server, push_server, cc)
+    sent = ticket_posts(page)
+    tile = page.locator("button[data-service=therapy]")
+    await expect(tile.locator(".eta")).to_have_text("Сейчас никто не принимает", timeout=WAIT_MS)
+    await expect(tile.locator(".hours")).to_contain_text("по расписанию сегодня", timeout=WAIT_MS)
+    await tile.click()
+    confirm = page.locator("#confirm")
+    await expect(confirm).to_be_visible()
+    await expect(confirm).to_contain_text("Сейчас никто не принимает — всё равно взять талон?")
+    await expect(confirm).to_contain_text("Терапевт")
+    await page.click("#confirm button.back")
+    await expect(page.locator("#choose")).to_be_visible()
+    await tile.click()
+    await page.click("#confirm-take")
+    await expect(page.locator("#ticket-number")).to_have_text("Т-001", timeout=WAIT_MS)
+    await expect(page.locator("#ticket-wait")).to_contain_text("Сейчас никто не принимает")
+    assert len(sent) == 1 and await waiting(cc) == 1
+
+    # A doctor comes on duty: the tile reads as usual and a tap takes a ticket at once.
+    await page.click("#ticket button.back")
+    await staffed(cc)
+    await expect(tile.locator(".eta")).not_to_have_text(
+        "Сейчас никто не принимает", timeout=WAIT_MS
+    )
+    await expect(tile.locator(".hours")).to_be_empty()
+    await tile.click()
+    await expect(page.locator("#ticket-number")).to_have_text("Т-002", timeout=WAIT_MS)
+    assert page.errors == []
+    await page.close()
+
+
+async def test_a_repeated_check_in_shows_the_same_ticket(
+    clinics: MakeClinic, engine_server: EngineServer, push_server: PushServer, browser: Any
+) -> None:
+    """Checked in, paper lost, checked in again: the same number, QR and appointment, with
+    "already checked in"; a long wait to the slot reads in hours, not as hundreds of minutes."""
+    from playwright.async_api import expect
+
+    cc = await clinics("kioskagain", timezone=midday_zone())
+    rid, slot = await book(cc, "7700 123456", ahead=125)  # the test clinic books all day
+    page = await kiosk_page(browser, engine_server, push_server, cc)
+    shown: list[tuple[str, str | None, str]] = []
+    for said in ("Вы отмечены. Ожидайте вызова.", "Вы уже отметились. Вот ваш талон."):
+        await page.click("#booking-open")
+        await page.fill("#booking-code", rid)
+        await page.fill("#booking-patient", "7700 123456")
+        await page.click("#booking-form button[type=submit]")
+        await expect(page.locator("#message")).to_have_text(said, timeout=WAIT_MS)
+        await expect(page.locator("#ticket")).to_be_visible()
+        await expect(page.locator("#ticket-number")).to_have_text("Т-001")
+        await expect(page.locator("#ticket-time")).to_have_text("Приём в " + slot["start"][11:16])
+        shown.append(
+            (
+                await page.locator("#ticket-number").inner_text(),
+                await page.locator("#ticket-qr").get_attribute("data-link"),
+                await page.locator("#message").inner_text(),
+            )
+        )
+        if len(shown) == 1:
+            await page.click("#ticket button.back")
+    assert shown[0][:2] == shown[1][:2] and shown[0][1]
+    await expect(page.locator("#ticket-wait")).to_have_text(
+        re.compile(r"^До приёма: \d+ ч \d+ мин$")
+    )
+    assert page.errors == []
+    await page.close()
+
+
+async def test_the_portrait_kiosk_fills_the_screen(
+    clinics: MakeClinic, engine_server: EngineServer, push_server: PushServer, browser: Any
+) -> None:
+    """At 1080x1920 the tiles reach down to the bottom of the screen, without scrolling."""
+    cc = await clinics("kioskportrait")
+    page = await kiosk_page(browser, engine_server, push_server, cc, width=1080, height=1920)
+    box = await page.evaluate(
+        """() => {
+          const tiles = [...document.querySelectorAll("button.service")];
+          const rects = tiles.map((t) => t.getBoundingClientRect());
+          return {
+            bottom: Math.max(...rects.map((r) => r.bottom)),
+            height: Math.min(...rects.map((r) => r.height)),
+            scroll: document.documentElement.scrollHeight,
+          };
+        }"""
+    )
+    assert box["bottom"] > 0.9 * 1920, box
+    assert box["height"] > 250, box
+    assert box["scroll"] <= 1920, box
+    assert page.errors == []
+    await page.close()
