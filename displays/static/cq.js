@@ -99,13 +99,14 @@
 
   /* Cover the page with the full-size "no connection" state, or lift it (reason null).
    * reason: "refused" (the token was refused: nothing will change until the link is fixed) or
-   * "unreachable" (the push server does not answer: the page keeps trying). */
+   * "unreachable" (the push server does not answer: the page keeps trying). title: said instead
+   * of "No connection" when the connection is fine and the link is not (another doctor's). */
   function isDead() {
     const node = document.getElementById("cq-dead");
     return !!node && !node.hidden;
   }
 
-  function dead(reason, detail) {
+  function dead(reason, detail, title) {
     let node = document.getElementById("cq-dead");
     if (!reason) {
       if (node && !node.hidden) {
@@ -116,7 +117,7 @@
     }
     if (!node) {
       node = el("div", { id: "cq-dead", class: "cq-dead", role: "alert" },
-        el("div", { class: "cq-dead-title" }, "✕ " + t("dead_title")),
+        el("div", { class: "cq-dead-title" }),
         el("div", { class: "cq-dead-reason" }),
         el("div", { class: "cq-dead-hint" }),
         el("div", { class: "cq-dead-since" }));
@@ -126,6 +127,7 @@
       node.querySelector(".cq-dead-since").textContent = t("dead_since", { time: clock(new Date()) });
     }
     node.dataset.reason = reason;
+    node.querySelector(".cq-dead-title").textContent = "✕ " + (title || t("dead_title"));
     node.querySelector(".cq-dead-reason").textContent = detail;
     node.querySelector(".cq-dead-hint").textContent = t(reason === "refused" ? "dead_hint_refused" : "dead_hint_unreachable");
     node.hidden = false;

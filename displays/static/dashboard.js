@@ -263,6 +263,7 @@
 
   live({
     credential: "token=" + encodeURIComponent(token),
+    offlineCover: true, // empty tables under a small badge read as a quiet morning
     onBoard(b) { board = b; render(); },
     onEvent(ev) { if (ev.doctor) patch(ev.doctor, false); },
   });

@@ -1,7 +1,7 @@
 /* Doctor's panel: call next, recall, start, suspend/resume, complete, no-show, transfer; duty. */
 (function () {
   "use strict";
-  const { cfg, t, api, live, el, waitText, serviceName, say, token } = window.CQ;
+  const { cfg, t, api, live, el, waitText, serviceName, say, token, dead } = window.CQ;
   const me = cfg.doctor;
   let doctor = null; // this doctor's row of the board
   let current = null; // {id, number, state}
@@ -14,22 +14,28 @@
     const badge = document.getElementById("doc-state");
     badge.textContent = t("status_" + doctor.status) + (doctor.status === "on_duty" ? " · " + t(status) : "") + " · " + window.CQ.cabinetName(doctor.cabinet);
     badge.dataset.status = doctor.status;
-    document.getElementById("current").textContent = current ? current.number : t("panel_none");
-    document.getElementById("current").dataset.ticket = current ? current.id : "";
+    const number = document.getElementById("current");
+    number.textContent = current ? current.number : t("panel_none");
+    number.dataset.ticket = current ? current.id : "";
+    number.toggleAttribute("data-none", !current);
     document.getElementById("current-state").textContent = current ? t("state_" + current.state) : "";
     const state = current ? current.state : null;
+    // The engine refuses a call or a resume while a patient is in hand (called or serving).
     const enable = {
-      "call-next": doctor.status === "on_duty" && (!current || state === "called"),
+      "call-next": doctor.status === "on_duty" && !current,
       recall: state === "called", start: state === "called", suspend: state === "serving",
       complete: state === "serving", "no-show": state === "called", transfer: !!current,
+      "on-duty": doctor.status !== "on_duty", break: doctor.status === "on_duty", off: doctor.status !== "off",
     };
     for (const id in enable) document.getElementById(id).disabled = !enable[id];
-    document.getElementById("on-duty").disabled = doctor.status === "on_duty";
-    document.getElementById("break").disabled = doctor.status !== "on_duty";
-    document.getElementById("off").disabled = doctor.status === "off";
+    // The one step that makes sense now stands out: start a called patient, complete one in
+    // service, call the next when free, and come on duty first when not.
+    const primary = state === "called" ? "start" : state === "serving" ? "complete"
+      : doctor.status === "on_duty" ? "call-next" : "on-duty";
+    for (const id in enable) document.getElementById(id).classList.toggle("primary", id === primary);
     document.getElementById("suspended").replaceChildren(...suspended.map((s, i) =>
       el("li", { "data-ticket": s.id }, el("span", { class: "number" }, s.number), " ",
-        el("button", { onclick: () => act("resume", s.id), disabled: !!current && current.state === "serving" },
+        el("button", { onclick: () => act("resume", s.id), disabled: !!current },
           t("panel_resume") + " ", el("kbd", {}, String(i + 1))))));
     const mine = queues.filter((q) => doctor.services.includes(q.service));
     document.getElementById("queue").replaceChildren(...mine.map((q) =>
@@ -37,51 +43,53 @@
         el("b", { class: "waiting" }, String(q.waiting)), " · " + waitText(q.expected_wait_minutes))));
   }
 
-  async function run(what, call) {
+  // The answer to an action may land after newer news: the push event, or the answer to a key
+  // pressed since (P then N in quick succession). Only the newest action's answer is applied
+  // and said; the feed's events, in order, bring the rest. A refusal is always said.
+  let newest = 0;
+
+  async function run(what, call, apply) {
+    const mine = ++newest;
+    let out;
     try {
-      const out = await call();
-      say(t("done_ok") + ": " + what, false);
-      return out;
+      out = await call();
     } catch (e) {
       say(e.message, true);
-      return null;
+      return;
     }
-  }
-
-  async function callNext() {
-    const out = await run(t("panel_call_next"), () => api("POST", "/cabinets/" + encodeURIComponent(doctor.cabinet) + "/call-next", {}));
-    if (out && out.ticket) {
-      current = { id: out.ticket.id, number: out.ticket.number, state: out.ticket.state };
-      render();
-    } else if (out) {
-      say(t("panel_empty_queue"), false);
-    }
-  }
-
-  async function act(action, ticketId) {
-    const id = ticketId || (current && current.id);
-    if (!id) return;
-    const body = action === "transfer" ? { service: document.getElementById("transfer-to").value } : {};
-    const out = await run(t("panel_" + action.replace("-", "_")), () => api("POST", "/tickets/" + encodeURIComponent(id) + "/" + action, body));
-    if (!out) return;
-    if (action === "resume") {
-      suspended = suspended.filter((s) => s.id !== id);
-      current = { id: out.id, number: out.number, state: out.state };
-    } else if (action === "suspend") {
-      // The push event may have landed first; keep one entry per ticket.
-      suspended = [...suspended.filter((s) => s.id !== out.id), { id: out.id, number: out.number }];
-      current = null;
-    } else if (["called", "serving"].includes(out.state)) {
-      current = { id: out.id, number: out.number, state: out.state };
-    } else {
-      current = null;
-    }
+    if (mine !== newest) return;
+    say((apply && apply(out)) || t("done_ok") + ": " + what, false);
     render();
   }
 
-  async function duty(status) {
-    const out = await run(t("duty"), () => api("PUT", "/doctors/" + encodeURIComponent(me) + "/duty", { status }));
-    if (out) { doctor = Object.assign({}, doctor, { status: out.status, cabinet: out.cabinet || doctor.cabinet }); render(); }
+  function callNext() {
+    if (!doctor) return; // no board yet: nothing to call to
+    run(t("panel_call_next"), () => api("POST", "/cabinets/" + encodeURIComponent(doctor.cabinet) + "/call-next", {}), (out) => {
+      if (!out.ticket) return t("panel_empty_queue");
+      current = { id: out.ticket.id, number: out.ticket.number, state: out.ticket.state };
+      return null;
+    });
+  }
+
+  function act(action, ticketId) {
+    const id = ticketId || (current && current.id);
+    if (!id) return;
+    const body = action === "transfer" ? { service: document.getElementById("transfer-to").value } : {};
+    run(t("panel_" + action.replace("-", "_")), () => api("POST", "/tickets/" + encodeURIComponent(id) + "/" + action, body), (out) => {
+      // The push event may have landed first; keep one entry per ticket.
+      suspended = suspended.filter((s) => s.id !== out.id);
+      if (out.state === "suspended") suspended.push({ id: out.id, number: out.number });
+      current = ["called", "serving"].includes(out.state) ? { id: out.id, number: out.number, state: out.state } : null;
+      return null;
+    });
+  }
+
+  function duty(status) {
+    if (!doctor) return;
+    run(t("duty"), () => api("PUT", "/doctors/" + encodeURIComponent(me) + "/duty", { status }), (out) => {
+      doctor = Object.assign({}, doctor, { status: out.status, cabinet: out.cabinet || doctor.cabinet });
+      return null;
+    });
   }
 
   document.getElementById("call-next").addEventListener("click", callNext);
@@ -91,13 +99,45 @@
     if (e.ctrlKey || e.altKey || e.metaKey || ["INPUT", "SELECT", "TEXTAREA"].includes(e.target.tagName)) return;
     if (window.CQ.isDead()) return; // under the "no connection" cover, as its buttons are
     const k = e.key.toLowerCase();
-    if (/^[1-9]$/.test(k)) { const s = suspended[Number(k) - 1]; if (s) act("resume", s.id); return; }
+    if (/^[1-9]$/.test(k)) {
+      const resume = document.querySelectorAll("#suspended button")[Number(k) - 1];
+      if (resume && !resume.disabled) resume.click();
+      return;
+    }
     const button = document.querySelector('button[data-key="' + k + '"]');
     if (button && !button.disabled) { e.preventDefault(); button.click(); }
   });
 
-  live({
+  function doctorName(id) {
+    const found = ((cfg.clinic && cfg.clinic.doctors) || []).find((d) => d.id === id);
+    return found ? found.name : id;
+  }
+
+  // Whose link is this? A doctor's token works its own panel only (a head's any): say so at
+  // once, over everything, rather than at the first refused click. Only a refusal stops the
+  // page; an engine that does not answer leaves the live feed to show what it can.
+  async function mayWork() {
+    let who;
+    try {
+      who = await api("GET", "/whoami");
+    } catch (e) {
+      if (e.status === 403) dead("refused", t("dead_forbidden"));
+      return e.status !== 401 && e.status !== 403; // a 401 has covered the page already
+    }
+    if (who.role === "doctor" && who.doctor && who.doctor !== me) {
+      dead("refused", t("panel_other_doctor", { name: doctorName(who.doctor) }), t("panel_wrong_link"));
+      return false;
+    }
+    if (!["doctor", "head", "admin"].includes(who.role)) {
+      dead("refused", t("panel_wrong_role"), t("panel_wrong_link"));
+      return false;
+    }
+    return true;
+  }
+
+  mayWork().then((ok) => ok && live({
     credential: "token=" + encodeURIComponent(token),
+    offlineCover: true, // a panel without the live state must not look like a working one
     onBoard(board) {
       doctor = board.doctors.find((d) => d.id === me) || null;
       queues = board.queues;
@@ -120,5 +160,5 @@
       }
       render();
     },
-  });
+  }));
 })();

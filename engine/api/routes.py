@@ -49,6 +49,15 @@ class CallNextAnswer(msgspec.Struct):
     ticket: TicketView | None
 
 
+class Whoami(msgspec.Struct):
+    """A token's principal, never its secret: its role, and the clinic and the doctor it is
+    bound to (null: not bound)."""
+
+    role: str
+    clinic: str | None
+    doctor: str | None
+
+
 async def take_ticket(call: Call) -> Response:
     clinic, body = await call.clinic(), call.body
     if clinic.service(body.service) is None:
@@ -201,6 +210,14 @@ def default_duty(clinic: Clinic, doctor: str) -> DoctorDuty:
 
 async def get_board(call: Call) -> Response:
     return JSON(await call.engine.board(call.clinic_id))
+
+
+async def whoami(call: Call) -> Response:
+    # A page learns at once whose link it was opened with (the doctor's panel opened with
+    # another doctor's token), instead of at the first refused click.
+    await call.clinic()  # an unknown clinic is 404, as on every clinic's path
+    who = call.principal
+    return JSON(Whoami(who.role, who.clinic, who.doctor))
 
 
 async def get_clinic(call: Call) -> Response:
