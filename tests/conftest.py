@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -21,6 +22,7 @@ from engine.embedded import EmbeddedPostgres, EmbeddedRedis
 from engine.runtime import close_engine, open_engine
 from engine.service import Engine
 from engine.settings import Settings
+from tests.displays.browsing import CHROMIUM
 from tests.support import (
     CLUSTER,
     ENVIRONMENT,
@@ -137,3 +139,28 @@ async def engine(redis_url: str, database_url: str) -> AsyncIterator[tuple[Engin
         yield engine, clock
     finally:
         await close_engine(engine)
+
+
+# One headless Chromium (Debian's) for every browser test: the pages' and the kiosk printer's.
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Any]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--autoplay-policy=no-user-gesture-required",
+            ],
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()

@@ -1,14 +1,11 @@
-"""Fixtures for the screens: a two-process push server over the suite's Redis and PostgreSQL, and
-one headless Chromium for every page's browser tests."""
+"""Fixtures for the screens: a two-process push server over the suite's Redis and PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 
-from tests.displays.browsing import CHROMIUM
 from tests.displays.support import PushServer
 
 
@@ -24,25 +21,11 @@ def push_server(redis_url: str, database_url: str) -> Iterator[PushServer]:
         server.stop()
 
 
-@pytest.fixture(scope="session")
-async def browser() -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--autoplay-policy=no-user-gesture-required",
-            ],
-        )
-        try:
-            yield browser
-        finally:
-            await browser.close()
+@pytest.fixture(scope="module")
+def own_push(redis_url: str, database_url: str) -> Iterator[PushServer]:
+    """A one-process push server this module may kill and restart on the same port."""
+    server = PushServer(redis_url, database_url, processes=1).start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -60,6 +61,13 @@ class PushServer:
     def stop(self) -> None:
         if self.child:
             self.child.stop()
+
+    def kill(self) -> None:
+        """Cut every socket at once, as a crash would (SIGKILL); ``start()`` brings it back on
+        the same port."""
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGKILL)
+        self.process.wait()
 
 
 class Screen:

@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import signal
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.displays.browsing import BROWSER, WAIT_MS, board, open_page, shot
 from tests.displays.support import PushServer
 from tests.support import EngineServer, MakeClinic
 
 pytestmark = BROWSER
-
-
-@pytest.fixture(scope="module")
-def own_push(redis_url: str, database_url: str) -> Iterator[PushServer]:
-    """A one-process push server this module may kill and restart on the same port."""
-    server = PushServer(redis_url, database_url, processes=1).start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 async def test_call_reaches_screen_and_status_page_and_survives_a_cut(
@@ -109,9 +95,7 @@ async def test_call_reaches_screen_and_status_page_and_survives_a_cut(
     await shot(status, "status")
 
     # Cut every socket from the server side; change the queue while the screens are away.
-    assert own_push.process is not None
-    os.kill(own_push.process.pid, signal.SIGKILL)
-    own_push.process.wait()
+    own_push.kill()
     await expect(screen.locator("#conn")).to_have_attribute(
         "data-state", "reconnecting", timeout=WAIT_MS
     )

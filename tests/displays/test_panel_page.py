@@ -3,10 +3,8 @@ another doctor's token, whole on a 1366x768 laptop, and its primary button follo
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -26,22 +24,6 @@ def in_browser(test: Callable[..., Any]) -> Callable[..., Any]:
     for mark in BROWSER:
         test = mark(test)
     return test
-
-
-@pytest.fixture(scope="module")
-def own_push(redis_url: str, database_url: str) -> Iterator[PushServer]:
-    """A one-process push server this module may kill and restart on the same port."""
-    server = PushServer(redis_url, database_url, processes=1).start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-def _kill(push: PushServer) -> None:
-    assert push.process is not None
-    os.kill(push.process.pid, signal.SIGKILL)
-    push.process.wait()
 
 
 async def _issue(cc: ClinicClient, count: int) -> None:
@@ -134,7 +116,7 @@ async def test_without_its_push_server_the_panel_is_covered_and_keys_do_nothing(
     from playwright.async_api import expect
 
     cc = await clinics("panelpushdown")
-    _kill(own_push)
+    own_push.kill()
     try:
         panel = await open_page(
             browser, engine_server, own_push, f"/panel/{cc.clinic}/d0", cc.tokens["doctor"],

@@ -4,15 +4,11 @@ from 5 m, the clock is the clinic's, a foreign voice spells the ticket number.""
 
 from __future__ import annotations
 
-import os
-import signal
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
-import pytest
 
 from engine.auth import create_token, revoke_tokens
 from tests.displays.browsing import BROWSER, WAIT_MS, board, open_page, shot
@@ -25,22 +21,6 @@ pytestmark = BROWSER
 # machine a restarted one may miss the first few: allow several rounds for the way back.
 BACK_MS = 60_000
 DEAD = "#cq-dead"
-
-
-@pytest.fixture(scope="module")
-def own_push(redis_url: str, database_url: str) -> Iterator[PushServer]:
-    """A one-process push server this module may kill and restart on the same port."""
-    server = PushServer(redis_url, database_url, processes=1).start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-def _kill(push: PushServer) -> None:
-    assert push.process is not None
-    os.kill(push.process.pid, signal.SIGKILL)
-    push.process.wait()
 
 
 async def _on_duty(cc: ClinicClient, *doctors: str) -> None:
@@ -220,7 +200,7 @@ async def test_a_screen_without_its_push_server_goes_dead_and_comes_back(
     await _on_duty(cc, "d0")
     await _issue(cc)
     number = (await _call(cc, "c0"))["number"]
-    _kill(own_push)
+    own_push.kill()
     try:
         screen = await open_page(
             browser, engine_server, own_push, f"/screen/{cc.clinic}", cc.tokens["display"]
@@ -228,7 +208,7 @@ async def test_a_screen_without_its_push_server_goes_dead_and_comes_back(
         dead = screen.locator(DEAD)
         for cut in (False, True):
             if cut:
-                _kill(own_push)
+                own_push.kill()
             await expect(dead).to_be_visible(timeout=WAIT_MS)
             await expect(dead).to_have_attribute("data-reason", "unreachable")
             await expect(dead).to_contain_text("не отвечает")

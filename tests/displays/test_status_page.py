@@ -3,12 +3,7 @@ server down (it polls the HTTP API), a recall is said to be one, a no-show says 
 
 from __future__ import annotations
 
-import os
-import signal
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from tests.displays.browsing import BROWSER, WAIT_MS
 from tests.displays.support import PushServer
@@ -21,16 +16,6 @@ PHONE = {"width": 390, "height": 844}
 BUZZER = """Object.defineProperty(navigator, "vibrate", {
     value: (pattern) => { (window.BUZZED = window.BUZZED || []).push(pattern); return true; },
 });"""
-
-
-@pytest.fixture(scope="module")
-def own_push(redis_url: str, database_url: str) -> Iterator[PushServer]:
-    """A one-process push server this module may kill and restart on the same port."""
-    server = PushServer(redis_url, database_url, processes=1).start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 async def _ticket(cc: ClinicClient) -> dict[str, Any]:
@@ -71,9 +56,7 @@ async def test_with_the_push_server_down_the_call_still_reaches_the_phone(
 
     cc = await clinics("statuspoll")
     ticket = await _ticket(cc)
-    assert own_push.process is not None
-    os.kill(own_push.process.pid, signal.SIGKILL)
-    own_push.process.wait()
+    own_push.kill()
     try:
         phone = await _phone(browser, engine_server, own_push, ticket["status_url"])
         await expect(phone.locator("#number")).to_have_text(ticket["number"], timeout=WAIT_MS)

@@ -3,40 +3,20 @@ paper again only by asking: the first job is reprinted, never a second ticket.""
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-import pytest
 from fake_printer import FakePrinter
 
+from tests.displays.browsing import BROWSER
 from tests.support import EngineServer, MakeClinic, midday_zone
 
-CHROMIUM = "/usr/bin/chromium"
 WAIT_MS = 10_000
 POLICY = "7700 123456"
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no Chromium at {CHROMIUM}"),
-]
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--no-first-run"]
-        )
-        try:
-            yield browser
-        finally:
-            await browser.close()
+pytestmark = BROWSER
 
 
 async def test_a_repeated_check_in_prints_again_only_when_asked(
