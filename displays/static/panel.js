@@ -10,7 +10,8 @@
 
   function render() {
     if (!doctor) return;
-    const status = doctor.status === "on_duty" ? (current ? "status_serving_doc" : "status_idle") : "status_" + doctor.status;
+    const status = doctor.status !== "on_duty" ? "status_" + doctor.status
+      : !current ? "status_idle" : current.state === "called" ? "status_calling_doc" : "status_serving_doc";
     const badge = document.getElementById("doc-state");
     badge.textContent = t("status_" + doctor.status) + (doctor.status === "on_duty" ? " · " + t(status) : "") + " · " + window.CQ.cabinetName(doctor.cabinet);
     badge.dataset.status = doctor.status;
@@ -33,6 +34,10 @@
     const primary = state === "called" ? "start" : state === "serving" ? "complete"
       : doctor.status === "on_duty" ? "call-next" : "on-duty";
     for (const id in enable) document.getElementById(id).classList.toggle("primary", id === primary);
+    const noShow = document.getElementById("no-show");
+    const armed = noShowArmed && current && noShowArmed.id === current.id;
+    noShow.classList.toggle("armed", !!armed);
+    noShow.firstChild.textContent = t(armed ? "panel_no_show_confirm" : "panel_no_show") + " ";
     document.getElementById("suspended").replaceChildren(...suspended.map((s, i) =>
       el("li", { "data-ticket": s.id }, el("span", { class: "number" }, s.number), " ",
         el("button", { onclick: () => act("resume", s.id), disabled: !!current },
@@ -47,6 +52,30 @@
   // pressed since (P then N in quick succession). Only the newest action's answer is applied
   // and said; the feed's events, in order, bring the rest. A refusal is always said.
   let newest = 0;
+
+  // A no-show costs the patient their place, and the patient may still be on the way down the
+  // corridor: it takes a second press (click or X) within NO_SHOW_ARM_MS of the first.
+  const NO_SHOW_ARM_MS = 5000;
+  let noShowArmed = null; // {id, timer}
+
+  function armNoShow(id, number) {
+    clearTimeout(noShowArmed && noShowArmed.timer);
+    noShowArmed = { id, timer: setTimeout(() => { noShowArmed = null; render(); }, NO_SHOW_ARM_MS) };
+    say(t("panel_no_show_armed", { number, seconds: NO_SHOW_ARM_MS / 1000 }), false);
+    render();
+  }
+
+  function disarmNoShow() {
+    if (!noShowArmed) return;
+    clearTimeout(noShowArmed.timer);
+    noShowArmed = null;
+  }
+
+  // What an answer did, said as its result ("Т-038: отложен"), not as the button pressed.
+  function result(ticket) {
+    const key = "state_" + ticket.state;
+    return t(key) === key ? null : t("panel_result", { number: ticket.number, state: t(key) });
+  }
 
   async function run(what, call, apply) {
     const mine = ++newest;
@@ -67,20 +96,25 @@
     run(t("panel_call_next"), () => api("POST", "/cabinets/" + encodeURIComponent(doctor.cabinet) + "/call-next", {}), (out) => {
       if (!out.ticket) return t("panel_empty_queue");
       current = { id: out.ticket.id, number: out.ticket.number, state: out.ticket.state };
-      return null;
+      return result(out.ticket);
     });
   }
 
   function act(action, ticketId) {
     const id = ticketId || (current && current.id);
     if (!id) return;
+    if (action === "no-show" && !(noShowArmed && noShowArmed.id === id)) {
+      armNoShow(id, current ? current.number : "");
+      return;
+    }
+    disarmNoShow();
     const body = action === "transfer" ? { service: document.getElementById("transfer-to").value } : {};
     run(t("panel_" + action.replace("-", "_")), () => api("POST", "/tickets/" + encodeURIComponent(id) + "/" + action, body), (out) => {
       // The push event may have landed first; keep one entry per ticket.
       suspended = suspended.filter((s) => s.id !== out.id);
       if (out.state === "suspended") suspended.push({ id: out.id, number: out.number });
       current = ["called", "serving"].includes(out.state) ? { id: out.id, number: out.number, state: out.state } : null;
-      return null;
+      return result(out);
     });
   }
 

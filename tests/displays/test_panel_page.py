@@ -274,3 +274,51 @@ async def test_the_primary_button_follows_the_patient_and_resume_waits(
     await expect(resume).to_be_enabled()
     assert panel.errors == []
     await panel.close()
+
+
+@in_browser
+async def test_a_no_show_takes_a_second_press_and_answers_say_what_happened(
+    clinics: MakeClinic, engine_server: EngineServer, own_push: PushServer, browser: Any
+) -> None:
+    """N then X a second later does not cost the patient their place: X asks again, and only a
+    second X marks the no-show. The header says a patient is called, not seen; each answer says
+    its result ("Т-001: вызван"), not the button's name."""
+    from playwright.async_api import expect
+
+    cc = await clinics("noshow")
+    await _issue(cc, 2)
+    panel = await open_page(
+        browser, engine_server, own_push, f"/panel/{cc.clinic}/d0", cc.tokens["doctor"], **LAPTOP
+    )
+    await expect(panel.locator("#conn")).to_have_attribute("data-state", "online", timeout=WAIT_MS)
+    await panel.click("#on-duty")
+    await _primary(panel, "#call-next")
+    await panel.keyboard.press("n")
+    await expect(panel.locator("#current")).to_have_text("Т-001", timeout=WAIT_MS)
+    await expect(panel.locator("#message")).to_have_text("Т-001: вызван")
+    await expect(panel.locator("#doc-state")).to_contain_text("пригласил пациента")
+
+    await _record_requests(panel)
+    await panel.keyboard.press("x")
+    assert await panel.evaluate("window.SENT") == []  # asked, not sent
+    await expect(panel.locator("#no-show")).to_contain_text("Точно не явился?")
+    await expect(panel.locator("#message")).to_contain_text("Отметить Т-001 неявившимся?")
+    await expect(panel.locator("#current")).to_have_text("Т-001")
+    await panel.keyboard.press("x")
+    await expect(panel.locator("#message")).to_have_text(
+        "Т-001: отмечен неявившимся", timeout=WAIT_MS
+    )
+    await expect(panel.locator("#current")).to_have_attribute("data-ticket", "")
+
+    # Asked and left alone, the question lapses: the next X asks again.
+    await panel.keyboard.press("n")
+    await expect(panel.locator("#current")).to_have_text("Т-002", timeout=WAIT_MS)
+    await panel.keyboard.press("x")
+    await expect(panel.locator("#no-show")).to_contain_text("Точно не явился?")
+    await expect(panel.locator("#no-show")).to_contain_text("Не явился", timeout=WAIT_MS)
+    await expect(panel.locator("#no-show")).not_to_contain_text("Точно")
+    await _record_requests(panel)
+    await panel.keyboard.press("x")
+    assert await panel.evaluate("window.SENT") == []
+    assert panel.errors == []
+    await panel.close()
