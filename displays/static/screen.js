@@ -23,11 +23,12 @@
   function render() {
     const now = Date.now();
     const fresh = calls.filter((c) => now - (firstSeen.get(key(c)) || 0) < HOLD_MS).slice(0, HERO_MAX);
-    const hero = fresh.length ? fresh : calls.slice(0, 1);
+    // Between bursts the latest call stays large, unless its patient was marked a no-show.
+    const hero = fresh.length ? fresh : calls.filter((c) => !c.gone).slice(0, 1);
     const heroNode = document.getElementById("hero");
     heroNode.className = "hero n" + hero.length;
     heroNode.replaceChildren(...(hero.length ? hero.map((c) => callNode(c, "call", now)) :
-      [el("div", { class: "empty" }, t("no_calls"))]));
+      calls.length ? [] : [el("div", { class: "empty" }, t("no_calls"))]));
     const rest = calls.filter((c) => !hero.includes(c)).slice(0, RECENT_MAX);
     const recentNode = document.getElementById("recent");
     recentNode.replaceChildren(...rest.map((c) => el("li", {}, callNode(c, "line", now))));
@@ -175,6 +176,10 @@
         if (!firstSeen.get(key(c))) firstSeen.set(key(c), Date.now());
         calls = [c, ...calls.filter((x) => x.number !== c.number)].slice(0, 20);
         announce(c);
+        render();
+      } else if (ev.kind === "ticket_no_show") {
+        // Not coming: the call leaves the large area for the recent list at once.
+        for (const c of calls) if (c.number === ev.ticket.number) { c.gone = true; firstSeen.set(key(c), 0); }
         render();
       } else if (ev.kind === "day_opened") {
         calls = [];

@@ -502,3 +502,32 @@ async def test_an_english_voice_spells_a_russian_ticket_number(
     ]
     assert screen.errors == []
     await screen.close()
+
+
+async def test_a_no_show_leaves_the_large_area_for_the_recent_list(
+    clinics: MakeClinic, engine_server: EngineServer, own_push: PushServer, browser: Any
+) -> None:
+    """A patient marked a no-show is not coming: their call leaves the large area at once (it
+    would otherwise stay there as the latest call) and stays listed among the recent calls."""
+    from playwright.async_api import expect
+
+    cc = await clinics("noshowscreen")
+    await _on_duty(cc, "d0")
+    await _issue(cc, 2)
+    screen = await open_page(
+        browser, engine_server, own_push, f"/screen/{cc.clinic}", cc.tokens["display"]
+    )
+    await expect(screen.locator("#conn")).to_have_attribute("data-state", "online", timeout=WAIT_MS)
+    first = await _call(cc, "c0")
+    hero = screen.locator(f"#hero [data-number={first['number']}]")
+    await expect(hero).to_be_visible(timeout=WAIT_MS)
+    await _act(cc, first["id"], "no-show")
+    await expect(hero).to_have_count(0, timeout=WAIT_MS)
+    await expect(screen.locator(f"#recent [data-number={first['number']}]")).to_be_visible()
+    await expect(screen.locator("#hero")).not_to_contain_text("Вызовов пока нет")
+    second = await _call(cc, "c0")
+    await expect(screen.locator(f"#hero [data-number={second['number']}]")).to_be_visible(
+        timeout=WAIT_MS
+    )
+    assert screen.errors == []
+    await screen.close()
