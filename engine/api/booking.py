@@ -24,7 +24,11 @@ class ReserveBody(msgspec.Struct, forbid_unknown_fields=True):
     patient: Annotated[
         str,
         msgspec.Meta(
-            description="the patient's reference at this channel (checked again at check-in)",
+            description=(
+                "the patient's reference at this channel, checked again at a kiosk's check-in:"
+                " by its digits alone when it has six or more (a policy number, a phone), since"
+                " the kiosk's keypad types digits only; otherwise without spaces, dashes or case"
+            ),
             examples=["полис 7700 123456"],
         ),
     ]
@@ -37,8 +41,9 @@ class MoveBody(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class CheckInBody(msgspec.Struct, forbid_unknown_fields=True):
-    # A kiosk must give the patient reference the booking was made with (compared without
-    # spaces, dashes or letter case: engine/model/matching.py).
+    # A kiosk must give the patient reference the booking was made with (compared by its
+    # digits when it has six or more, else without spaces, dashes or letter case:
+    # engine/model/matching.py).
     patient: str | None = None
 
 

@@ -40,7 +40,12 @@ local function free_slot_of(r)
 end
 
 -- A patient reference as it is compared: engine/model/matching.py: patient_key, the same rule.
--- Spaces (and the no-break space) and dashes are dropped; A-Z and Cyrillic capitals lowered.
+-- With at least KEY_MIN_DIGITS ASCII digits (a policy number, a phone), the digits alone;
+-- otherwise spaces (and the no-break space) and dashes are dropped, A-Z and Cyrillic capitals
+-- lowered. KEY_MIN_DIGITS is matching.MIN_DIGITS: test_check_in_matching.py holds the two
+-- rules to the same bytes on either side of it.
+local KEY_MIN_DIGITS = 6
+
 local KEY_SKIPPED = {
   [' '] = true, ['\t'] = true, ['\n'] = true, ['\r'] = true, ['\f'] = true, ['\v'] = true,
   ['\194\160'] = true, ['-'] = true, ['\226\128\144'] = true, ['\226\128\145'] = true,
@@ -49,6 +54,9 @@ local KEY_SKIPPED = {
 }
 
 local function patient_key(text)
+  -- Bytes 0-9 only: UTF-8 continuation and lead bytes are never in the ASCII range.
+  local digits = string.gsub(text, '[^0-9]', '')
+  if #digits >= KEY_MIN_DIGITS then return digits end
   local out = {}
   -- One UTF-8 character at a time: a lead byte and its continuation bytes.
   for ch in string.gmatch(text, '[%z\1-\127\192-\255][\128-\191]*') do

@@ -2,14 +2,20 @@
 
 A patient types the code and the reference from memory, on whatever layout the keyboard is in.
 ``booking_code`` reads a code as the id it names ("R 12", "к12" typed on a Russian layout, or
-just "12", all name ``r12``). ``patient_key`` is the form in which a reference is compared: no
-spaces, no dashes, one letter case. The reservation keeps the reference as it was given, and
+just "12", all name ``r12``). ``patient_key`` is the form in which a reference is compared: a
+reference with at least ``MIN_DIGITS`` ASCII digits (a policy number, a phone) by its digits
+alone, since the kiosk's keypad has digits and R only and "полис 7700 123456" must be typed as
+"7700123456"; a shorter one with no spaces, no dashes, one letter case, so short codes such as
+"ab 12" and "ac 12" still differ. The reservation keeps the reference as it was given, and
 check-in compares both sides' keys, so a booking made before this rule matches as well.
 ``engine/lua/_booking.lua: patient_key`` states the same rule for the atomic check; the two are
 kept byte-for-byte alike by explicit ranges (no Unicode case tables, which Lua lacks).
 """
 
 from __future__ import annotations
+
+# A reference with this many digits is identified by them; with fewer, its letters count too.
+MIN_DIGITS = 6
 
 # Spaces (with the no-break space a phone's keyboard inserts) and every dash people type.
 SKIPPED = frozenset(" \t\n\r\f\v\u00a0-\u2010\u2011\u2012\u2013\u2014\u2015\u2212")
@@ -31,8 +37,13 @@ def _lower(ch: str) -> str:
 
 
 def patient_key(text: str) -> str:
-    """A patient reference as it is compared: spaces and dashes dropped, Latin and Cyrillic
-    letters in lower case ("7700-123 456" and "7700 123456" are one policy number)."""
+    """A patient reference as it is compared: its ASCII digits when it has ``MIN_DIGITS`` of
+    them ("полис 7700-123 456" and "7700123456" are one policy number); otherwise spaces and
+    dashes dropped, Latin and Cyrillic letters in lower case ("АБ-12" is "аб12")."""
+    # Explicit 0-9, not str.isdigit: Lua sees bytes, and "٣" or "²" are not typed at a kiosk.
+    digits = "".join(ch for ch in text if "0" <= ch <= "9")
+    if len(digits) >= MIN_DIGITS:
+        return digits
     return "".join(_lower(ch) for ch in text if ch not in SKIPPED)
 
 

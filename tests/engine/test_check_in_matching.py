@@ -1,6 +1,7 @@
 """A booking is found at the kiosk as a patient types it: the code and the policy number
-loosely (case, spaces, dashes, a Russian-layout slip), a different number never. The reference
-rule runs in the pure model and in Lua (check_in.lua) alike, both compared here."""
+loosely (case, spaces, dashes, a Russian-layout slip; a reference with six digits or more by its
+digits alone, since the keypad has no letters), a different number never. The reference rule
+runs in the pure model and in Lua (check_in.lua) alike, both compared here."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 
 import pytest
 import redis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from engine import commands as c
@@ -29,8 +30,15 @@ SAME = [
     ("7700 123456", " 7700-123 456 "),
     ("7700\u00a0123\u2013456", "7700123456"),
     ("полис 7700 123456", "ПОЛИС 7700123456"),
+    # Six digits or more identify the reference: the words around them cannot be typed on the
+    # kiosk's keypad (digits and R), so they do not count.
+    ("полис 7700 123456", "7700123456"),
+    ("полис ОМС № 7700-123456", "полис 7700123456"),
+    ("тел. +7 (916) 123-45-67", "79161234567"),
+    ("123456", "№ 123456"),
     ("Ёлкин АБ-12", "ёлкин аб12"),
     ("ab 12", "AB12"),
+    ("ab 12345", "AB-12345"),
 ]
 # Different patients: another number, another letter, a Latin letter for a Cyrillic look-alike.
 OTHER = [
@@ -39,6 +47,16 @@ OTHER = [
     ("ab 12", "ac12"),
     ("АВ 12", "AB 12"),
     ("7700 123456", " - "),
+    ("полис 7700 123456", "7700123457"),
+    ("полис 7700 123456", "770012345"),
+    ("полис 7700 123456", "полис"),
+    ("тел. +7 (916) 123-45-67", "89161234567"),
+    # Fewer than six digits: the letters still tell short codes apart.
+    ("ab 12345", "12345"),
+    ("ab 12345", "ac 12345"),
+    # Only ASCII digits count: Arabic-Indic or full-width ones are characters like any other.
+    ("\u0661\u0662\u0663\u0664\u0665\u0666", "123456"),
+    ("\uff11\uff12\uff13\uff14\uff15\uff16", "123456"),
 ]
 
 
@@ -93,6 +111,15 @@ def test_typed_codes_name_the_reservation() -> None:
     assert patient_key("ПОЛИС 7700-123 456") == patient_key("полис7700123456")
 
 
+def test_six_digits_make_a_reference_a_number() -> None:
+    """From six ASCII digits on, a reference is keyed by its digits; below, by its letters too."""
+    assert patient_key("полис 7700-123 456") == "7700123456"
+    assert patient_key("AB 123456") == "123456"
+    assert patient_key("AB 12345") == "ab12345"
+    arabic = "\u0661\u0662\u0663\u0664\u0665\u0666"  # 123456 in Arabic-Indic digits
+    assert patient_key(arabic + " ab") == arabic + "ab"
+
+
 async def _book(cc: ClinicClient, patient: str) -> str:
     listed = await cc.http.get(f"{cc.api}/slots?free=true", headers=cc.auth("head"))
     soon = time.time() + 30 * 60
@@ -137,6 +164,22 @@ async def test_the_kiosk_api_reads_the_code_and_number_as_typed(clinics: MakeCli
 
 
 @pytest.mark.integration
+async def test_the_api_example_checks_in_from_the_keypad(clinics: MakeClinic) -> None:
+    """The reviewer's case: booked as the API's own example, "полис 7700 123456", the patient
+    types "7700123456" on the keypad and checks in; "7700123457" still reads as not found."""
+    cc = await clinics("matchpolicy", timezone=midday_zone())
+    rid = await _book(cc, "полис 7700 123456")
+    code = rid[1:]  # the keypad's bare number for r<n>
+    wrong = await _check_in(cc, code, "7700123457")
+    assert wrong.status_code == 404, wrong.text
+    assert wrong.json()["error"]["code"] == "reservation_not_found"
+    answer = await _check_in(cc, code, "7700123456")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["state"] == "checked_in"
+    assert answer.json()["ticket"]["number"].startswith("Т-")
+
+
+@pytest.mark.integration
 async def test_checking_in_again_answers_with_the_same_ticket(clinics: MakeClinic) -> None:
     """A second check-in is refused "already_checked_in" and carries the first one's ticket:
     number, status link and appointment; a stranger's number gets none of it."""
@@ -158,16 +201,28 @@ async def test_checking_in_again_answers_with_the_same_ticket(clinics: MakeClini
 
 
 # Letters of both alphabets in both cases, digits, every skipped character, and some others
-# (Greek, accents, a 3- and a 4-byte character) that the rule must leave as they are.
+# (Greek, accents, non-ASCII digits, a 3- and a 4-byte character) the rule must leave as they are.
 TYPED = st.text(
-    alphabet=st.sampled_from(list("AZazАЯаяЁёЀЏѐџЖж09 -\t\u00a0\u2010\u2013\u2014\u2212ΣσÉé№€😀.")),
+    alphabet=st.sampled_from(
+        list("AZazАЯаяЁёЀЏѐџЖж09 -\t\u00a0\u2010\u2013\u2014\u2212ΣσÉé№€😀.\u0663\uff15²")
+    ),
     max_size=20,
+)
+# A reference with a run of digits, either side of six of them: words around a policy number.
+WITH_DIGITS = st.builds(
+    lambda before, digits, after: before + digits + after,
+    TYPED,
+    st.text(alphabet=st.sampled_from(list("0123456789 -")), min_size=3, max_size=14),
+    TYPED,
 )
 
 
 @pytest.mark.integration
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(text=TYPED)
+@given(text=st.one_of(TYPED, WITH_DIGITS))
+@example(text="полис 12345")
+@example(text="полис 123456")
+@example(text="ab\u0663 12-34-56 ²")
 def test_lua_keys_a_reference_as_the_model_does(redis_url: str, text: str) -> None:
     """_booking.lua: patient_key gives the bytes of matching.patient_key for any text."""
     client = redis.Redis.from_url(redis_url)
