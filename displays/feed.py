@@ -25,7 +25,7 @@ from typing import Any
 from redis.exceptions import RedisError
 from websockets.asyncio.server import ServerConnection, broadcast
 
-from displays.frames import board_frame, event_frame, ping_frame, plan_join
+from displays.frames import RELOAD, board_frame, event_frame, ping_frame, plan_join
 from engine import keys
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,7 @@ class Feed:
         self._board: dict[str, Any] | None = None  # the newest board, for joiners' snapshots
         self._snapshot: bytes | None = None
         self._building: asyncio.Future[dict[str, Any]] | None = None
+        self._configs = 0  # configuration changes heard (``reconfigured``)
         self._pending_board: tuple[int, bytes] | None = None
         self._dirty = False
         self._board_at = self._ping_at = 0.0
@@ -199,12 +200,27 @@ class Feed:
         """Build a board; concurrent callers share one build (a thousand joins, one dump)."""
         if self._building is None:
             self._building = asyncio.ensure_future(self.build_board(self.clinic))
-            building = self._building
-            building.add_done_callback(lambda _: setattr(self, "_building", None))
-        board = await asyncio.shield(self._building)
+            self._building.add_done_callback(self._built)
+        building, configs = self._building, self._configs
+        board = await asyncio.shield(building)
+        if configs != self._configs:  # built on the old configuration: build again
+            return await self._fresh_board()
         if self._board is None or board["offset"] >= self._board["offset"]:
             self._board, self._snapshot = board, None
         return board
+
+    def _built(self, building: asyncio.Future[dict[str, Any]]) -> None:
+        if self._building is building:
+            self._building = None
+
+    def reconfigured(self) -> None:
+        """The clinic's configuration changed: forget boards built on the old one and tell every
+        socket to load its page again (the page renders names from the configuration)."""
+        self._configs += 1
+        self._board = self._snapshot = self._building = None
+        self._pending_board = None
+        self._dirty = True
+        broadcast(self.members, RELOAD, text=True)
 
     def _advance(self) -> None:
         self._moved.set()

@@ -8,6 +8,7 @@ Server to client, one JSON text frame each:
     {"type": "event", "offset": N, "event": {...}}                 offsets are contiguous
     {"type": "ping", "offset": N, "t": ms}                         heartbeat; N = last offset
     {"type": "pong"}
+    {"type": "reload", "reason": "config"}    the clinic's configuration changed: load the page again
 
 Client to server: {"type": "ping"} (answered by pong) or {"type": "pong"}. Every frame is encoded
 once per process and sent to every socket of the clinic as the same bytes.
@@ -26,6 +27,9 @@ from engine.model import events as ev
 _encode = msgspec.json.Encoder().encode
 REPLAY_MAX = 1000  # further behind than this, a snapshot is cheaper than the replay
 PONG = b'{"type":"pong"}'
+# Pages render names (cabinets, services, doctors) from the configuration at load: a changed
+# configuration reaches them only by loading the page again.
+RELOAD = b'{"type":"reload","reason":"config"}'
 
 
 def event_frame(offset: int, body: bytes) -> bytes:

@@ -15,6 +15,8 @@ Several processes (``clinicq push --processes N``) either share one port through
 (the kernel spreads sockets; every process reads the clinics its sockets want) or listen on
 ``port + i`` each (``--port-per-process``) for a proxy that spreads clinics by URL. Every process
 reads Redis, so a ticket taken through any engine worker reaches screens on every process.
+A clinic's configuration change reaches every process through PostgreSQL NOTIFY (as a token's
+revocation does): the process forgets its copy and sends the clinic's sockets a ``reload`` frame.
 Close codes: 4000 + the HTTP status of the refusal (4401 bad token, 4403 wrong clinic or role,
 4404 no such clinic or ticket, 4400 bad query).
 """
@@ -216,12 +218,33 @@ class Hub:
             raise BadRequest("send ?token= or ?link=", code="no_credentials")
         return clinic, start, query.get("epoch") or None, holder
 
+    def config_changed(self, clinic_id: str) -> None:
+        """A clinic's configuration changed (PostgreSQL NOTIFY from the engine's PUT, heard after
+        the engine forgot its cached copy): load it again, then tell its pages to reload."""
+        task = asyncio.get_running_loop().create_task(self._reconfigure(clinic_id))
+        self._closing.add(task)  # a task nobody holds may be collected mid-run
+        task.add_done_callback(self._closing.discard)
+
+    async def _reconfigure(self, clinic_id: str) -> None:
+        # Loaded before the pages are told, so that their new sockets get boards built on it.
+        with contextlib.suppress(EngineError):
+            await self.engine.clinic(clinic_id)
+        feed = self.feeds.get(clinic_id)
+        if feed is not None:
+            feed.reconfigured()
+
     async def reload_clinics(self) -> None:
-        """Pick up clinics' configuration changes (names, services) made through the API."""
+        """A safety net for a change NOTIFY did not bring (the listening connection was lost):
+        load every clinic's configuration now and then and reconfigure the ones that changed."""
         while True:
             await asyncio.sleep(RELOAD_CLINICS_EVERY)
+            before = self.engine.clinics
             with contextlib.suppress(Exception):
                 await self.engine.load_clinics()
+                for clinic_id, clinic in self.engine.clinics.items():
+                    if clinic_id in before and before[clinic_id] != clinic:
+                        log.warning("clinic %s: configuration change missed; reloading", clinic_id)
+                        self.config_changed(clinic_id)
 
     async def close(self) -> None:
         for feed in self.feeds.values():
@@ -246,6 +269,7 @@ async def serve_process(settings: Settings, options: PushOptions, index: int = 0
     hub = Hub(engine, tokens, options, index)
     listener = await asyncpg.connect(engine.database_url)
     await hub.tokens.follow_revocations(listener, hub.revoked)
+    await engine.follow_config(listener, hub.config_changed)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -77,6 +77,10 @@ class Engine:
         self.idempotency_ttl = idempotency_ttl
         self.clock = clock
         self.clinics: dict[str, Clinic] = {}
+        # Bumped by every configuration change heard (``follow_config``): a fetch that overlapped
+        # one may hold the old configuration and must not be cached.
+        self._config_changes = 0
+        self._on_config: list[Callable[[str], None]] = []
         self.snapshots = Snapshots(pool)
         self.database_url = ""  # the engine's own connection, for LISTEN
         self.rebuilds = 0
@@ -89,7 +93,11 @@ class Engine:
     async def load_clinics(self) -> None:
         """Every stored clinic; one whose configuration no longer reads is left out, loudly,
         rather than keeping every other clinic from being served."""
-        rows = await self.pool.fetch("SELECT id, config FROM clinics ORDER BY id")
+        while True:
+            changes = self._config_changes
+            rows = await self.pool.fetch("SELECT id, config FROM clinics ORDER BY id")
+            if changes == self._config_changes:
+                break
         clinics = {}
         for row in rows:
             try:
@@ -117,20 +125,39 @@ class Engine:
         """Forget a clinic's cached configuration when any worker changes it; returns the
         listening connection, which the caller closes at shutdown."""
         conn = await asyncpg.connect(database_url)
+        await self.follow_config(conn)
+        return conn
+
+    async def follow_config(
+        self, conn: asyncpg.Connection, on_change: Callable[[str], None] | None = None
+    ) -> None:
+        """Listen on ``conn`` for configuration changes: forget the clinic's cached configuration
+        (fetched again on next use), then call ``on_change(clinic_id)`` (the push server tells
+        the clinic's open pages to reload there)."""
+        if on_change is not None:
+            self._on_config.append(on_change)
 
         def changed(_conn: Any, _pid: int, _channel: str, clinic_id: object) -> None:
-            self.clinics.pop(str(clinic_id), None)  # fetched again on next use
+            self.forget_clinic(str(clinic_id))
 
         await conn.add_listener(CONFIG_CHANNEL, changed)
-        return conn
+
+    def forget_clinic(self, clinic_id: str) -> None:
+        self._config_changes += 1
+        self.clinics.pop(clinic_id, None)
+        for callback in self._on_config:
+            callback(clinic_id)
 
     async def clinic(self, clinic_id: str) -> Clinic:
         """A clinic's configuration; one added through another worker is fetched on first use."""
         found = self.clinics.get(clinic_id)
         if found is None and ID_PATTERN.match(clinic_id):
+            changes = self._config_changes
             raw = await self.pool.fetchval("SELECT config FROM clinics WHERE id = $1", clinic_id)
             if raw is not None:
-                found = self.clinics[clinic_id] = stored_clinic(raw.encode())
+                found = stored_clinic(raw.encode())
+                if changes == self._config_changes:  # else it may predate the change: no cache
+                    self.clinics[clinic_id] = found
         if found is None:
             raise NotFound(f"no clinic {clinic_id!r}", code="clinic_not_found")
         return found

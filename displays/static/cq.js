@@ -3,7 +3,8 @@
  * live() keeps one WebSocket to the push server. It remembers the last offset and epoch it
  * applied and reconnects with them (jittered exponential back-off), so the server replays what
  * was missed or sends a fresh snapshot. A gap in offsets, or a ping announcing an offset we never
- * got, drops the socket and resumes the same way: a screen never keeps a stale call.
+ * got, drops the socket and resumes the same way: a screen never keeps a stale call. A "reload"
+ * frame (the clinic's configuration changed) loads the page again.
  *
  * A page that cannot work says so over everything it shows (dead(), styled in base.css): at once
  * when the server refuses its token (the socket's 44xx close, or a 401 from the API), and on the
@@ -240,6 +241,15 @@
           break;
         case "pong":
           if (st.offset !== null && !st.replayed) caughtUp();
+          break;
+        case "reload":
+          // The clinic's configuration changed and names are rendered into the page: load it
+          // again (same URL, so the same token and query), spread over a second so that every
+          // screen of a clinic does not ask at once. A page mid-edit loses its unapplied edit.
+          st.stopped = true;
+          st.ws = null;
+          try { ws.close(1000, "reload"); } catch (_) { /* already closing */ }
+          setTimeout(() => location.reload(), Math.random() * 1000);
           break;
         default:
           break;
