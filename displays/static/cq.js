@@ -246,10 +246,12 @@
           // The clinic's configuration changed and names are rendered into the page: load it
           // again (same URL, so the same token and query), spread over a second so that every
           // screen of a clinic does not ask at once. A page mid-edit loses its unapplied edit.
+          // A page serving someone (the kiosk showing a ticket) may put it off: opts.reloadWhen
+          // gets the reload and calls it once the page is idle.
           st.stopped = true;
           st.ws = null;
           try { ws.close(1000, "reload"); } catch (_) { /* already closing */ }
-          setTimeout(() => location.reload(), Math.random() * 1000);
+          setTimeout(() => (opts.reloadWhen || ((go) => go()))(() => location.reload()), Math.random() * 1000);
           break;
         default:
           break;

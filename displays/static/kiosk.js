@@ -37,7 +37,16 @@
     else {
       printRun += 1;
       say("", false); // the next patient must not read "checked in" or the last one's error
+      if (reloadPending) reloadPending();
     }
+  }
+
+  // A new clinic configuration reloads the page, but never under a patient reading their ticket
+  // or typing a booking code: only once the kiosk is back at its first screen.
+  let reloadPending = null;
+  function reloadWhenIdle(go) {
+    if (document.getElementById("choose").hidden) reloadPending = go;
+    else go();
   }
 
   function printState(state) {
@@ -291,6 +300,7 @@
 
   live({
     credential: "token=" + encodeURIComponent(token),
+    reloadWhen: reloadWhenIdle,
     onBoard(board) {
       for (const q of board.queues) {
         onDuty[q.service] = q.on_duty;

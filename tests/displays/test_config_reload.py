@@ -97,3 +97,39 @@ async def test_an_open_screen_names_a_cabinet_added_after_it_opened(
     await expect(screen.locator("#hero .call").first).to_contain_text(CABINET, timeout=WAIT_MS)
     assert screen.url.endswith(f"token={cc.tokens['display']}")
     assert screen.errors == []
+
+
+@BROWSER[0]
+@BROWSER[1]
+@BROWSER[2]
+async def test_a_kiosk_showing_a_ticket_reloads_only_once_it_is_back_to_its_first_screen(
+    clinics: MakeClinic, engine_server: EngineServer, own_push: PushServer, browser: Any
+) -> None:
+    """A patient reading their new ticket is not interrupted by a configuration change: the kiosk
+    reloads when "Готово" takes it back to the services, which then include the new one."""
+    from playwright.async_api import expect
+
+    cc = await clinics("config-kiosk")
+    duty = await cc.http.put(
+        cc.api + "/doctors/d0/duty", json={"status": "on_duty"}, headers=cc.auth("head")
+    )
+    assert duty.status_code == 200, duty.text
+    kiosk = await open_page(
+        browser, engine_server, own_push, f"/kiosk/{cc.clinic}", cc.tokens["kiosk"],
+        width=1280, height=1024,
+    )  # fmt: skip
+    await expect(kiosk.locator("#conn")).to_have_attribute("data-state", "online", timeout=WAIT_MS)
+    await kiosk.click("button[data-service=therapy]")
+    await expect(kiosk.locator("#ticket-number")).to_have_text("Т-001", timeout=WAIT_MS)
+    await kiosk.evaluate("window.NOT_RELOADED = true")
+    await add_ophthalmologist(cc)
+    # The reload frame has come (the live feed stopped for it), and the ticket is still shown.
+    await kiosk.wait_for_function("window.CQ_LIVE.stopped === true", timeout=WAIT_MS)
+    await kiosk.wait_for_timeout(1500)  # past the reload's own spread of up to a second
+    assert await kiosk.evaluate("window.NOT_RELOADED === true")
+    await expect(kiosk.locator("#ticket-number")).to_have_text("Т-001")
+    await kiosk.locator("#ticket button.back").click()
+    await expect(kiosk.locator("button[data-service=eyes]")).to_be_visible(timeout=WAIT_MS)
+    assert await kiosk.evaluate("window.NOT_RELOADED === undefined")
+    assert kiosk.errors == []
+    await kiosk.close()
