@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -195,3 +196,23 @@ class Clock:
 
     def __call__(self) -> int:
         return self.now
+
+
+async def book_later_today(
+    cc: ClinicClient, patient: str, ahead: float = 30
+) -> tuple[str, dict[str, Any]]:
+    """A registrar's confirmed booking of today's first free slot at least ``ahead`` minutes
+    away (run the clinic in ``midday_zone()`` so there is one): (reservation id, slot)."""
+    listed = await cc.http.get(f"{cc.api}/slots?free=true", headers=cc.auth("head"))
+    assert listed.status_code == 200, listed.text
+    soon = time.time() + ahead * 60
+    slot: dict[str, Any] = next(
+        s for s in listed.json()["slots"] if datetime.fromisoformat(s["start"]).timestamp() > soon
+    )
+    made = await cc.http.post(
+        f"{cc.api}/slots/{slot['id']}/reservation",
+        json={"patient": patient, "confirm": True},
+        headers=cc.auth("registrar"),
+    )
+    assert made.status_code == 201, made.text
+    return str(made.json()["id"]), slot

@@ -4,13 +4,11 @@ booked patient learns their time and cabinet, a call is said once, tiles line up
 from __future__ import annotations
 
 import re
-import time
-from datetime import datetime
 from typing import Any
 
 from tests.displays.browsing import BROWSER, WAIT_MS, board, open_page
 from tests.displays.support import PushServer
-from tests.support import ClinicClient, EngineServer, MakeClinic, midday_zone
+from tests.support import ClinicClient, EngineServer, MakeClinic, book_later_today, midday_zone
 
 pytestmark = BROWSER
 
@@ -192,22 +190,12 @@ async def test_a_booked_patient_sees_time_doctor_and_cabinet_at_the_kiosk_and_on
     from playwright.async_api import expect
 
     cc = await clinics("kioskbooked", timezone=midday_zone())
-    listed = await cc.http.get(f"{cc.api}/slots?free=true", headers=cc.auth("head"))
-    soon = time.time() + 30 * 60
-    slot = next(
-        s for s in listed.json()["slots"] if datetime.fromisoformat(s["start"]).timestamp() > soon
-    )
-    made = await cc.http.post(
-        f"{cc.api}/slots/{slot['id']}/reservation",
-        json={"patient": PATIENT, "confirm": True},
-        headers=cc.auth("registrar"),
-    )
-    assert made.status_code == 201, made.text
+    booking, slot = await book_later_today(cc, PATIENT)
     at = "Приём в " + slot["start"][11:16]
 
     kiosk = await kiosk_page(browser, engine_server, push_server, cc)
     await kiosk.click("#booking-open")
-    await kiosk.fill("#booking-code", made.json()["id"])
+    await kiosk.fill("#booking-code", booking)
     await kiosk.fill("#booking-patient", PATIENT)
     await kiosk.click("#booking-form button[type=submit]")
     appointment = kiosk.locator("#ticket-appointment")
@@ -237,22 +225,6 @@ async def test_a_booked_patient_sees_time_doctor_and_cabinet_at_the_kiosk_and_on
         await page.close()
 
 
-async def book(cc: ClinicClient, patient: str, ahead: int = 30) -> tuple[str, dict[str, Any]]:
-    """A confirmed booking of today's first free slot ``ahead`` minutes away or more: (id, slot)."""
-    listed = await cc.http.get(f"{cc.api}/slots?free=true", headers=cc.auth("head"))
-    soon = time.time() + ahead * 60
-    slot = next(
-        s for s in listed.json()["slots"] if datetime.fromisoformat(s["start"]).timestamp() > soon
-    )
-    made = await cc.http.post(
-        f"{cc.api}/slots/{slot['id']}/reservation",
-        json={"patient": patient, "confirm": True},
-        headers=cc.auth("registrar"),
-    )
-    assert made.status_code == 201, made.text
-    return str(made.json()["id"]), slot
-
-
 async def test_the_keypad_alone_checks_a_booking_in(
     clinics: MakeClinic, engine_server: EngineServer, push_server: PushServer, browser: Any
 ) -> None:
@@ -261,7 +233,7 @@ async def test_the_keypad_alone_checks_a_booking_in(
     from playwright.async_api import expect
 
     cc = await clinics("kioskkeypad", timezone=midday_zone())
-    rid, _ = await book(cc, "7700 123456")
+    rid, _ = await book_later_today(cc, "7700 123456")
     context = await browser.new_context(viewport={"width": 1280, "height": 1024}, has_touch=True)
     page = await context.new_page()
     errors: list[str] = []
@@ -299,7 +271,7 @@ async def test_a_sloppy_code_and_policy_number_match(
     from playwright.async_api import expect
 
     cc = await clinics("kiosksloppy", timezone=midday_zone())
-    rid, _ = await book(cc, "7700 123456")
+    rid, _ = await book_later_today(cc, "7700 123456")
     page = await kiosk_page(browser, engine_server, push_server, cc)
     await page.click("#booking-open")
     await page.keyboard.type("К" + rid[1:])
@@ -361,7 +333,9 @@ async def test_a_repeated_check_in_shows_the_same_ticket(
     from playwright.async_api import expect
 
     cc = await clinics("kioskagain", timezone=midday_zone())
-    rid, slot = await book(cc, "7700 123456", ahead=125)  # the test clinic books all day
+    rid, slot = await book_later_today(
+        cc, "7700 123456", ahead=125
+    )  # the test clinic books all day
     page = await kiosk_page(browser, engine_server, push_server, cc)
     shown: list[tuple[str, str | None, str]] = []
     for said in ("Вы отмечены. Ожидайте вызова.", "Вы уже отметились. Вот ваш талон."):

@@ -5,8 +5,6 @@ runs in the pure model and in Lua (check_in.lua) alike, both compared here."""
 
 from __future__ import annotations
 
-import time
-from datetime import datetime
 from typing import Any
 
 import pytest
@@ -20,7 +18,7 @@ from engine.model.booking import find_slot
 from engine.model.matching import booking_code, patient_key
 from engine.scripts import LUA_DIR
 from tests.engine.drivers import LiveRules, PureRules, Rules
-from tests.support import ClinicClient, MakeClinic, midday_zone
+from tests.support import ClinicClient, MakeClinic, book_later_today, midday_zone
 
 POLICY = "7700 123456"
 
@@ -121,18 +119,7 @@ def test_six_digits_make_a_reference_a_number() -> None:
 
 
 async def _book(cc: ClinicClient, patient: str) -> str:
-    listed = await cc.http.get(f"{cc.api}/slots?free=true", headers=cc.auth("head"))
-    soon = time.time() + 30 * 60
-    slot = next(
-        s for s in listed.json()["slots"] if datetime.fromisoformat(s["start"]).timestamp() > soon
-    )
-    made = await cc.http.post(
-        f"{cc.api}/slots/{slot['id']}/reservation",
-        json={"patient": patient, "confirm": True},
-        headers=cc.auth("registrar"),
-    )
-    assert made.status_code == 201, made.text
-    return str(made.json()["id"])
+    return (await book_later_today(cc, patient))[0]
 
 
 async def _check_in(cc: ClinicClient, code: str, patient: str) -> Any:

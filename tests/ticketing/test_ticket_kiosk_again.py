@@ -3,15 +3,13 @@ paper again only by asking: the first job is reprinted, never a second ticket.""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from fake_printer import FakePrinter
 
 from tests.displays.browsing import BROWSER
-from tests.support import EngineServer, MakeClinic, midday_zone
+from tests.support import EngineServer, MakeClinic, book_later_today, midday_zone
 
 WAIT_MS = 10_000
 POLICY = "7700 123456"
@@ -35,17 +33,7 @@ async def test_a_repeated_check_in_prints_again_only_when_asked(
         timezone=midday_zone(),
         kiosks=[{"id": "hall-1", "printer": printer.url}],
     )
-    listed = await cc.http.get(f"{cc.api}/slots?free=true", headers=cc.auth("head"))
-    soon = time.time() + 30 * 60
-    slot = next(
-        s for s in listed.json()["slots"] if datetime.fromisoformat(s["start"]).timestamp() > soon
-    )
-    made = await cc.http.post(
-        f"{cc.api}/slots/{slot['id']}/reservation",
-        json={"patient": POLICY, "confirm": True},
-        headers=cc.auth("registrar"),
-    )
-    assert made.status_code == 201, made.text
+    booking, _ = await book_later_today(cc, POLICY)
 
     page = await browser.new_page(viewport={"width": 1280, "height": 1024})
     errors: list[str] = []
@@ -59,7 +47,7 @@ async def test_a_repeated_check_in_prints_again_only_when_asked(
 
     async def check_in(said: str) -> None:
         await page.click("#booking-open")
-        await page.fill("#booking-code", made.json()["id"])
+        await page.fill("#booking-code", booking)
         await page.fill("#booking-patient", POLICY)
         await page.click("#booking-form button[type=submit]")
         await expect(page.locator("#message")).to_have_text(said, timeout=WAIT_MS)
