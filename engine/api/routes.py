@@ -17,6 +17,7 @@ from engine.api.views import TicketView, new_link, public_ticket_view, status_pa
 from engine.clinic import Clinic
 from engine.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
 from engine.model.entities import DoctorDuty, Ticket
+from engine.model.queue import duty_of
 
 ETAG = re.compile(r'"(\d{1,15})"')
 
@@ -176,7 +177,10 @@ async def put_duty(call: Call) -> Response:
             raise
         # The head's screen was behind: answer with the state it missed, to show and edit anew.
         state, _ = await call.engine.live_state(call.clinic_id)
-        current = state.doctors.get(doctor) or default_duty(clinic, doctor)
+        config = clinic.doctor(doctor)
+        current = duty_of(
+            state, doctor, config.cabinet if config else None, config.services if config else []
+        )
         raise Conflict(exc.message, code=exc.code, doctor=msgspec.to_builtins(current)) from exc
     duty: DoctorDuty = result["doctor"]
     return JSON(msgspec.to_builtins(duty), headers={"ETag": etag(duty.version)})
@@ -196,16 +200,6 @@ def if_match(header: str | None) -> int | None:
 
 def etag(version: int) -> str:
     return f'"{version}"'
-
-
-def default_duty(clinic: Clinic, doctor: str) -> DoctorDuty:
-    """A doctor whose duty never changed: off, in the configured cabinet and services."""
-    config = clinic.doctor(doctor)
-    return DoctorDuty(
-        id=doctor,
-        cabinet=config.cabinet if config else None,
-        services=list(config.services) if config else [],
-    )
 
 
 async def get_board(call: Call) -> Response:

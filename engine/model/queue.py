@@ -203,6 +203,16 @@ def _has_priority(ticket: Ticket) -> bool:
     return bool(ticket.priority)
 
 
+def duty_of(
+    state: ClinicState, doctor_id: str, default_cabinet: str | None, default_services: list[str]
+) -> DoctorDuty:
+    """A doctor's duty now: as last changed today, or, never changed, off in the configured
+    cabinet and services (``duty.lua`` starts from the same default)."""
+    return state.doctors.get(doctor_id) or DoctorDuty(
+        id=doctor_id, cabinet=default_cabinet, services=list(default_services)
+    )
+
+
 def set_duty(
     state: ClinicState,
     out: Outcome,
@@ -223,9 +233,7 @@ def set_duty(
     so that nobody undoes a change they have not seen. Every accepted change is a new version.
     """
     open_day(state, out, now, day)
-    old = state.doctors.get(doctor_id) or DoctorDuty(
-        id=doctor_id, cabinet=default_cabinet, services=list(default_services)
-    )
+    old = duty_of(state, doctor_id, default_cabinet, default_services)
     if if_match is not None and if_match != old.version:
         raise DecisionError(
             "stale_duty",
