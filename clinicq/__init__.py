@@ -3,8 +3,11 @@ knows them all (the app, the CLI, the combined settings). Nothing imports this p
 entry points, the load tests and the tests."""
 
 from engine import clinic as _clinic
+from notifier.wording import clinic_problems as icu_wording_problems
 from ticketing.clinic_check import kiosk_printer_problems
 
-# Ticketing's check of kiosk printers joins the engine's validation of every clinic loaded.
-if kiosk_printer_problems not in _clinic.CHECKS:
-    _clinic.CHECKS.append(kiosk_printer_problems)
+# Ticketing's check of kiosk printers and the notifier's of a hospital's own ICU wording join
+# the engine's validation of every clinic loaded.
+for _check in (kiosk_printer_problems, icu_wording_problems):
+    if _check not in _clinic.CHECKS:
+        _clinic.CHECKS.append(_check)

@@ -11,6 +11,7 @@ import re
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
@@ -20,6 +21,8 @@ from engine.text import Name, made_plain
 
 log = logging.getLogger(__name__)
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+TEMPLATE_MAX = 4000  # characters of one message template: three SMS are ~480
 
 # What the parts check in a clinic's configuration on top of the engine (ticketing: that each
 # kiosk's printer URL and profile are ones it can drive); each returns the problems it found.
@@ -81,6 +84,21 @@ class Kiosk(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     profile: str | None = None
 
 
+class Icu(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The ICU's daily message to relatives: when it goes and when it must not (local times in
+    the clinic's time zone), the hospital's name as the message gives it, and the hospital's own
+    wording per language. The notifier renders the wording and checks it (``notifier.wording``).
+    """
+
+    send_at: str = "18:00"
+    quiet_start: str = "21:00"
+    quiet_end: str = "09:00"
+    hospital_name: Name | None = None  # None: the message names no hospital (it stays short)
+    templates: dict[str, Annotated[str, msgspec.Meta(max_length=TEMPLATE_MAX)]] = msgspec.field(
+        default_factory=dict
+    )
+
+
 class Clinic(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     id: str
     name: Name
@@ -91,6 +109,7 @@ class Clinic(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     doctors: list[Doctor] = msgspec.field(default_factory=list)
     policy: Policy = msgspec.field(default_factory=Policy)
     kiosks: list[Kiosk] = msgspec.field(default_factory=list)
+    icu: Icu | None = None
 
     @property
     def zone(self) -> ZoneInfo:
@@ -148,6 +167,16 @@ class Clinic(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
                 problems.append(f"doctor {d.id!r}: unknown cabinet {d.cabinet!r}")
             if d.schedule and not (d.schedule.service or d.services):
                 problems.append(f"doctor {d.id!r}: a schedule needs a service")
+        if self.icu is not None:
+            problems += [
+                f"icu: {name} must be a time of day as HH:MM, not {value!r}"
+                for name, value in (
+                    ("send_at", self.icu.send_at),
+                    ("quiet_start", self.icu.quiet_start),
+                    ("quiet_end", self.icu.quiet_end),
+                )
+                if not HHMM.match(value)
+            ]
         for check in CHECKS:
             problems += check(self)
         if self.policy.priority_run < 1 or self.policy.max_recalls < 0:

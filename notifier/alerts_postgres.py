@@ -49,9 +49,15 @@ async def add_alert(
 class AlertStore(PatientLookup):
     """The alerts raised so far."""
 
-    async def alerts(self, clinic: str | None = None) -> list[Alert]:
+    async def alerts(self, clinic: str | None = None, limit: int = 1000) -> list[Alert]:
+        """A clinic's alerts and the ones of no clinic (the SMSC account's balance), oldest
+        first; the latest ``limit``."""
         rows = await self.pool.fetch(
-            "SELECT * FROM sms_alerts WHERE $1::text IS NULL OR clinic = $1 ORDER BY id", clinic
+            "SELECT * FROM (SELECT * FROM sms_alerts"
+            " WHERE $1::text IS NULL OR clinic = $1 OR clinic IS NULL ORDER BY id DESC LIMIT $2)"
+            " latest ORDER BY id",
+            clinic,
+            limit,
         )
         return [
             Alert(

@@ -17,19 +17,26 @@ import msgspec
 from starlette.responses import Response
 
 from engine.api.endpoint import Call, Endpoint
+from engine.clinic import TEMPLATE_MAX
 from engine.errors import Forbidden, Unavailable, ValidationFailed
 from engine.text import PLAIN
+from notifier import wording
+from notifier.compose import compose
 from notifier.crypto import PhoneCipher
+from notifier.errors import MessageTooLong
+from notifier.hospitals import next_send
+from notifier.hospitals_postgres import Hospitals
 from notifier.phones import normalise
 from notifier.schedule import PatientStatus
 from notifier.settings import NotifierSettings
 from notifier.store_postgres import SmsStore
-from notifier.vitals import Dynamics, Observation, assess, merge, validate
+from notifier.vitals import LIMITS, Dynamics, Observation, assess, merge, validate
 from notifier.worker import Clock, utcnow
 
 ICU_ROLES = frozenset({"icu_doctor"})
 # The engine's one rule for typed text (engine/text.py).
 Text40 = Annotated[str, msgspec.Meta(min_length=1, max_length=40, pattern=PLAIN)]
+Text200 = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=PLAIN)]
 _PATIENT_ID = re.compile(PLAIN.replace("*$", "{1,64}$"))
 
 
@@ -37,6 +44,7 @@ _PATIENT_ID = re.compile(PLAIN.replace("*$", "{1,64}$"))
 class SmsService:
     store: SmsStore
     settings: NotifierSettings
+    hospitals: Hospitals
     clock: Clock = utcnow
     max_body_bytes: int = 64 * 1024
 
@@ -51,7 +59,8 @@ def create_service(
     """What the engine puts on ``app.state.sms`` in its lifespan."""
     settings.validate()
     cipher = PhoneCipher(settings.encryption_key)
-    return SmsService(SmsStore(pool, cipher), settings, clock, max_body_bytes)
+    hospitals = Hospitals(pool, settings.default_schedule)
+    return SmsService(SmsStore(pool, cipher), settings, hospitals, clock, max_body_bytes)
 
 
 class RelativeIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -78,6 +87,12 @@ class ObservationIn(msgspec.Struct, forbid_unknown_fields=True):
     conscious: bool | None = None
     ventilator: bool | None = None
     dynamics: Literal["positive", "negative", "unchanged"] | None = None
+
+
+class WordingIn(msgspec.Struct, forbid_unknown_fields=True):
+    language: Literal["ru", "en"]
+    wording: Annotated[str, msgspec.Meta(min_length=1, max_length=TEMPLATE_MAX)]
+    hospital_name: Text200 | None = None
 
 
 def _patient(call: Call) -> str:
@@ -269,6 +284,121 @@ def _alert(a: Any) -> dict[str, Any]:
     }
 
 
+async def patients(call: Call) -> Response:
+    ctx = _ctx(call)
+    found = await ctx.service.store.patients(ctx.clinic)
+    return _json(
+        {
+            "patients": [
+                {
+                    "patient_id": s.patient.patient_id,
+                    "label": s.patient.label,
+                    "status": s.patient.status.value,
+                    "attending_doctor": s.patient.attending_doctor,
+                    "updated_at": s.updated_at,
+                    "relatives": s.relatives,
+                    "observed_at": s.observed_at,
+                }
+                for s in found
+            ]
+        }
+    )
+
+
+async def rules(call: Call) -> Response:
+    """The hospital's schedule and the rules the desk shows as the doctor types."""
+    ctx = _ctx(call)
+    settings = ctx.service.settings
+    _, sched = await ctx.service.hospitals.fetch(ctx.clinic)
+    upcoming = next_send(ctx.service.clock(), sched)
+    return _json(
+        {
+            "timezone": sched.tz,
+            "send_at": sched.send_at.strftime("%H:%M"),
+            "quiet_start": sched.quiet_start.strftime("%H:%M"),
+            "quiet_end": sched.quiet_end.strftime("%H:%M"),
+            "hospital_name": sched.name,
+            "own_wording": sorted(sched.templates),
+            "next_date": upcoming.local_date,
+            "next_send_at": upcoming.not_before,
+            "stale_after_minutes": int(settings.stale_after.total_seconds() // 60),
+            "max_segments": settings.max_segments,
+            "limits": {
+                name: {"low": low, "high": high, "unit": unit}
+                for name, (low, high, unit) in LIMITS.items()
+            },
+        }
+    )
+
+
+async def next_message(call: Call) -> Response:
+    """The next daily message exactly as each relative will get it, with the values that will
+    be stale or missing by then. Composed as the sender will compose it at send time."""
+    ctx = _ctx(call)
+    store, settings = ctx.service.store, ctx.service.settings
+    patient = await store.get_patient(_patient(call), ctx.clinic)
+    _, sched = await ctx.service.hospitals.fetch(ctx.clinic)
+    upcoming = next_send(ctx.service.clock(), sched)
+    readings = merge(await store.observations(patient.patient_id))
+    vitals = assess(readings, upcoming.not_before, settings.stale_after)
+    going = [r for r in await store.relatives(patient.patient_id) if r.active and not r.bad_number]
+    out = []
+    for rel in going if patient.status is PatientStatus.ADMITTED else []:
+        shown: dict[str, Any] = {
+            "relative_id": rel.id,
+            "to": rel.phone_masked,
+            "relation": rel.relation,
+            "language": rel.language,
+        }
+        try:
+            message = compose(
+                language=rel.language,
+                local_date=upcoming.local_date,
+                vitals=vitals,
+                max_segments=settings.max_segments,
+                patient=patient.label,
+                hospital=sched.name,
+                wording=sched.templates.get(rel.language),
+            )
+        except MessageTooLong as exc:
+            shown["problem"] = {"code": exc.code, "message": exc.message}
+        else:
+            parts = message.segments
+            shown |= {"text": message.text, "style": message.style}
+            shown |= {"segments": parts.count, "encoding": parts.encoding}
+        out.append(shown)
+    return _json(
+        {
+            "status": patient.status.value,
+            "local_date": upcoming.local_date,
+            "send_at": upcoming.not_before,
+            "stale": sorted(n for n, a in vitals.items() if a.state == "stale"),
+            "missing": sorted(n for n, a in vitals.items() if a.state == "missing"),
+            "messages": out,
+        }
+    )
+
+
+async def preview_wording(call: Call) -> Response:
+    """A hospital's own wording tried on every field's every state; refused with what failed."""
+    body = call.body
+    hospital = body.hospital_name or ""
+    problems = wording.problems(body.language, body.wording, hospital=hospital)
+    if problems:
+        raise ValidationFailed("; ".join(problems), code="wording_invalid")
+    message = wording.sample(body.language, body.wording, hospital, "Иванов И.И.")
+    parts = message.segments
+    return _json(
+        {
+            "text": message.text,
+            "style": message.style,
+            "segments": parts.count,
+            "encoding": parts.encoding,
+            "cases": sum(1 for _ in wording.cases()),
+        }
+    )
+
+
 P = "/api/v1/icu/patients/{patient_id}"
 ICU = ("icu_doctor",)
 ERRORS = (400, 401, 403, 404, 409, 413, 422, 429, 503)
@@ -287,6 +417,17 @@ ENDPOINTS = [
              errors=ERRORS),
     Endpoint("GET", f"{P}/messages", "ICU: what was sent to whom, and its status", messages, ICU,
              errors=ERRORS),
-    Endpoint("GET", "/api/v1/icu/alerts", "ICU: failed or stuck messages", alerts, ICU,
+    Endpoint("GET", "/api/v1/icu/alerts", "ICU: deaths, bad numbers, failed messages, low funds",
+             alerts, ICU, errors=ERRORS),
+    Endpoint("GET", "/api/v1/icu/patients", "ICU: the hospital's ICU patients", patients, ICU,
              errors=ERRORS),
+    Endpoint("GET", "/api/v1/icu/rules",
+             "ICU: the hospital's send time, quiet hours, plausibility limits, staleness", rules,
+             ICU, errors=ERRORS),
+    Endpoint("GET", f"{P}/next-message",
+             "ICU: the next daily message as each relative will get it", next_message, ICU,
+             errors=ERRORS),
+    Endpoint("POST", "/api/v1/icu/wording/preview",
+             "A hospital's own wording of the daily message, tried on every field's every state",
+             preview_wording, ("icu_doctor", "head", "admin"), body=WordingIn, errors=ERRORS),
 ]  # fmt: skip

@@ -17,6 +17,7 @@ import click
 from engine.errors import EngineError
 from notifier.compose import LANGUAGES, compose
 from notifier.crypto import PhoneCipher
+from notifier.hospitals_postgres import Hospitals
 from notifier.outbox_postgres import Outbox
 from notifier.settings import NotifierSettings
 from notifier.store_postgres import SmsStore, init_schema
@@ -73,7 +74,7 @@ def preview(ctx: click.Context, patient_id: str, language: str) -> None:
     async def job(pool: asyncpg.Pool, settings: NotifierSettings) -> str:
         store = SmsStore(pool, PhoneCipher(settings.encryption_key))
         patient = await store.get_patient(patient_id)
-        sched = settings.schedule_for(patient.clinic)
+        _, sched = await Hospitals(pool, settings.default_schedule).fetch(patient.clinic)
         now = utcnow()
         vitals = assess(merge(await store.observations(patient_id)), now, settings.stale_after)
         message = compose(
@@ -83,6 +84,7 @@ def preview(ctx: click.Context, patient_id: str, language: str) -> None:
             max_segments=settings.max_segments,
             patient=patient.label,
             hospital=sched.name,
+            wording=sched.templates.get(language),
         )
         parts = message.segments
         return f"{message.text}\n-- {parts.count} segment(s), {parts.encoding}, {parts.units} units"

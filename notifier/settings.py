@@ -18,7 +18,8 @@ class HospitalSchedule:
     send_at: time = time(18, 0)
     quiet_start: time = time(21, 0)
     quiet_end: time = time(9, 0)
-    name: str = ""
+    name: str = ""  # the hospital as the message names it; "" names none
+    templates: Mapping[str, str] = field(default_factory=dict)  # language -> own wording
 
     @property
     def zone(self) -> ZoneInfo:
@@ -35,8 +36,8 @@ class NotifierSettings:
     smsc_password: str = ""
     smsc_sender: str | None = None
     encryption_key: bytes = b""
+    # Each hospital sets its own in its clinic's configuration (notifier.hospitals).
     default_schedule: HospitalSchedule = field(default_factory=HospitalSchedule)
-    hospitals: Mapping[str, HospitalSchedule] = field(default_factory=dict)
     max_segments: int = 3
     stale_after: timedelta = timedelta(hours=12)
     http_timeout: float = 10.0
@@ -52,9 +53,6 @@ class NotifierSettings:
     batch: int = 20
     idle_sleep: float = 1.0
 
-    def schedule_for(self, clinic: str | None) -> HospitalSchedule:
-        return self.hospitals.get(clinic or "", self.default_schedule)
-
     def validate(self) -> NotifierSettings:
         """Fail loudly at start-up rather than at 18:00."""
         if len(self.encryption_key) != 32:
@@ -63,9 +61,8 @@ class NotifierSettings:
             raise ConfigError("notifier max_segments must be at least 3 (short Russian text)")
         if not self.smsc_url.endswith("/"):
             raise ConfigError("notifier smsc_url must end with '/' (e.g. https://smsc.ru/sys/)")
-        for sched in (self.default_schedule, *self.hospitals.values()):
-            try:
-                sched.zone  # noqa: B018 - resolves the zone now
-            except (ZoneInfoNotFoundError, ValueError) as exc:
-                raise ConfigError(f"unknown time zone {sched.tz!r}") from exc
+        try:
+            self.default_schedule.zone  # noqa: B018 - resolves the zone now
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ConfigError(f"unknown time zone {self.default_schedule.tz!r}") from exc
         return self

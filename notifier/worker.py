@@ -29,12 +29,13 @@ from notifier.gateway import (
     SmsGateway,
     Unreachable,
 )
+from notifier.hospitals_postgres import Hospitals
 from notifier.lifecycle import Delivery, backoff
 from notifier.outbox import Cancel, Claim, Decision, DueRow, Hold, PollClaim, Reject, Send
 from notifier.outbox_postgres import Outbox
 from notifier.providers import open_gateway
 from notifier.schedule import PatientStatus, Plan, plan, release
-from notifier.settings import NotifierSettings
+from notifier.settings import HospitalSchedule, NotifierSettings
 from notifier.vitals import assess, merge
 
 log = logging.getLogger(__name__)
@@ -45,15 +46,17 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def decide(row: DueRow, now: datetime, settings: NotifierSettings) -> Decision:
-    """Pure: what to do with a pending row at ``now`` (send, hold for quiet hours, cancel)."""
+def decide(
+    row: DueRow, now: datetime, settings: NotifierSettings, sched: HospitalSchedule
+) -> Decision:
+    """Pure: what to do with a pending row at ``now`` (send, hold for quiet hours, cancel),
+    under its hospital's schedule and wording."""
     if row.patient_status is not PatientStatus.ADMITTED:
         return Cancel(f"patient {row.patient_status.value}")
     if not row.relative_active:
         return Cancel("consent revoked")
     if row.bad_number:
         return Cancel("number marked bad")
-    sched = settings.schedule_for(row.clinic)
     until = release(now, sched)
     if until > now:
         return Hold(until)
@@ -68,6 +71,7 @@ def decide(row: DueRow, now: datetime, settings: NotifierSettings) -> Decision:
             max_segments=settings.max_segments,
             patient=row.patient_label,
             hospital=sched.name,
+            wording=sched.templates.get(row.language),
         )
     except MessageTooLong as exc:
         return Reject(exc.message)
@@ -88,6 +92,7 @@ class Worker:
     ) -> None:
         self.settings = settings.validate()
         self.outbox = Outbox(pool, PhoneCipher(settings.encryption_key))
+        self.hospitals = Hospitals(pool, settings.default_schedule)
         self._own_gateway = gateway is None
         self.gateway = gateway or open_gateway(settings)
         self.clock = clock
@@ -100,9 +105,10 @@ class Worker:
     # -- scheduling ---------------------------------------------------------------------------
 
     def _plan(self, clinic: str, status: PatientStatus, consent_since: datetime) -> Plan | None:
-        return plan(self.clock(), self.settings.schedule_for(clinic), status, consent_since)
+        return plan(self.clock(), self.hospitals.schedule_for(clinic), status, consent_since)
 
     async def enqueue_due(self) -> int:
+        await self.hospitals.refresh()
         created = await self.outbox.enqueue_due(self.clock(), self._plan)
         if created:
             log.info("%s: %d daily messages queued", self.name, created)
@@ -120,7 +126,9 @@ class Worker:
             now,
             limit=self.settings.batch,
             lease=lease,
-            prepare=lambda row: decide(row, now, self.settings),
+            prepare=lambda row: decide(
+                row, now, self.settings, self.hospitals.schedule_for(row.clinic)
+            ),
         )
         polls = await self.outbox.claim_polls(now, limit=self.settings.batch, lease=lease)
         jobs = [self._guarded(self._handle(c)) for c in claims]

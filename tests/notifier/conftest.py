@@ -11,6 +11,7 @@ import pytest
 from fake_smsc import LOGIN, PASSWORD, FakeSmsc, ServerThread
 from sms_helpers import KEY, UNIT
 
+from engine.journal_postgres import apply_schema
 from notifier.crypto import PhoneCipher
 from notifier.outbox_postgres import Outbox
 from notifier.settings import HospitalSchedule, NotifierSettings
@@ -59,6 +60,7 @@ def settings(smsc_server: tuple[FakeSmsc, ServerThread]) -> NotifierSettings:
 @pytest.fixture(scope="session")
 async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=8)
+    await apply_schema(pool)  # the engine's: the hospitals' configurations live in `clinics`
     await init_schema(pool)
     try:
         yield pool

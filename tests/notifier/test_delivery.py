@@ -73,7 +73,10 @@ async def test_crash_between_send_and_record_is_resolved_by_status(
     await doomed.enqueue_due()
     now = datetime.now(UTC)
     [claim] = await outbox.claim(
-        now, limit=5, lease=settings.lease, prepare=lambda r: decide(r, now, settings)
+        now,
+        limit=5,
+        lease=settings.lease,
+        prepare=lambda r: decide(r, now, settings, settings.default_schedule),
     )
     assert isinstance(await doomed.gateway.send(claim.phone, claim.body, claim.message_id), Sent)
     await doomed.gateway.aclose()  # ... and the process dies before recording anything
@@ -96,7 +99,10 @@ async def test_crash_before_send_is_sent_once_after_status_check(
     await Worker(pool, settings).enqueue_due()
     now = datetime.now(UTC)
     await outbox.claim(
-        now, limit=5, lease=settings.lease, prepare=lambda r: decide(r, now, settings)
+        now,
+        limit=5,
+        lease=settings.lease,
+        prepare=lambda r: decide(r, now, settings, settings.default_schedule),
     )
     await asyncio.sleep(settings.lease.total_seconds() + 0.1)
     await burst(pool, settings)
@@ -319,7 +325,10 @@ async def test_death_after_claim_withdraws_before_send(
     await worker.enqueue_due()
     now = datetime.now(UTC)
     [claim] = await outbox.claim(
-        now, limit=5, lease=settings.lease, prepare=lambda r: decide(r, now, settings)
+        now,
+        limit=5,
+        lease=settings.lease,
+        prepare=lambda r: decide(r, now, settings, settings.default_schedule),
     )
     await store.set_status("p1", clinic="c1", status=PatientStatus.DECEASED, by="d", now=now)
     await worker._send(claim)
