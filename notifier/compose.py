@@ -16,6 +16,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from notifier.errors import InvalidInput, MessageTooLong
 from notifier.vitals import Assessed
+from notifier.wording_rules import check_wording
 
 LANGUAGES = ("ru", "en")
 DEFAULT_LANGUAGE = "ru"
@@ -74,6 +75,7 @@ def _env() -> jinja2.Environment:
 def _template(language: str, wording: str | None) -> jinja2.Template:
     if wording is None:
         return _env().get_template(f"daily_{language}.txt.j2")
+    check_wording(_env(), wording)
     return _env().from_string(wording)
 
 

@@ -17,9 +17,10 @@ from datetime import UTC, date, datetime
 import jinja2
 
 from engine.clinic import Clinic
-from notifier.compose import LANGUAGES, Composed, compose, render_style
-from notifier.errors import NotifierError
+from notifier.compose import LANGUAGES, Composed, _env, compose, render_style
+from notifier.errors import InvalidInput, NotifierError
 from notifier.vitals import FIELDS, Assessed, Dynamics, State
+from notifier.wording_rules import check_wording
 
 SAMPLE_DATE = date(2026, 12, 31)
 AT = datetime(2026, 12, 31, 12, 0, tzinfo=UTC)
@@ -81,6 +82,10 @@ def problems(language: str, wording: str, *, hospital: str = "", limit: int = 3)
     """What is wrong with ``wording`` (at most ``limit`` problems); [] when it is fit to use."""
     if language not in LANGUAGES:
         return [f"wording for an unknown language {language!r} (one of {', '.join(LANGUAGES)})"]
+    try:
+        check_wording(_env(), wording)
+    except InvalidInput as exc:
+        return [f"wording {language}: {exc.message}"]
     found: list[str] = []
     try:
         for what, vitals in cases():

@@ -132,7 +132,7 @@ async def test_a_hospitals_own_wording_is_previewed_or_refused_with_what_fails(
     r = await client.post("/api/v1/icu/wording/preview", json=good, headers={"x-role": "head"})
     assert r.status_code == 200, r.text
     assert r.json()["text"] == "Иванов И.И.: 31.12.2026, Т 36,6" and r.json()["cases"] > 100
-    bad = {"language": "en", "wording": "{{ v.pulse.value * 2 }} {{ date }}"}
+    bad = {"language": "en", "wording": "{{ v.pulse.value + 2 }} {{ date }}"}
     r = await client.post("/api/v1/icu/wording/preview", json=bad)
     assert r.status_code == 422 and r.json()["error"]["code"] == "wording_invalid"
     assert "pulse missing" in r.json()["error"]["message"]

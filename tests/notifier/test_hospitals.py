@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -14,11 +15,13 @@ from fake_smsc import FakeSmsc
 from sms_helpers import PHONES, seed
 
 import clinicq  # noqa: F401 - registers the notifier's wording check with the engine
+import notifier
 from engine.clinic import Clinic, Icu, parse_clinic
 from engine.errors import ValidationFailed
 from notifier.hospitals import next_send, schedule_of
 from notifier.settings import HospitalSchedule, NotifierSettings
 from notifier.store_postgres import SmsStore
+from notifier.wording import problems
 from notifier.worker import Worker
 
 MOSCOW = ZoneInfo("Europe/Moscow")  # UTC+3
@@ -171,3 +174,32 @@ async def test_a_changed_schedule_reaches_the_worker_on_its_next_pass(
         assert row["local_date"] == now.astimezone(MOSCOW).date()  # today's: 14:00 has passed
     finally:
         await worker.close()
+
+
+@pytest.mark.parametrize(
+    ("wording", "needle"),
+    [
+        ("{{ date }}{{ 'x' * 100000000 }}", "'Mul'"),
+        ("{{ date }}{{ 'x'.ljust(100000000) }}", "may call only"),
+        ("{{ date }}{{ date['ljust'] }}", "index only by a field's name"),
+        ("{{ date|center(100000000) }}", "filter 'center'"),
+        ("{% for a in v %}{% for b in v %}{{ date }}{% endfor %}{% endfor %}", "'For'"),
+        ("{% macro f() %}{{ f() }}{{ f() }}{% endmacro %}{{ f() }}", "'Macro'"),
+        ("{% set val = date.upper %}{{ val() }}", "may not redefine"),
+        ("{{ date }}{{ '%0100000000d' % 1 }}", "'Mod'"),
+        ("{{ date }}{{ ().__class__ }}", "'__class__'"),
+        ("{% include 'daily_ru.txt.j2' %}", "'Include'"),
+    ],
+)
+def test_a_wording_that_could_stall_or_exhaust_a_sender_is_refused_before_rendering(
+    wording: str, needle: str
+) -> None:
+    """Each of these would render (slowly, hugely or forever) in a plain sandbox."""
+    [problem] = problems("ru", wording)
+    assert needle in problem
+
+
+def test_our_own_wordings_pass_the_check_they_impose() -> None:
+    for language in ("ru", "en"):
+        source = Path(notifier.__file__).parent / "templates" / f"daily_{language}.txt.j2"
+        assert problems(language, source.read_text(encoding="utf-8")) == []
