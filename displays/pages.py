@@ -6,6 +6,7 @@
     /panel/{clinic}/{doctor}?token=   doctor's panel
     /dashboard/{clinic}?token=        department head's dashboard
     /city?token=                      the city's situation centre (an admin token)
+    /icu/{clinic}?token=              the ICU doctor's desk: consent, vitals, the daily SMS
     /displays/qr.png?data=...         a QR code as PNG
     /displays/static/...              scripts and styles
     /favicon.ico                      the icon
@@ -212,6 +213,11 @@ async def dashboard(request: Request) -> Response:
     return render("dashboard", request, clinic.locale, clinic.name, clinic=public_config(clinic))
 
 
+async def icu(request: Request) -> Response:
+    clinic = await _clinic(request)
+    return render("icu", request, clinic.locale, clinic.name, clinic=public_config(clinic))
+
+
 async def city(request: Request) -> Response:
     engine: Engine = request.app.state.engine
     await engine.load_clinics()
@@ -267,6 +273,7 @@ routes = [
     Route("/t/{clinic}/{link}", as_page(status)),
     Route("/panel/{clinic}/{doctor}", as_page(panel)),
     Route("/dashboard/{clinic}", as_page(dashboard)),
+    Route("/icu/{clinic}", as_page(icu)),
     Route("/city", as_page(city)),
     Route("/displays/qr.png", qr_png),
     Route("/favicon.ico", favicon),

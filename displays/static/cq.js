@@ -57,8 +57,10 @@
     if (token) headers.Authorization = "Bearer " + token;
     if (body !== undefined) headers["Content-Type"] = "application/json";
     if (method !== "GET") headers["Idempotency-Key"] = opts.key || "ui-" + Date.now() + "-" + Math.random().toString(36).slice(2);
-    const id = opts.clinic || cfg.clinic.id;
-    const r = await fetch("/api/v1/clinics/" + encodeURIComponent(id) + path, {
+    // A path of the API's own ("/api/v1/icu/...") is taken as it is; others are the clinic's.
+    const url = path.startsWith("/api/") ? path
+      : "/api/v1/clinics/" + encodeURIComponent(opts.clinic || cfg.clinic.id) + path;
+    const r = await fetch(url, {
       method, headers, body: body === undefined ? undefined : JSON.stringify(body),
     });
     const data = await r.json().catch(() => ({}));
