@@ -292,6 +292,10 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "city_unstaffed": "Нет врача на смене: {services}",
         "city_unstaffed_queue": "{service} (ждут: {count})",
         "city_loading": "загрузка…",
+        # -- SMSC callbacks (notifier/callbacks.py) --
+        "err_sms_callbacks_disabled": "Ответы на СМС и отчёты о доставке здесь не настроены",
+        "err_bad_callback_secret": "Неверная ссылка для уведомлений SMSC",
+        "err_bad_callback": "Уведомление SMSC не распознано",
     },
     "en": {
         "lang": "en-GB",
@@ -570,6 +574,10 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "city_unstaffed": "No doctor on duty: {services}",
         "city_unstaffed_queue": "{service} ({count} waiting)",
         "city_loading": "loading…",
+        # -- SMSC callbacks (notifier/callbacks.py) --
+        "err_sms_callbacks_disabled": "Replies to SMS and delivery reports are not set up here",
+        "err_bad_callback_secret": "The SMSC notification link is not valid",
+        "err_bad_callback": "The SMSC notification could not be read",
     },
 }
 
