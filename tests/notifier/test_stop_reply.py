@@ -4,6 +4,7 @@ SMSC server: consent withdrawn and shown to the doctor, exactly one confirmation
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -13,9 +14,10 @@ from urllib.parse import urlencode
 import asyncpg
 import httpx
 import pytest
-from fake_smsc import FakeSmsc, incoming_form
+from fake_smsc import FakeSmsc, incoming_form, status_form
 from sms_app import build_app
 from sms_helpers import PHONES, seed, shifted
+from test_logs import needles
 
 from notifier.replies import confirmation
 from notifier.settings import NotifierSettings
@@ -26,6 +28,7 @@ pytestmark = pytest.mark.integration
 
 SECRET = "cb-" + "x7Kq" * 10
 INCOMING = f"/api/v1/sms/smsc/{SECRET}/incoming"
+STATUS = f"/api/v1/sms/smsc/{SECRET}/status"
 
 
 @pytest.fixture
@@ -219,3 +222,36 @@ async def test_a_windows_1251_form_is_read_and_a_broken_one_refused(
         answer = await http.post(INCOMING, content=bad.encode("latin-1"), headers=headers)
         assert answer.status_code == 400, bad
         assert answer.json()["error"]["code"] == "bad_callback"
+
+
+async def test_replies_and_reports_log_no_phone_number(
+    caplog: pytest.LogCaptureFixture,
+    store: SmsStore,
+    pool: asyncpg.Pool,
+    smsc: FakeSmsc,
+    cb_settings: NotifierSettings,
+    http: httpx.AsyncClient,
+) -> None:
+    """STOPs (known, unknown, retried), other texts, bad forms and reports: grep every record."""
+    for name in (None, "httpx", "httpcore", "notifier", "asyncpg"):
+        caplog.set_level(logging.DEBUG, logger=name)
+    seeded = await seed(store, relatives=2)
+    await burst(pool, cb_settings)
+    daily = await pool.fetchval("SELECT id FROM sms_outbox WHERE relative_id = $1", 2)
+    await reply(http, 1, seeded.phones[0], "STOP")
+    await reply(http, 1, seeded.phones[0], "STOP")
+    await reply(http, 2, PHONES[30], "стоп")
+    await reply(http, 3, seeded.phones[1], "как она?")
+    await http.post(INCOMING, data={"phone": seeded.phones[1].lstrip("+"), "mes": "STOP"})
+    await http.post(f"/api/v1/sms/smsc/{SECRET}x/incoming", data=incoming_form(4, PHONES[31], "x"))
+    await http.post(STATUS, data=status_form(daily, seeded.phones[1], 1))
+    await http.post(STATUS, data=status_form(daily, PHONES[32], 1))
+    await burst(pool, cb_settings)
+    assert len(smsc.messages) == 3  # two daily, one confirmation: the run really ran
+    text = "\n".join(
+        r.getMessage() + (r.exc_text or "") + str(r.exc_info[1] if r.exc_info else "")
+        for r in caplog.records
+    )
+    assert "sms reply" in text and "delivery report" in text  # and really logged
+    leaks = [p.pattern for p in needles([*seeded.phones, *PHONES[30:33]]) if p.search(text)]
+    assert leaks == [], leaks
