@@ -7,7 +7,7 @@ account, each carrying the secret ``NotifierSettings.smsc_callback_secret`` as a
     POST /api/v1/sms/smsc/{secret}/status     id, phone, status (and time, ts, err, md5)
 
 No bearer token: SMSC has none. The secret is compared in constant time; a wrong one is 403
-``bad_callback_secret``, none configured is 503 ``sms_callbacks_disabled``. Every authenticated
+``bad_callback_secret``, none configured is 404 ``sms_callbacks_disabled``. Every authenticated
 reply gets the same ``{"ok": true}``, whether its number is known or not and whether it was a
 STOP or a retry, so the answer tells nothing about a number. Phone numbers and texts are never
 logged. SMSC's status codes are read with ``gateway_smsc.STATUSES``, as the poll reads them.
@@ -24,7 +24,7 @@ from starlette.responses import Response
 
 from engine.api.endpoint import PUBLIC, Call, Endpoint
 from engine.api.http import JSON, read_body
-from engine.errors import BadRequest, Forbidden, Unavailable
+from engine.errors import BadRequest, Forbidden, NotFound
 from notifier.api import SmsService
 from notifier.gateway_smsc import STATUSES
 from notifier.inbox_postgres import Inbox
@@ -41,7 +41,8 @@ def _service(call: Call) -> SmsService:
     service: SmsService | None = getattr(call.request.app.state, "sms", None)
     secret = service.settings.smsc_callback_secret if service is not None else ""
     if service is None or not secret:
-        raise Unavailable(
+        # 404, not 503: nothing here will ever answer until an operator sets the secret.
+        raise NotFound(
             "SMSC callbacks are not configured here (CLINICQ_SMSC_CALLBACK_SECRET)",
             code="sms_callbacks_disabled",
         )
@@ -130,7 +131,7 @@ async def status(call: Call) -> Response:
 
 
 S = "/api/v1/sms/smsc/{secret}"
-ERRORS = (400, 403, 413, 503)
+ERRORS = (400, 403, 404, 413, 503)  # 503: the database is down
 NOTE = "SMSC, authenticated by the secret in the URL"
 ENDPOINTS = [
     Endpoint("POST", f"{S}/incoming", "SMSC: a relative's SMS (STOP withdraws consent)",

@@ -56,7 +56,7 @@ class NotifierSettings:
     batch: int = 20
     idle_sleep: float = 1.0
     # -- replies and delivery reports by callback (notifier/callbacks.py) --
-    # The path segment SMSC's callback URLs carry; empty: the callbacks answer 503.
+    # The path segment SMSC's callback URLs carry; empty: the callbacks answer 404.
     smsc_callback_secret: str = ""
     # With callbacks on, SMSC reports delivery itself: the first status poll (the fallback)
     # waits this long instead of ``poll_base``.

@@ -122,7 +122,7 @@ async def test_without_callbacks_the_poll_comes_at_once_and_reports_are_refused(
     pool: asyncpg.Pool,
     settings: NotifierSettings,
 ) -> None:
-    """No secret: polling as before (delivered within the burst), and the callback is 503."""
+    """No secret: polling as before (delivered within the burst), and the callback is 404."""
     seeded = await seed(store)
     worker = Worker(pool, settings)
     await worker.run(burst=True)
@@ -131,5 +131,5 @@ async def test_without_callbacks_the_poll_comes_at_once_and_reports_are_refused(
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
         assert (await seen(http, pool))[:2] == ("delivered", "delivered")
         answer = await http.post(STATUS, data=status_form(1, seeded.phones[0], 1))
-        assert answer.status_code == 503
+        assert answer.status_code == 404
         assert answer.json()["error"]["code"] == "sms_callbacks_disabled"

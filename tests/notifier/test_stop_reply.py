@@ -192,7 +192,7 @@ async def test_a_forged_callback_is_refused_and_changes_nothing(
     settings: NotifierSettings,
     http: httpx.AsyncClient,
 ) -> None:
-    """A wrong secret is 403; no secret configured is 503; neither touches consent."""
+    """A wrong secret is 403; no secret configured is 404; neither touches consent."""
     seeded = await seed(store)
     form = incoming_form(5, seeded.phones[0], "STOP")
     for forged in (SECRET[:-1] + "y", SECRET[:-1], "x", SECRET + "x", "%D0%A1" * 8):
@@ -202,7 +202,7 @@ async def test_a_forged_callback_is_refused_and_changes_nothing(
     transport = httpx.ASGITransport(app=build_app(pool, settings))  # no secret configured
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as off:
         answer = await off.post(INCOMING, data=form)
-        assert answer.status_code == 503
+        assert answer.status_code == 404
         assert answer.json()["error"]["code"] == "sms_callbacks_disabled"
     assert list((await history(http)).values()) == [["granted"]]
     assert await outbox_kinds(pool) == []
