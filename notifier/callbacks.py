@@ -5,6 +5,7 @@ account, each carrying the secret ``NotifierSettings.smsc_callback_secret`` as a
 
     POST /api/v1/sms/smsc/{secret}/incoming   id, phone, mes (and to, sent, time, md5)
     POST /api/v1/sms/smsc/{secret}/status     id, phone, status (and time, ts, err, md5)
+    POST /api/v1/sms/smsc/{secret}            either, told apart by its fields
 
 No bearer token: SMSC has none. The secret is compared in constant time; a wrong one is 403
 ``bad_callback_secret``, none configured is 404 ``sms_callbacks_disabled``. Every authenticated
@@ -84,7 +85,28 @@ def _ok() -> Response:
 async def incoming(call: Call) -> Response:
     """A relative's SMS: a STOP from a subscribed number withdraws consent and is answered."""
     service = _service(call)
+    return await _incoming(service, await _form(call, service))
+
+
+async def status(call: Call) -> Response:
+    """A delivery report; recorded only if it moves the message's status forward."""
+    service = _service(call)
+    return await _status(service, await _form(call, service))
+
+
+async def either(call: Call) -> Response:
+    """One URL for both, as SMSC's account may have one handler field: a form with ``mes`` is
+    an incoming SMS, one with ``status`` a report; anything else (a check call) is ignored."""
+    service = _service(call)
     form = await _form(call, service)
+    if "mes" in form:
+        return await _incoming(service, form)
+    if "status" in form:
+        return await _status(service, form)
+    return _ok()
+
+
+async def _incoming(service: SmsService, form: dict[str, str]) -> Response:
     provider_id = _field(form, "id")
     if len(provider_id) > 64:
         raise BadRequest("the callback's id is too long", code="bad_callback")
@@ -109,10 +131,7 @@ async def incoming(call: Call) -> Response:
     return _ok()
 
 
-async def status(call: Call) -> Response:
-    """A delivery report; recorded only if it moves the message's status forward."""
-    service = _service(call)
-    form = await _form(call, service)
+async def _status(service: SmsService, form: dict[str, str]) -> Response:
     try:
         outbox_id = int(_field(form, "id"))
         code = int(_field(form, "status"))
@@ -134,6 +153,8 @@ S = "/api/v1/sms/smsc/{secret}"
 ERRORS = (400, 403, 404, 413, 503)  # 503: the database is down
 NOTE = "SMSC, authenticated by the secret in the URL"
 ENDPOINTS = [
+    Endpoint("POST", S, "SMSC: an incoming SMS or a delivery report, told apart by its fields",
+             either, PUBLIC, errors=ERRORS, roles_note=NOTE),
     Endpoint("POST", f"{S}/incoming", "SMSC: a relative's SMS (STOP withdraws consent)",
              incoming, PUBLIC, errors=ERRORS, roles_note=NOTE),
     Endpoint("POST", f"{S}/status", "SMSC: a delivery report", status, PUBLIC, errors=ERRORS,

@@ -9,7 +9,7 @@ from dataclasses import replace
 import asyncpg
 import httpx
 import pytest
-from fake_smsc import FakeSmsc, status_form
+from fake_smsc import FakeSmsc, incoming_form, status_form
 from sms_app import build_app
 from sms_helpers import PHONES, seed
 
@@ -133,3 +133,23 @@ async def test_without_callbacks_the_poll_comes_at_once_and_reports_are_refused(
         answer = await http.post(STATUS, data=status_form(1, seeded.phones[0], 1))
         assert answer.status_code == 404
         assert answer.json()["error"]["code"] == "sms_callbacks_disabled"
+
+
+async def test_one_url_takes_both_replies_and_reports(
+    store: SmsStore,
+    pool: asyncpg.Pool,
+    smsc: FakeSmsc,
+    cb_settings: NotifierSettings,
+    http: httpx.AsyncClient,
+) -> None:
+    """SMSC's single handler URL: a report, then a STOP, each told apart by its fields."""
+    outbox_id, phone = await sent_message(store, pool, cb_settings)
+    both = f"/api/v1/sms/smsc/{SECRET}"
+    assert (await http.post(both, data=status_form(outbox_id, phone, 1))).json() == {"ok": True}
+    assert await seen(http, pool) == ("delivered", "delivered", False)
+    assert (await http.post(both, data={"id": "1"})).json() == {"ok": True}  # neither: ignored
+    assert (await http.post(both, data=incoming_form(31, phone, "STOP"))).json() == {"ok": True}
+    relatives = (await http.get("/api/v1/icu/patients/p1/relatives")).json()["relatives"]
+    assert [h["action"] for h in relatives[0]["history"]] == ["granted", "stopped_by_reply"]
+    kinds = await pool.fetch("SELECT kind FROM sms_outbox ORDER BY id")
+    assert [k["kind"] for k in kinds] == ["daily", "stop_confirmation"]
