@@ -255,3 +255,20 @@ async def test_replies_and_reports_log_no_phone_number(
     assert "sms reply" in text and "delivery report" in text  # and really logged
     leaks = [p.pattern for p in needles([*seeded.phones, *PHONES[30:33]]) if p.search(text)]
     assert leaks == [], leaks
+
+
+async def test_nothing_answers_the_relative_of_a_patient_who_died(
+    store: SmsStore,
+    pool: asyncpg.Pool,
+    smsc: FakeSmsc,
+    cb_settings: NotifierSettings,
+    http: httpx.AsyncClient,
+) -> None:
+    """Nothing follows death: a STOP from the relative changes nothing and sends nothing."""
+    seeded = await seed(store)
+    death = await http.put("/api/v1/icu/patients/p1/status", json={"status": "deceased"})
+    assert death.status_code == 200
+    assert (await reply(http, 41, seeded.phones[0], "STOP")).json() == {"ok": True}
+    assert list((await history(http)).values()) == [["granted"]]
+    await burst(pool, cb_settings)
+    assert smsc.sent_to(seeded.phones[0]) == []
