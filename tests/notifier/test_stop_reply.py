@@ -125,6 +125,25 @@ async def test_a_retried_callback_and_a_second_stop_change_nothing(
     ]
 
 
+async def test_two_stops_at_once_from_one_number_stop_it_once(
+    store: SmsStore,
+    pool: asyncpg.Pool,
+    smsc: FakeSmsc,
+    cb_settings: NotifierSettings,
+    http: httpx.AsyncClient,
+) -> None:
+    """Two different messages racing: one withdraws, the other finds nothing left to stop."""
+    seeded = await seed(store, phones=[PHONES[7]])
+    second = await seed(store, patient_id="p2", phones=[PHONES[7]])
+    await asyncio.gather(*(reply(http, 90 + i, PHONES[7], "STOP") for i in range(4)))
+    assert (await history(http, "p1"))[seeded.relative_ids[0]] == ["granted", "stopped_by_reply"]
+    assert (await history(http, "p2"))[second.relative_ids[0]] == ["granted", "stopped_by_reply"]
+    outcomes = [r["outcome"] for r in await pool.fetch("SELECT outcome FROM sms_inbox")]
+    assert sorted(outcomes) == ["not_subscribed"] * 3 + ["stopped"]
+    await burst(pool, cb_settings)
+    assert [m.text for m in smsc.sent_to(PHONES[7])] == [confirmation("ru").text]
+
+
 async def test_the_confirmation_survives_a_lost_answer_and_goes_once(
     store: SmsStore,
     pool: asyncpg.Pool,
