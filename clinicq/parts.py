@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import clinic_sim.api
 import notifier.api
+import notifier.callbacks
 import ticketing.api
 from engine.api.endpoint import Endpoint
 from engine.api.endpoints import ENDPOINTS as ENGINE_ENDPOINTS
@@ -14,6 +15,7 @@ ENDPOINTS: list[Endpoint] = [
     *ENGINE_ENDPOINTS,
     *ticketing.api.ENDPOINTS,
     *notifier.api.ENDPOINTS,
+    *notifier.callbacks.ENDPOINTS,
     *clinic_sim.api.ENDPOINTS,
 ]
 

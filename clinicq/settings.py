@@ -25,6 +25,7 @@ NOTIFIER_VARIABLES: Mapping[str, str] = {
     "smsc_login": "CLINICQ_SMSC_LOGIN",
     "smsc_password": "CLINICQ_SMSC_PASSWORD",
     "smsc_sender": "CLINICQ_SMSC_SENDER",
+    "smsc_callback_secret": "CLINICQ_SMSC_CALLBACK_SECRET",
 }
 
 

@@ -439,6 +439,10 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "icu_err_illegal_transition": "Так изменить состояние пациента нельзя",
         "icu_err_message_too_long": "Сообщение не помещается в допустимое число СМС",
         "err_wording_invalid": "Текст сообщения больницы не подходит: он не собирается для всех показателей",
+        # -- SMSC callbacks (notifier/callbacks.py) --
+        "err_sms_callbacks_disabled": "Ответы на СМС и отчёты о доставке здесь не настроены",
+        "err_bad_callback_secret": "Неверная ссылка для уведомлений SMSC",
+        "err_bad_callback": "Уведомление SMSC не распознано",
     },
     "en": {
         "lang": "en-GB",
@@ -860,6 +864,10 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "icu_err_illegal_transition": "The patient's state cannot change that way",
         "icu_err_message_too_long": "The message does not fit in the allowed number of SMS",
         "err_wording_invalid": "The hospital's wording does not work for every combination of values",
+        # -- SMSC callbacks (notifier/callbacks.py) --
+        "err_sms_callbacks_disabled": "Replies to SMS and delivery reports are not set up here",
+        "err_bad_callback_secret": "The SMSC notification link is not valid",
+        "err_bad_callback": "The SMSC notification could not be read",
     },
 }
 

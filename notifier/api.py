@@ -251,6 +251,7 @@ async def messages(call: Call) -> Response:
                 {
                     "id": m.id,
                     "relative_id": m.relative_id,
+                    "kind": m.kind,
                     "to": m.phone_masked,
                     "relation": m.relation,
                     "local_date": m.local_date,

@@ -23,6 +23,7 @@ class MessageRecord:
     sent_at: datetime | None
     created_at: datetime
     history: tuple[tuple[str, str, datetime], ...] = field(default=())
+    kind: str = "daily"  # or "stop_confirmation": the answer to a relative's STOP
 
 
 class AuditStore(PatientLookup):
@@ -66,6 +67,7 @@ class AuditStore(PatientLookup):
                 history=tuple(
                     (h["state"], h["event"], h["at"]) for h in history if h["outbox_id"] == r["id"]
                 ),
+                kind=r["kind"],
             )
             for r in rows
         ]

@@ -14,6 +14,11 @@ from datetime import date, datetime
 from notifier.schedule import PatientStatus
 from notifier.vitals import Observation
 
+# sms_outbox.kind: the daily message (one a day per relative, composed when it goes), or the
+# confirmation of a relative's STOP reply (composed when the reply came, sent at once).
+DAILY = "daily"
+STOP_CONFIRMATION = "stop_confirmation"
+
 
 @dataclass(frozen=True, slots=True)
 class DueRow:

@@ -16,7 +16,17 @@ from notifier.alerts_postgres import add_alert
 from notifier.crypto import PhoneCipher
 from notifier.lifecycle import State
 from notifier.observations_postgres import obs_from_row
-from notifier.outbox import Cancel, Claim, DueRow, Hold, Prepare, Reject, Send
+from notifier.outbox import (
+    DAILY,
+    Cancel,
+    Claim,
+    Decision,
+    DueRow,
+    Hold,
+    Prepare,
+    Reject,
+    Send,
+)
 from notifier.outbox_moves_postgres import move
 from notifier.schedule import PatientStatus
 from notifier.schema_postgres import Conn
@@ -44,7 +54,7 @@ async def claim_ready(
 async def _lock_ready(conn: Conn, now: datetime, limit: int) -> list[asyncpg.Record]:
     rows: list[asyncpg.Record] = await conn.fetch(
         """
-        SELECT o.id, o.state, o.attempts, o.body, o.parts, o.local_date, o.patient_id,
+        SELECT o.id, o.kind, o.state, o.attempts, o.body, o.parts, o.local_date, o.patient_id,
                p.clinic, p.label, p.status, r.active, r.bad_number, r.language,
                r.phone_enc
         FROM sms_outbox o
@@ -84,7 +94,13 @@ async def _take(
             token,
         )
         return _claim(cipher, "check", row, token)
-    decision = prepare(await _due_row(conn, row))
+    decision: Decision
+    if row["kind"] == DAILY:
+        decision = prepare(await _due_row(conn, row))
+    else:
+        # A reply's confirmation was composed with the reply and goes at once, quiet hours or
+        # not: the relative has just written to us and waits for the answer.
+        decision = Send(row["body"], row["parts"])
     if not isinstance(decision, Send):
         await _settle(conn, row, state, decision, now)
         return None

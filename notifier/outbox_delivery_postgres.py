@@ -1,15 +1,25 @@
 """Delivery polling of sent outbox rows: claim the ones due, record a status if it moves forward.
 
-Both run inside the caller's transaction; a status is recorded only by the poll's token holder.
+All run inside the caller's transaction; a polled status is recorded only by the poll's token
+holder. A status the provider pushes (``record_pushed``) needs no claim: it names the row and
+its number, and it too is recorded only if it moves forward.
 """
 
 from __future__ import annotations
 
+import hmac
 import uuid
 from datetime import datetime, timedelta
 
 from notifier.crypto import PhoneCipher
-from notifier.lifecycle import FROM_STORED, STORED, Delivery, delivery_event, moves_forward
+from notifier.lifecycle import (
+    FROM_STORED,
+    STORED,
+    Delivery,
+    State,
+    delivery_event,
+    moves_forward,
+)
 from notifier.outbox import Claim, PollClaim
 from notifier.outbox_moves_postgres import move
 from notifier.schema_postgres import Conn
@@ -82,4 +92,35 @@ async def record_delivery(
         delivery_status=STORED[status], next_poll_at=None if final else next_poll,
         polls=row["polls"] + 1,
     )  # fmt: skip
+    return True
+
+
+async def record_pushed(
+    conn: Conn, outbox_id: int, phone_fp: bytes, status: Delivery, detail: str, now: datetime
+) -> bool:
+    """A delivery report the provider sent us: stored if the row is ``sent`` or ``delivered``,
+    its number is the report's, and the status moves forward; anything else is ignored.
+
+    A report for a row not yet recorded as sent (the provider answered faster than our worker
+    wrote ``accepted``) is left to the poll, which asks again later."""
+    row = await conn.fetchrow(
+        """
+        SELECT o.state, o.delivery_status, r.phone_fp FROM sms_outbox o
+        JOIN sms_relatives r ON r.id = o.relative_id WHERE o.id = $1 FOR UPDATE OF o
+        """,
+        outbox_id,
+    )
+    if row is None or not hmac.compare_digest(bytes(row["phone_fp"]), phone_fp):
+        return False
+    if row["state"] not in (State.SENT, State.DELIVERED):
+        return False
+    if not moves_forward(FROM_STORED.get(row["delivery_status"]), status):
+        return False
+    event = delivery_event(status)
+    if row["state"] == State.DELIVERED:
+        event = "progress"  # delivered, then read: still delivered, with a better status
+    fields: dict[str, object] = {"delivery_status": STORED[status]}
+    if event != "progress":
+        fields["next_poll_at"] = None  # final: the fallback poll has nothing left to ask
+    await move(conn, outbox_id, row["state"], event, now, detail, **fields)
     return True

@@ -16,9 +16,9 @@ import asyncpg
 from notifier.alerts_postgres import add_alert
 from notifier.crypto import PhoneCipher
 from notifier.lifecycle import Delivery
-from notifier.outbox import Claim, PollClaim, Prepare
+from notifier.outbox import DAILY, Claim, PollClaim, Prepare
 from notifier.outbox_claims_postgres import claim_ready
-from notifier.outbox_delivery_postgres import claim_polls, record_delivery
+from notifier.outbox_delivery_postgres import claim_polls, record_delivery, record_pushed
 from notifier.outbox_moves_postgres import move
 from notifier.schedule import PatientStatus, Plan
 
@@ -56,7 +56,8 @@ class Outbox:
                 SELECT p, r, d, 'pending', n, $5, $5
                 FROM unnest($1::text[], $2::bigint[], $3::date[], $4::timestamptz[])
                     AS t(p, r, d, n)
-                ON CONFLICT (patient_id, relative_id, local_date) DO NOTHING
+                ON CONFLICT (patient_id, relative_id, local_date) WHERE kind = 'daily'
+                DO NOTHING
                 RETURNING id
                 """,
                 [b[0] for b in batch],
@@ -101,15 +102,20 @@ class Outbox:
         return True
 
     async def still_wanted(self, claim: Claim) -> bool:
-        """Last look before send.php: the patient is still admitted and consent still active."""
+        """Last look before send.php: the patient is still admitted and consent still active.
+
+        A reply's confirmation goes to a relative who has just withdrawn consent: only the
+        claim matters for it."""
         row = await self.pool.fetchrow(
             """
-            SELECT p.status, r.active, r.bad_number, o.claim_token FROM sms_outbox o
+            SELECT p.status, r.active, r.bad_number, o.claim_token, o.kind FROM sms_outbox o
             JOIN sms_patients p ON p.patient_id = o.patient_id
             JOIN sms_relatives r ON r.id = o.relative_id WHERE o.id = $1
             """,
             claim.outbox_id,
         )
+        if row is not None and row["kind"] != DAILY:
+            return bool(row["claim_token"] == claim.token)
         return (
             row is not None
             and row["claim_token"] == claim.token
@@ -170,6 +176,14 @@ class Outbox:
         """Store a delivery status only if it moves forward; a final one ends the polling."""
         async with self.pool.acquire() as conn, conn.transaction():
             return await record_delivery(conn, claim, status, detail, now, next_poll)
+
+    async def record_pushed_delivery(
+        self, outbox_id: int, phone: str, status: Delivery, detail: str, now: datetime
+    ) -> bool:
+        """A delivery report the provider pushed; True when it moved the row forward."""
+        fp = self.cipher.fingerprint(phone)
+        async with self.pool.acquire() as conn, conn.transaction():
+            return await record_pushed(conn, outbox_id, fp, status, detail, now)
 
     async def next_wakeup(self) -> datetime | None:
         """The earliest moment any row could move on its own."""

@@ -39,3 +39,15 @@ def mask(e164: str) -> str:
         country, national = "", e164.lstrip("+")
     tail = national[-4:].rjust(4, "*")
     return f"+{country} *** ***-{tail[:2]}-{tail[2:]}"
+
+
+def from_provider(raw: str) -> str | None:
+    """A sender's number as a provider reports it (``79161234567``, no plus) in E.164, or None
+    when it is no mobile number (a short code, a name, garbage)."""
+    raw = raw.strip()
+    for candidate in (raw if raw.startswith("+") else f"+{raw}", raw):
+        try:
+            return normalise(candidate)
+        except InvalidPhone:
+            continue
+    return None

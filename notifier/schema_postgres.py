@@ -12,6 +12,7 @@ SCHEMA = Path(__file__).with_name("schema.sql")
 TABLES = (
     "sms_outbox_history",
     "sms_outbox",
+    "sms_inbox",
     "sms_alerts",
     "sms_observations",
     "sms_consent_history",

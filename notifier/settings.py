@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from engine.errors import ConfigError
+
+# A URL path segment long enough that guessing it is hopeless.
+CALLBACK_SECRET = re.compile(r"^[A-Za-z0-9_-]{32,128}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +56,19 @@ class NotifierSettings:
     concurrency: int = 4
     batch: int = 20
     idle_sleep: float = 1.0
+    # -- replies and delivery reports by callback (notifier/callbacks.py) --
+    # The path segment SMSC's callback URLs carry; empty: the callbacks answer 404.
+    smsc_callback_secret: str = ""
+    # With callbacks on, SMSC reports delivery itself: the first status poll (the fallback)
+    # waits this long instead of ``poll_base``.
+    callback_poll_after: timedelta = timedelta(minutes=10)
+
+    @property
+    def first_poll(self) -> timedelta:
+        """How long after sending the first delivery poll is due."""
+        if self.smsc_callback_secret:
+            return max(self.poll_base, self.callback_poll_after)
+        return self.poll_base
 
     def validate(self) -> NotifierSettings:
         """Fail loudly at start-up rather than at 18:00."""
@@ -65,4 +82,9 @@ class NotifierSettings:
             self.default_schedule.zone  # noqa: B018 - resolves the zone now
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ConfigError(f"unknown time zone {self.default_schedule.tz!r}") from exc
+        if self.smsc_callback_secret and not CALLBACK_SECRET.match(self.smsc_callback_secret):
+            raise ConfigError(
+                "notifier smsc_callback_secret must be 32-128 of A-Z a-z 0-9 _ - "
+                "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            )
         return self

@@ -163,7 +163,7 @@ class Worker:
         if isinstance(result, Sent):
             await self.outbox.record(
                 claim, "accepted", now, f"{result.parts} parts",
-                sent_at=now, next_poll_at=now + s.poll_base, polls=0, lease_until=None,
+                sent_at=now, next_poll_at=now + s.first_poll, polls=0, lease_until=None,
             )  # fmt: skip
             log.info("%s: outbox %d accepted by %s", self.name, claim.outbox_id, self.gateway.name)
             return
@@ -219,10 +219,10 @@ class Worker:
             log.info("%s: outbox %d was accepted after all", self.name, claim.outbox_id)
             await self.outbox.record(
                 claim, "found", now, f"found by {self.gateway.name}",
-                sent_at=now, next_poll_at=now + s.poll_base, polls=0,
+                sent_at=now, next_poll_at=now + s.first_poll, polls=0,
             )  # fmt: skip
             await self.outbox.record_delivery(
-                claim, result.delivery, result.detail, now, now + s.poll_base
+                claim, result.delivery, result.detail, now, now + s.first_poll
             )
         elif isinstance(result, NotFound):
             if not await self.outbox.still_wanted(claim):

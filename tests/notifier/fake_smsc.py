@@ -8,6 +8,7 @@ Behaviour is scripted per call: ``send_script`` holds what the next send.php cal
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import threading
 import time
 from collections import deque
@@ -23,6 +24,31 @@ from starlette.routing import Route
 from engine.embedded import free_port
 
 LOGIN, PASSWORD = "clinic", "s3cret-pass"
+OUR_NUMBER = "79990001122"  # the dedicated number relatives reply to
+
+
+def _md5(*parts: str) -> str:
+    return hashlib.md5(":".join(parts).encode()).hexdigest()
+
+
+def incoming_form(msg_id: int | str, phone: str, text: str) -> dict[str, str]:
+    """What SMSC POSTs for an incoming SMS: the sender's number without "+", and its md5."""
+    digits = phone.lstrip("+")
+    return {
+        "id": str(msg_id), "phone": digits, "mes": text, "to": OUR_NUMBER,
+        "sent": str(int(time.time())), "time": str(int(time.time())),
+        "md5": _md5(digits, text, OUR_NUMBER, PASSWORD),
+    }  # fmt: skip
+
+
+def status_form(msg_id: int | str, phone: str, status: int) -> dict[str, str]:
+    """What SMSC POSTs when a message's status changes (``id`` is the one we sent it with)."""
+    digits = phone.lstrip("+")
+    return {
+        "id": str(msg_id), "phone": digits, "status": str(status), "err": "0",
+        "time": str(int(time.time())), "ts": str(int(time.time())),
+        "md5": _md5(str(msg_id), digits, str(status), PASSWORD),
+    }  # fmt: skip
 
 
 @dataclass

@@ -17,6 +17,7 @@ from engine.api.endpoint import routes
 from engine.auth import Principal
 from engine.errors import EngineError
 from notifier.api import ENDPOINTS, create_service
+from notifier.callbacks import ENDPOINTS as CALLBACKS
 from notifier.settings import NotifierSettings
 
 
@@ -56,7 +57,7 @@ class AsBearer:
 
 def build_app(pool: asyncpg.Pool, settings: NotifierSettings) -> Starlette:
     app = Starlette(
-        routes=routes(ENDPOINTS),
+        routes=routes([*ENDPOINTS, *CALLBACKS]),
         exception_handlers={EngineError: render},
         middleware=[Middleware(AsBearer)],
     )

@@ -279,7 +279,7 @@ def test_pure_modules_import_no_io_libraries() -> None:
     """The core and the gateway protocol import no asyncio, asyncpg, httpx, starlette or redis."""
     code = (
         "import sys; import notifier.compose, notifier.schedule, notifier.vitals,"
-        " notifier.lifecycle, notifier.phones, notifier.gateway;"
+        " notifier.lifecycle, notifier.phones, notifier.gateway, notifier.replies;"
         " print(','.join(m for m in ('asyncio','asyncpg','httpx','starlette','redis')"
         " if m in sys.modules))"
     )
