@@ -33,6 +33,9 @@ from engine.errors import EngineError
 from engine.journal_postgres import apply_schema
 from engine.runtime import close_engine, open_engine
 from notifier.cli import SmsCliConfig, sms
+from notifier.crypto import PhoneCipher
+from notifier.demo import seed_icu_demo
+from notifier.store_postgres import SmsStore
 from ticketing.cli import commands as ticket_commands
 
 T = TypeVar("T")
@@ -143,6 +146,7 @@ def run(workers: int, port: int | None) -> None:
             ("waiting-room screen", "/screen/demo", "display"),
             ("doctor panel", "/panel/demo/ivanova", "doctor"),  # Иванова's own token
             ("department head", "/dashboard/demo", "head"),
+            ("ICU doctor's desk", "/icu/demo", "icu_doctor"),  # Иванова's, as attending
             ("city overview", "/city", "admin"),
         ):
             click.echo(f"  {what + ':':<22}{base}{path}?token={tokens[role]}&{ws}")
@@ -203,6 +207,9 @@ async def _demo_tokens(settings: Settings) -> dict[str, str]:
             _, out[role] = await create_token(
                 engine.pool, role, clinic=clinic, doctor=doctor, label="demo"
             )
+        if settings.sms_enabled:
+            store = SmsStore(engine.pool, PhoneCipher(settings.notifier.encryption_key))
+            await seed_icu_demo(store, "demo", "ivanova", datetime.now(UTC))
         return out
     finally:
         await close_engine(engine)

@@ -88,12 +88,13 @@ def test_run_prints_working_links_keeps_its_push_server_and_stops_whole(tmp_path
 
 
 def _check_printed(text: str, cwd: Path) -> None:
-    links = dict(re.findall(r"^  ([a-z -]+): +(http\S+)$", text, re.MULTILINE))
+    links = dict(re.findall(r"^  ([A-Za-z' -]+): +(http\S+)$", text, re.MULTILINE))
     assert {
         "kiosk",
         "waiting-room screen",
         "doctor panel",
         "department head",
+        "ICU doctor's desk",
         "city overview",
     } <= set(links), text
     for what, link in links.items():
@@ -101,6 +102,12 @@ def _check_printed(text: str, cwd: Path) -> None:
         assert answer.status_code == 200, (what, answer.text[:200])
         assert "text/html" in answer.headers["content-type"] or what == "API docs", what
     assert "admin=cq_" in text
+    # The desk's token reads the demo's ICU patients.
+    desk = httpx.URL(links["ICU doctor's desk"])
+    patients = httpx.get(desk.join("/api/v1/icu/patients"), timeout=30,
+                         headers={"Authorization": f"Bearer {desk.params['token']}"})  # fmt: skip
+    assert patients.status_code == 200, patients.text
+    assert len(patients.json()["patients"]) == 2
     demo = re.search(
         r"^  a simulated hour: +(\S+) demo --url (\S+) --token (\S+)$", text, re.MULTILINE
     )
