@@ -123,6 +123,9 @@ ICU_MATRIX: list[tuple[str, str, Any]] = [
     ("GET", ICU + "/messages", None),
     ("POST", ICU + "/relatives/1/revoke", None),
     ("GET", "/api/v1/icu/alerts", None),
+    ("GET", "/api/v1/icu/patients", None),
+    ("GET", "/api/v1/icu/rules", None),
+    ("GET", ICU + "/next-message", None),
 ]
 
 
@@ -143,6 +146,23 @@ async def test_every_role_against_the_icu_routes(clinics: MakeClinic) -> None:
                 refused[role] = response.status_code
         assert set(refused) == {r for r in ROLES if r != "icu_doctor"}, (method, path, refused)
         assert refused[None] == 401
+
+
+async def test_a_hospitals_wording_is_tried_by_its_icu_doctor_head_or_an_admin(
+    clinics: MakeClinic,
+) -> None:
+    c = await clinics("wordingauthz")
+    body = {"language": "ru", "wording": "{{ patient }} {{ date }}"}
+    refused = {}
+    for role in ROLES:
+        headers = c.auth(role) if role else {}
+        response = await c.http.post("/api/v1/icu/wording/preview", json=body, headers=headers)
+        assert response.status_code in (200, 401, 403), (role, response.text)
+        if response.status_code != 200:
+            refused[role] = response.status_code
+    # Any head may try a wording: it names no hospital and changes nothing.
+    allowed = ("icu_doctor", "head", "other_clinic_head", "admin")
+    assert set(refused) == {r for r in ROLES if r not in allowed}
 
 
 async def test_printer_addresses_are_shown_to_heads_and_admins_only(clinics: MakeClinic) -> None:
