@@ -20,6 +20,7 @@ from engine.errors import Unavailable
 from engine.model import events as ev
 from engine.model.entities import Call, DoctorDuty, Reservation, Ticket
 from engine.model.events import link_of
+from engine.model.matching import number_matches
 from engine.model.state import ClinicState, ServiceStats
 from engine.scripts import NAMES, STANDALONE, source
 
@@ -199,6 +200,15 @@ class RedisStore:
                 k(f"wn:{t.service}"), "-inf", f"({t.arrival}"
             )
         return t, int(ahead)
+
+    async def tickets_numbered(self, clinic: str, typed: tuple[str, int]) -> list[Ticket]:
+        """Today's tickets whose number is the one typed (``matching.number_key``): one scan of
+        the day's tickets, a few thousand at most, for a registrar's lookup."""
+        raws = await self.client.hvals(keys.clinic_key(clinic, "tickets"))
+        if not raws and not await self.is_loaded(clinic):
+            raise NotLoaded(clinic)
+        found = (msgspec.json.decode(raw, type=Ticket) for raw in raws)
+        return [t for t in found if number_matches(typed, t.number)]
 
     async def rates(self, clinic: str, service: str) -> tuple[int, int, int]:
         """(patients served today, their total service seconds, doctors on duty) for a service."""

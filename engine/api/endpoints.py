@@ -40,6 +40,12 @@ ENDPOINTS = [
     # tokens that sit in screens' and kiosks' URLs.
     Endpoint("GET", API + "/tickets/{ticket}", "A ticket, in full", r.get_ticket,
              ("registrar", "doctor", "head"), answer=TicketView, errors=READ_ERRORS),
+    Endpoint("GET", API + "/tickets", "Today's tickets by number (the desk's lookup)",
+             r.find_tickets, ("registrar", "head"), answer=r.TicketList,
+             errors=(*READ_ERRORS, 422),
+             query=[Query("number", {"type": "string"},
+                          "as typed: Т-042, т42, T42 (a Latin look-alike), 042 (any prefix)",
+                          required=True)]),
     Endpoint("GET", API + "/ticket-status/{link}",
              "A patient's ticket by its status link (public: the link is the credential)",
              r.get_ticket_status, PUBLIC, answer=PublicTicketView, errors=(404, 503)),
