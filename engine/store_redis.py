@@ -20,7 +20,7 @@ from engine.errors import Unavailable
 from engine.model import events as ev
 from engine.model.entities import Call, DoctorDuty, Reservation, Ticket
 from engine.model.events import link_of
-from engine.model.matching import number_matches
+from engine.model.matching import number_matches, patient_key
 from engine.model.state import ClinicState, ServiceStats
 from engine.scripts import NAMES, STANDALONE, source
 
@@ -237,6 +237,14 @@ class RedisStore:
             if raw:
                 out[slot] = msgspec.json.decode(raw, type=Reservation)
         return out
+
+    async def reservations_of(self, clinic: str, patient: str) -> list[Reservation]:
+        """The reservations made for a patient reference (compared as ``matching.patient_key``),
+        in any state: one scan of the clinic's reservations, for a registrar's lookup."""
+        key = patient_key(patient)
+        raws = await self.client.hvals(keys.clinic_key(clinic, "res"))
+        found = (msgspec.json.decode(raw, type=Reservation) for raw in raws)
+        return [r for r in found if patient_key(r.patient) == key]
 
     async def reservation(self, clinic: str, rid: str) -> Reservation | None:
         raw = await self.client.hget(keys.clinic_key(clinic, "res"), rid)

@@ -90,6 +90,11 @@ ENDPOINTS = [
     Endpoint("DELETE", API + "/slots/{slot}/reservation", "Cancel the slot's reservation",
              b.cancel_slot, DESK, answer=ReservationView, errors=WRITE_ERRORS,
              roles_note="a partner cancels its own reservations only"),
+    Endpoint("POST", API + "/reservations/search",
+             "A patient's bookings from today on, by their reference read as at a kiosk's "
+             "check-in (the desk's lookup; a read, in a body to keep the reference out of logs)",
+             b.find_reservations, ("registrar", "head"), body=b.PatientQuery,
+             answer=b.ReservationList, errors=(400, *READ_ERRORS, 413, 422)),
     Endpoint("GET", API + "/reservations/{reservation}", "A reservation", b.get_reservation,
              DESK, answer=ReservationView, errors=READ_ERRORS,
              roles_note="a partner sees its own reservations only"),

@@ -56,6 +56,13 @@ MATRIX: list[tuple[str, str, str, Any, set[str | None]]] = [
     ("slots", "GET", "/slots", None, STAFF | {"partner", "doctor_d1"}),
     ("reserve", "POST", "/slots/{slot}/reservation", {"patient": "P"}, BOOKERS),
     ("reservation", "GET", "/reservations/{reservation}", None, BOOKERS),
+    (
+        "find bookings",
+        "POST",
+        "/reservations/search",
+        {"patient": "P0"},
+        {"registrar", "head", "admin"},
+    ),
     ("confirm", "POST", "/reservations/{reservation}/confirm", None, BOOKERS),
     ("move", "POST", "/reservations/{reservation}/move", {"slot": "{slot2}"}, BOOKERS),
     (

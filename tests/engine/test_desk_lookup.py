@@ -17,7 +17,7 @@ from engine.model.clock import service_day
 from engine.model.matching import number_key, number_matches
 from engine.model.state import ClinicState
 from engine.service import Engine
-from tests.support import ClinicClient, Clock, MakeClinic, clinic_config
+from tests.support import ClinicClient, Clock, MakeClinic, clinic_config, tomorrow
 
 # As typed at the desk, each naming ticket "Т-042" (Cyrillic Т).
 SAME = ["Т-042", "т42", "T-042", "t 42", "Т42", "042", "42", "n42", "Т—042"]
@@ -150,3 +150,45 @@ async def test_the_reason_is_the_same_event_in_the_model_and_in_lua(
         bodies.append(msgspec.json.decode(body))
     assert bodies[0]["reason"] == "duplicate"
     assert "reason" not in bodies[1]
+
+
+async def _book(cc: ClinicClient, slot: str, patient: str) -> str:
+    made = await cc.http.post(
+        f"{cc.api}/slots/{slot}/reservation",
+        json={"patient": patient, "channel": "desk", "confirm": True},
+        headers=cc.auth("registrar"),
+    )
+    assert made.status_code == 201, made.text
+    return str(made.json()["id"])
+
+
+@pytest.mark.integration
+async def test_the_desk_finds_a_patients_bookings_by_their_reference(clinics: MakeClinic) -> None:
+    """POST /reservations/search: the patient's live bookings, soonest first, found as a kiosk
+    reads the reference; a cancelled one is gone; the reference is never in the answer."""
+    cc = await clinics("bookings")
+    listed = await cc.http.get(
+        f"{cc.api}/slots?free=true&date={tomorrow()}", headers=cc.auth("registrar")
+    )
+    slots = [s["id"] for s in listed.json()["slots"]]
+    later = await _book(cc, slots[-1], "полис 7700 123456")
+    sooner = await _book(cc, slots[-3], "7700-123456")
+    await _book(cc, slots[-2], "полис 7700 654321")
+    gone = await _book(cc, slots[-4], "7700123456")
+    cancelled = await cc.http.post(
+        f"{cc.api}/reservations/{gone}/cancel", headers=cc.auth("registrar")
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    found = await cc.http.post(
+        cc.api + "/reservations/search",
+        json={"patient": "ПОЛИС 7700 123 456"},
+        headers=cc.auth("registrar"),
+    )
+    assert found.status_code == 200, found.text
+    assert [r["id"] for r in found.json()["reservations"]] == [sooner, later]
+    assert "123456" not in found.text
+    for bad in ("", "-", "1"):
+        refused = await cc.http.post(
+            cc.api + "/reservations/search", json={"patient": bad}, headers=cc.auth("head")
+        )
+        assert refused.status_code == 422, refused.text
