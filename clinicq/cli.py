@@ -143,6 +143,7 @@ def run(workers: int, port: int | None) -> None:
             ("waiting-room screen", "/screen/demo", "display"),
             ("doctor panel", "/panel/demo/ivanova", "doctor"),  # Иванова's own token
             ("department head", "/dashboard/demo", "head"),
+            ("information desk", "/desk/demo", "registrar"),
             ("city overview", "/city", "admin"),
         ):
             click.echo(f"  {what + ':':<22}{base}{path}?token={tokens[role]}&{ws}")

@@ -102,4 +102,4 @@ def transition_table_for_lua() -> dict[str, dict[str, str]]:
 
 
 # Why the desk may cancel a ticket: stable codes, said in the registrar's language by the pages.
-CANCEL_REASONS = ("patient_left", "patient_request", "duplicate", "wrong_service", "other")
+CANCEL_REASONS = ("patient_left", "patient_request", "duplicate", "wrong_service", "other_reason")
