@@ -487,3 +487,26 @@ async def test_the_desk_prints_at_its_own_printer_and_reprints_a_kiosk_ticket(
     finally:
         for printer in (hall, desk, empty):
             printer.close()
+
+
+async def test_the_desk_shell_names_the_policys_categories_and_refuses_an_unknown_printer(
+    clinics: MakeClinic, engine_server: EngineServer
+) -> None:
+    """The page lists the clinic's own priority categories (a category the catalogue lacks as the
+    policy names it) and cancel reasons; ``?printer=`` must name one of the clinic's kiosks."""
+    cc = await clinics("deskshell")
+    config = (await cc.http.get(cc.api, headers=cc.auth("admin"))).json()
+    config["policy"]["priority_categories"] = ["veteran", "donor"]
+    put = await cc.http.put(cc.api, json=config, headers=cc.auth("admin"))
+    assert put.status_code == 200, put.text
+    shell = await cc.http.get(f"/desk/{cc.clinic}")
+    assert shell.status_code == 200
+    assert 'value="veteran"> <span>ветеран</span>' in shell.text
+    assert 'value="donor"> <span>donor</span>' in shell.text
+    assert 'value="pregnant"' not in shell.text
+    assert '<option value="duplicate">выдан повторно</option>' in shell.text
+    english = await cc.http.get(f"/desk/{cc.clinic}?lang=en")
+    assert "Information desk" in english.text and "<span>veteran</span>" in english.text
+    unknown = await cc.http.get(f"/desk/{cc.clinic}?printer=nope")
+    assert unknown.status_code == 404
+    assert "text/html" in unknown.headers["content-type"]
