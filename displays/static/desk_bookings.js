@@ -254,6 +254,18 @@
   $("slot-date").addEventListener("change", loadSlots);
   $("slots-form").addEventListener("submit", (e) => { e.preventDefault(); loadSlots(); });
 
+  // Arrows walk the grid of free times (a day of them is too many to Tab through); Enter books.
+  $("slots").addEventListener("keydown", (e) => {
+    const buttons = Array.from($("slots").querySelectorAll("button.slot"));
+    const at = buttons.indexOf(document.activeElement);
+    if (at < 0) return;
+    const across = Math.max(1, Math.round($("slots").clientWidth / buttons[0].offsetWidth));
+    const step = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: across, ArrowUp: -across, Home: -at, End: buttons.length }[e.code];
+    if (step === undefined) return;
+    e.preventDefault();
+    buttons[Math.min(buttons.length - 1, Math.max(0, at + step))].focus();
+  });
+
   hooks.escape.push(() => {
     if (moving) { stopMoving(); return true; }
     if (!focusIn("bookings")) return false;

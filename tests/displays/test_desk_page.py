@@ -266,23 +266,26 @@ async def test_book_move_and_cancel_for_a_patient_by_their_reference(
     slots = page.locator("#slots button.slot")
     await expect(slots.first).to_be_visible(timeout=WAIT_MS)
     first, second = [await slots.nth(i).get_attribute("data-slot") for i in (0, 1)]
-    await slots.first.click()
+    # Keys alone: the arrows walk the free times, Enter books the one in focus.
+    await slots.first.focus()
+    await page.keyboard.press("ArrowRight")
+    await page.keyboard.press("Enter")
     await expect(page.locator("#bookings-result")).to_contain_text("Записан: R", timeout=WAIT_MS)
     [made] = await bookings(cc)
-    assert (made["slot"], made["state"], made["channel"]) == (first, "confirmed", "desk")
+    assert (made["slot"], made["state"], made["channel"]) == (second, "confirmed", "desk")
     row = page.locator(f"#reservations li[data-reservation={made['id']}]")
     await expect(row).to_contain_text("подтверждена")
     # The booked time is no longer offered.
-    await expect(page.locator(f"#slots button[data-slot='{first}']")).to_have_count(0)
+    await expect(page.locator(f"#slots button[data-slot='{second}']")).to_have_count(0)
 
     await row.locator("button.move").click()
     await expect(page.locator("#bookings-result")).to_contain_text("Выберите новое время")
-    await page.click(f"#slots button[data-slot='{second}']")
+    await page.click(f"#slots button[data-slot='{first}']")
     await expect(page.locator("#bookings-result")).to_contain_text(
         f"Запись {made['id'].upper()} перенесена", timeout=WAIT_MS
     )
     [moved] = await bookings(cc)
-    assert (moved["id"], moved["slot"], moved["state"]) == (made["id"], second, "confirmed")
+    assert (moved["id"], moved["slot"], moved["state"]) == (made["id"], first, "confirmed")
 
     cancel = row.locator("button.cancel")
     await cancel.click()
