@@ -122,8 +122,15 @@
       t("desk_issued_at", { time: timeOf(view.issued_at) }) + " · " + t("desk_via", { channel: t("desk_channel_" + view.channel) }),
     ].filter(Boolean);
     const link = view.status_url ? statusLink(view.status_url) : "";
-    const qr = link ? el("img", { class: "qr", alt: "QR", src: "/displays/qr.png?data=" + encodeURIComponent(link) }) : null;
-    if (qr) qr.dataset.link = link;
+    // The same ticket again (it moved in the hall): keep its QR image and what the printer said.
+    const same = !node.hidden && node.dataset.ticket === view.id;
+    const shown = same ? node.querySelector("img.qr") : null;
+    let qr = shown && shown.dataset.link === link ? shown : null;
+    if (!qr && link) {
+      qr = el("img", { class: "qr", alt: "QR", src: "/displays/qr.png?data=" + encodeURIComponent(link) });
+      qr.dataset.link = link;
+    }
+    const printed = (same && node.querySelector(".print-state")) || el("p", { class: "print-state", role: "status" });
     node.replaceChildren(
       el("div", { class: "ticket-main" },
         el("div", { class: "number" }, view.number),
@@ -134,7 +141,7 @@
           ...facts.map((f) => el("div", { class: "fact" }, f))),
         qr),
       qr ? el("p", { class: "hint" }, t("desk_qr_hint")) : null,
-      el("p", { class: "print-state", role: "status" }));
+      printed);
     node.dataset.ticket = view.id;
     node.dataset.state = view.state;
     node.hidden = false;

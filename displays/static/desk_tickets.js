@@ -40,6 +40,12 @@
     issueKey = issueKey || newKey();
     const key = issueKey;
     once("issue", "issue", async () => {
+      // A disabled button drops the focus: give it back after, so Enter works for the next.
+      const focused = document.activeElement === issueButton;
+      const enable = () => {
+        issueButton.disabled = false;
+        if (focused && document.activeElement === document.body) issueButton.focus();
+      };
       issueButton.disabled = true;
       let view;
       try {
@@ -48,12 +54,12 @@
         // A refusal issued nothing: the next press is a new request. A lost answer, a busy
         // server or a rate limit keep the key, so pressing again cannot make a second ticket.
         if (err.status && err.status < 500 && err.status !== 429) issueKey = null;
-        issueButton.disabled = false;
+        enable();
         tell("issue", failText(err), true);
         return;
       }
       issueKey = null;
-      setTimeout(() => { issueButton.disabled = false; }, REST_MS);
+      setTimeout(enable, REST_MS);
       issued = view;
       tell("issue", t("desk_issued", { number: view.number, service: view.service_name }), false);
       card($("issued"), view);
