@@ -387,8 +387,20 @@ async def test_the_hall_is_live_and_the_keys_work_in_the_russian_layout(
     await expect(page.locator("#found .number")).to_have_text("Т-001", timeout=WAIT_MS)
     await press("KeyP", "з")
     await expect(page.locator("#found .print-state")).to_have_attribute("data-state", "none")
+    # The patient's booking for tomorrow, made elsewhere, is listed at the desk.
+    listed = await cc.http.get(
+        f"{cc.api}/slots?free=true&doctor=d0&date={tomorrow()}", headers=cc.auth("registrar")
+    )
+    slot = listed.json()["slots"][40]["id"]
+    made = await cc.http.post(
+        f"{cc.api}/slots/{slot}/reservation",
+        json={"patient": PATIENT, "confirm": True},
+        headers=cc.auth("partner"),
+    )
+    assert made.status_code == 201, made.text
     await page.fill("#patient-ref", PATIENT)
     await page.keyboard.press("Enter")
+    await expect(page.locator("#reservations li")).to_have_count(1, timeout=WAIT_MS)
     await page.fill("#slot-date", tomorrow())
     await page.click("#slots-form button[type=submit]")
     await expect(page.locator("#slots button.slot").first).to_be_visible(timeout=WAIT_MS)
