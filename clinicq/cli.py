@@ -147,6 +147,7 @@ def run(workers: int, port: int | None) -> None:
             ("doctor panel", "/panel/demo/ivanova", "doctor"),  # Иванова's own token
             ("department head", "/dashboard/demo", "head"),
             ("ICU doctor's desk", "/icu/demo", "icu_doctor"),  # Иванова's, as attending
+            ("information desk", "/desk/demo", "registrar"),
             ("city overview", "/city", "admin"),
         ):
             click.echo(f"  {what + ':':<22}{base}{path}?token={tokens[role]}&{ws}")

@@ -5,6 +5,7 @@
     /t/{clinic}/{link}                a patient's ticket status (the QR link is the credential)
     /panel/{clinic}/{doctor}?token=   doctor's panel
     /dashboard/{clinic}?token=        department head's dashboard
+    /desk/{clinic}?token=[&printer=]  information desk (registrar); printer: a kiosk id
     /city?token=                      the city's situation centre (an admin token)
     /icu/{clinic}?token=              the ICU doctor's desk: consent, vitals, the daily SMS
     /displays/qr.png?data=...         a QR code as PNG
@@ -48,6 +49,7 @@ from starlette.templating import Jinja2Templates
 from displays.messages import DEFAULT_LOCALE, MESSAGES, catalogue
 from engine.clinic import ID_PATTERN, Clinic
 from engine.errors import EngineError, NotFound, Unavailable
+from engine.model.tickets import CANCEL_REASONS
 from engine.service import Engine
 
 log = logging.getLogger(__name__)
@@ -218,6 +220,30 @@ async def icu(request: Request) -> Response:
     return render("icu", request, clinic.locale, clinic.name, clinic=public_config(clinic))
 
 
+async def desk(request: Request) -> Response:
+    """The registrar's desk; ``?printer=`` names the clinic's kiosk entry for its own printer."""
+    clinic = await _clinic(request)
+    printer = request.query_params.get("printer") or None
+    if printer is not None and clinic.kiosk(printer) is None:
+        raise NotFound("no such printer", code="kiosk_not_found")
+    # A clinic may name categories the catalogue lacks: those are shown as the policy says them.
+    messages = catalogue(page_locale(request, clinic.locale))
+    return render(
+        "desk",
+        request,
+        clinic.locale,
+        clinic.name,
+        clinic=public_config(clinic),
+        priorities=[
+            {"id": p, "name": messages.get(f"priority_{p}", p)}
+            for p in clinic.policy.priority_categories
+        ],
+        cancel_reasons=CANCEL_REASONS,
+        booking_days=clinic.policy.booking_days_ahead,
+        printer=printer,
+    )
+
+
 async def city(request: Request) -> Response:
     engine: Engine = request.app.state.engine
     await engine.load_clinics()
@@ -274,6 +300,7 @@ routes = [
     Route("/panel/{clinic}/{doctor}", as_page(panel)),
     Route("/dashboard/{clinic}", as_page(dashboard)),
     Route("/icu/{clinic}", as_page(icu)),
+    Route("/desk/{clinic}", as_page(desk)),
     Route("/city", as_page(city)),
     Route("/displays/qr.png", qr_png),
     Route("/favicon.ico", favicon),

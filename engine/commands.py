@@ -70,6 +70,7 @@ class Act:
     action: str
     to_service: str | None = None
     actor: str | None = None
+    reason: str = ""
 
     def script(self, clinic: Clinic, now: int, hold_ms: int) -> tuple[str, Args]:
         max_recalls = clinic.policy.max_recalls
@@ -79,6 +80,7 @@ class Act:
             max_recalls,
             self.to_service or "",
             self.actor or "",
+            self.reason,
         ]
 
     def pure(self, state: ClinicState, clinic: Clinic, now: int, day: str, hold_ms: int) -> Outcome:
@@ -92,6 +94,7 @@ class Act:
             max_recalls=clinic.policy.max_recalls,
             to_service=self.to_service,
             actor=self.actor,
+            reason=self.reason,
         )
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections import Counter
@@ -431,3 +432,22 @@ class Engine:
         if found is None:
             raise NotFound(f"no ticket {ticket_id!r} today", code="ticket_not_found")
         return found
+
+    async def tickets_numbered(
+        self, clinic_id: str, typed: tuple[str, int]
+    ) -> list[tuple[Any, int]]:
+        """Today's tickets with the number typed (usually one), oldest first, as ``ticket``
+        answers each."""
+        await self.clinic(clinic_id)
+        find = lambda: self.store.tickets_numbered(clinic_id, typed)  # noqa: E731
+        found = await self._loaded(clinic_id, find)
+        if not found and await self.check_fresh(clinic_id):
+            found = await self._loaded(clinic_id, find)
+        out = []
+        for t in sorted(found, key=lambda t: t.issued_at):
+            got = await self._loaded(
+                clinic_id, functools.partial(self.store.ticket, clinic_id, t.id)
+            )
+            if got is not None:
+                out.append(got)
+        return out

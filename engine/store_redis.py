@@ -20,6 +20,7 @@ from engine.errors import Unavailable
 from engine.model import events as ev
 from engine.model.entities import Call, DoctorDuty, Reservation, Ticket
 from engine.model.events import link_of
+from engine.model.matching import number_matches, patient_key
 from engine.model.state import ClinicState, ServiceStats
 from engine.scripts import NAMES, STANDALONE, source
 
@@ -200,6 +201,15 @@ class RedisStore:
             )
         return t, int(ahead)
 
+    async def tickets_numbered(self, clinic: str, typed: tuple[str, int]) -> list[Ticket]:
+        """Today's tickets whose number is the one typed (``matching.number_key``): one scan of
+        the day's tickets, a few thousand at most, for a registrar's lookup."""
+        raws = await self.client.hvals(keys.clinic_key(clinic, "tickets"))
+        if not raws and not await self.is_loaded(clinic):
+            raise NotLoaded(clinic)
+        found = (msgspec.json.decode(raw, type=Ticket) for raw in raws)
+        return [t for t in found if number_matches(typed, t.number)]
+
     async def rates(self, clinic: str, service: str) -> tuple[int, int, int]:
         """(patients served today, their total service seconds, doctors on duty) for a service."""
         k = lambda name: keys.clinic_key(clinic, name)  # noqa: E731
@@ -227,6 +237,14 @@ class RedisStore:
             if raw:
                 out[slot] = msgspec.json.decode(raw, type=Reservation)
         return out
+
+    async def reservations_of(self, clinic: str, patient: str) -> list[Reservation]:
+        """The reservations made for a patient reference (compared as ``matching.patient_key``),
+        in any state: one scan of the clinic's reservations, for a registrar's lookup."""
+        key = patient_key(patient)
+        raws = await self.client.hvals(keys.clinic_key(clinic, "res"))
+        found = (msgspec.json.decode(raw, type=Reservation) for raw in raws)
+        return [r for r in found if patient_key(r.patient) == key]
 
     async def reservation(self, clinic: str, rid: str) -> Reservation | None:
         raw = await self.client.hget(keys.clinic_key(clinic, "res"), rid)

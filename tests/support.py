@@ -152,6 +152,7 @@ async def make_clinic(
         )
         assert other.status_code == 200, other.text
     tokens["other_clinic_head"] = (await create_token(db, "head", clinic="elsewhere"))[1]
+    tokens["other_clinic_registrar"] = (await create_token(db, "registrar", clinic="elsewhere"))[1]
     return ClinicClient(http, clinic_id, tokens)
 
 

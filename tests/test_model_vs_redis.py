@@ -46,7 +46,7 @@ from engine.model.booking import Slot, slots_for
 from engine.model.clock import day_bounds, service_day
 from engine.model.errors import DecisionError
 from engine.model.state import ClinicState
-from engine.model.tickets import OPEN_STATES, TICKET_ACTIONS, TRANSITIONS, State
+from engine.model.tickets import CANCEL_REASONS, OPEN_STATES, TICKET_ACTIONS, TRANSITIONS, State
 from engine.store_redis import RedisStore
 
 pytestmark = pytest.mark.integration
@@ -210,9 +210,15 @@ class ModelVsRedis(RuleBasedStateMachine):
         action=st.sampled_from(ACTIONS),
         to_service=st.one_of(st.none(), st.sampled_from(SERVICES)),
         actor=st.one_of(st.none(), st.none(), st.sampled_from(DOCTORS)),
+        reason=st.sampled_from(("", *CANCEL_REASONS)),  # the desk's: kept in a cancel's event
     )
     def act(
-        self, data: st.DataObject, action: str, to_service: str | None, actor: str | None
+        self,
+        data: st.DataObject,
+        action: str,
+        to_service: str | None,
+        actor: str | None,
+        reason: str,
     ) -> None:
         ticket = self._ticket(data)
         known = self.model.tickets.get(ticket)
@@ -222,7 +228,7 @@ class ModelVsRedis(RuleBasedStateMachine):
         if actor is not None and data.draw(st.booleans()):
             own = self.model.tickets.get(ticket)
             actor = (own.doctor if own else None) or actor
-        self._both(Act(ticket, action, to_service=to_service, actor=actor))
+        self._both(Act(ticket, action, to_service=to_service, actor=actor, reason=reason))
 
     @precondition(lambda self: any(d.current or d.suspended for d in self.model.doctors.values()))
     @rule(data=st.data(), as_doctor=st.booleans(), to_service=st.sampled_from(SERVICES))

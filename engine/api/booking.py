@@ -12,11 +12,12 @@ from engine import commands as c
 from engine.api.endpoint import Call, Handler
 from engine.api.http import JSON
 from engine.api.routes import live_view
-from engine.api.views import new_link, reservation_view, status_path
+from engine.api.views import ReservationView, new_link, reservation_view, status_path
 from engine.clinic import Clinic
 from engine.errors import Conflict, EngineError, NotFound, ValidationFailed
 from engine.model.booking import Slot, booking_window, find_slot, slots_for
-from engine.model.matching import booking_code
+from engine.model.clock import day_bounds
+from engine.model.matching import booking_code, patient_key
 from engine.text import plain_text
 
 
@@ -214,6 +215,33 @@ async def _checked_in_again(call: Call, rid: str, refusal: EngineError) -> Engin
     view = await live_view(call, ticket, ahead)
     view.status_url = status_path(call.clinic_id, ticket)
     return Conflict(refusal.message, code=refusal.code, ticket=msgspec.to_builtins(view))
+
+
+class PatientQuery(msgspec.Struct, forbid_unknown_fields=True):
+    # In a body, not the query string: a policy number or a phone must not reach access logs.
+    patient: Annotated[str, msgspec.Meta(max_length=200)]
+
+
+class ReservationList(msgspec.Struct):
+    """A patient's bookings from today on that still hold their slots, soonest first."""
+
+    reservations: list[ReservationView]
+
+
+async def find_reservations(call: Call) -> Response:
+    """The desk: a patient's bookings by their reference (policy number), read as loosely as at
+    a kiosk. The answer never repeats the reference."""
+    engine, clinic = call.engine, await call.clinic()
+    patient = call.body.patient
+    if len(patient_key(patient)) < 2:
+        raise ValidationFailed("patient must be the patient's reference, e.g. a policy number")
+    now = engine.clock()
+    today = day_bounds(now, clinic.timezone)[0]
+    found = await engine.store.reservations_of(call.clinic_id, patient)
+    kept = sorted(
+        (r for r in found if r.active(now) and r.slot_time >= today), key=lambda r: r.slot_time
+    )
+    return JSON(ReservationList([reservation_view(clinic, r, now) for r in kept]))
 
 
 async def get_reservation(call: Call) -> Response:

@@ -17,7 +17,9 @@ from engine.api.views import TicketView, new_link, public_ticket_view, status_pa
 from engine.clinic import Clinic
 from engine.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
 from engine.model.entities import DoctorDuty, Ticket
+from engine.model.matching import number_key
 from engine.model.queue import duty_of
+from engine.model.tickets import CANCEL_REASONS
 
 ETAG = re.compile(r'"(\d{1,15})"')
 
@@ -38,6 +40,16 @@ class TakeTicket(msgspec.Struct, forbid_unknown_fields=True):
 
 class TicketActionBody(msgspec.Struct, forbid_unknown_fields=True):
     service: str | None = None  # for transfer
+    reason: Annotated[
+        str | None,
+        msgspec.Meta(description="for cancel: why (" + ", ".join(CANCEL_REASONS) + ")"),
+    ] = None
+
+
+class TicketList(msgspec.Struct):
+    """Today's tickets with the number asked for, oldest first (usually one)."""
+
+    tickets: list[TicketView]
 
 
 class DutyBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -98,6 +110,20 @@ async def get_ticket(call: Call) -> Response:
     return JSON(await live_view(call, ticket, ahead))
 
 
+async def find_tickets(call: Call) -> Response:
+    """Staff at the desk: today's tickets by the number a patient reads out ("т42", "Т-042"),
+    each with its status link, to show its QR code again."""
+    typed = number_key(call.request.query_params.get("number", ""))
+    if typed is None:
+        raise ValidationFailed("number must be a ticket number such as Т-042")
+    found = []
+    for ticket, ahead in await call.engine.tickets_numbered(call.clinic_id, typed):
+        view = await live_view(call, ticket, ahead)
+        view.status_url = status_path(call.clinic_id, ticket)
+        found.append(view)
+    return JSON(TicketList(found))
+
+
 async def get_ticket_status(call: Call) -> Response:
     """Public: the patient's phone opens it from the QR code. The link is the credential; the
     answer is the public view."""
@@ -110,6 +136,10 @@ def ticket_action(action: str) -> Handler:
 
     async def act(call: Call) -> Response:
         clinic, body = await call.clinic(), call.body
+        if body.reason is not None and (action != "cancel" or body.reason not in CANCEL_REASONS):
+            raise ValidationFailed(
+                f"a reason is for cancel only: one of {', '.join(CANCEL_REASONS)}"
+            )
         if action == "transfer":
             if not body.service:
                 raise ValidationFailed('transfer needs {"service": ...}')
@@ -118,7 +148,13 @@ def ticket_action(action: str) -> Handler:
                     f"no service {body.service!r} in this clinic", code="service_not_found"
                 )
         key, fp = call.idempotency()
-        cmd = c.Act(call.params["ticket"], action, body.service, call.principal.acting_doctor)
+        cmd = c.Act(
+            call.params["ticket"],
+            action,
+            body.service,
+            call.principal.acting_doctor,
+            body.reason or "",
+        )
         result = await call.engine.execute(call.clinic_id, cmd, idem_key=key, fingerprint=fp)
         return JSON(ticket_view(clinic, result["ticket"], 0, None, now=call.engine.clock()))
 

@@ -2,9 +2,10 @@
 -- cancel. The acting doctor is checked here so that the check and the move are one step.
 -- ARGV[8] ticket id   ARGV[9] action   ARGV[10] recalls allowed before a no-show
 -- ARGV[11] service to transfer to ('' none)   ARGV[12] acting doctor ('' for staff)
+-- ARGV[13] why a cancellation ('' none: left out of the event, as the model's default)
 -- result: {ticket}
 local ID, ACTION, MAX_RECALLS = ARGV[8], ARGV[9], tonumber(ARGV[10])
-local TO_SERVICE, ACTOR = ARGV[11], ARGV[12]
+local TO_SERVICE, ACTOR, REASON = ARGV[11], ARGV[12], ARGV[13] or ''
 
 -- The doctor once the ticket leaves their hand or suspended list (nil: no change).
 local function release(d, ticket_id)
@@ -91,7 +92,9 @@ end
 ACTIONS['cancel'] = function(t, d, target)
   if t.state == 'waiting' then unindex_ticket(t) end
   t.state, t.finished_at = target, NOW
-  return settle({kind = 'ticket_cancelled', ticket = t, doctor = release(d, ID)})
+  local event = {kind = 'ticket_cancelled', ticket = t, doctor = release(d, ID)}
+  if REASON ~= '' then event.reason = REASON end
+  return settle(event)
 end
 
 return run(function()

@@ -71,6 +71,8 @@ class TicketTransferred(Event, frozen=True, tag="ticket_transferred"):
 class TicketCancelled(Event, frozen=True, tag="ticket_cancelled"):
     ticket: Ticket
     doctor: DoctorDuty | None = None
+    # Why the desk cancelled it (tickets.CANCEL_REASONS); empty when nobody said.
+    reason: str = ""
 
 
 class DutyChanged(Event, frozen=True, tag="duty_changed"):

@@ -1,4 +1,5 @@
-"""How a booking code and a patient reference typed at a kiosk are matched to a booking.
+"""How a booking code and a patient reference typed at a kiosk are matched to a booking, and
+a ticket number typed at the desk to today's tickets.
 
 A patient types the code and the reference from memory, on whatever layout the keyboard is in.
 ``booking_code`` reads a code as the id it names ("R 12", "к12" typed on a Russian layout, or
@@ -8,11 +9,14 @@ alone, since the kiosk's keypad has digits and R only and "полис 7700 12345
 "7700123456"; a shorter one with no spaces, no dashes, one letter case, so short codes such as
 "ab 12" and "ac 12" still differ. The reservation keeps the reference as it was given, and
 check-in compares both sides' keys, so a booking made before this rule matches as well.
+``number_key`` reads a ticket number as the registrar types it ("т42", "T-042", "042").
 ``engine/lua/_booking.lua: patient_key`` states the same rule for the atomic check; the two are
 kept byte-for-byte alike by explicit ranges (no Unicode case tables, which Lua lacks).
 """
 
 from __future__ import annotations
+
+import re
 
 # A reference with this many digits is identified by them; with fewer, its letters count too.
 MIN_DIGITS = 6
@@ -52,3 +56,34 @@ def booking_code(text: str) -> str:
     letter read as the Latin one on its key, and bare digits taken as the number of ``r<n>``."""
     code = "".join(_lower(ch) for ch in text if not ch.isspace()).translate(_LAYOUT)
     return "r" + code if code.isascii() and code.isdigit() else code
+
+
+# Cyrillic capitals onto the Latin ones they look like: a prefix typed on either layout by eye.
+_LOOKALIKE = str.maketrans("АВЕКМНОРСТУХ", "ABEKMHOPCTYX")
+# The Latin keys onto the Russian letters under the same fingers: "n42" typed for "т42" on a
+# layout left in English.
+_KEYS = str.maketrans("`qwertyuiop[]asdfghjkl;'zxcvbnm,.", "ёйцукенгшщзхъфывапролджэячсмитьбю")
+_NUMBER = re.compile(r"^(\D*?)0*(\d{1,6})$")
+
+
+def _prefix_key(letters: str) -> str:
+    return letters.upper().translate(_LOOKALIKE)
+
+
+def number_key(text: str) -> tuple[str, int] | None:
+    """A ticket number as compared: (its prefix, upper case, Cyrillic look-alikes as Latin;
+    its number): "т-042", "T42" and "Т-042" are ("T", 42). None: not a ticket number."""
+    found = _NUMBER.match("".join(ch for ch in text if ch not in SKIPPED))
+    if found is None:
+        return None
+    return _prefix_key(found.group(1)), int(found.group(2))
+
+
+def number_matches(typed: tuple[str, int], number: str) -> bool:
+    """Whether a ticket's ``number`` is the one typed: a typed prefix must match (as typed, or
+    as the Russian letters on the same keys), and bare digits match any prefix."""
+    own = number_key(number)
+    if own is None or own[1] != typed[1]:
+        return False
+    prefix = typed[0]
+    return not prefix or own[0] in (prefix, _prefix_key(prefix.lower().translate(_KEYS)))

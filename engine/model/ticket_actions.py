@@ -31,10 +31,12 @@ def act(
     max_recalls: int,
     to_service: str | None = None,
     actor: str | None = None,
+    reason: str = "",
 ) -> Outcome:
     """Apply a doctor's or registrar's action to one ticket (recall, start, ... transfer, cancel).
 
-    ``actor`` is the acting doctor, checked here so that the check and the move are one step.
+    ``actor`` is the acting doctor, checked here so that the check and the move are one step;
+    ``reason`` a cancellation's (one of ``tickets.CANCEL_REASONS``, or empty), kept in its event.
     What each action does is its handler's, in ``ACTIONS``.
     """
     open_day(state, out, now, day)
@@ -48,7 +50,7 @@ def act(
     if handler is None:
         raise DecisionError("illegal_transition", f"{action} is not a ticket action")
     doctor = state.doctors.get(ticket.doctor) if ticket.doctor else None
-    step = Step(state, out, now, ticket, doctor, target, max_recalls, to_service)
+    step = Step(state, out, now, ticket, doctor, target, max_recalls, to_service, reason)
     out.result = {"ticket": handler(step)}
     return out
 
@@ -65,6 +67,7 @@ class Step:
     target: State
     max_recalls: int
     to_service: str | None
+    reason: str = ""
 
     def emit(self, cls: type[Any], **fields: Any) -> None:
         self.out.emit(self.state, cls, self.now, **fields)
@@ -154,7 +157,7 @@ def _transfer(s: Step) -> Ticket:
 
 def _cancel(s: Step) -> Ticket:
     ticket = replace(s.ticket, state=s.target, finished_at=s.now)
-    s.emit(ev.TicketCancelled, ticket=ticket, doctor=_release(s.doctor, ticket.id))
+    s.emit(ev.TicketCancelled, ticket=ticket, doctor=_release(s.doctor, ticket.id), reason=s.reason)
     return ticket
 
 

@@ -99,3 +99,7 @@ def next_state(state: str, action: str) -> State:
 def transition_table_for_lua() -> dict[str, dict[str, str]]:
     """The same table as plain strings, handed to the Lua scripts so they never restate it."""
     return lifecycle.for_lua(TRANSITIONS, str)
+
+
+# Why the desk may cancel a ticket: stable codes, said in the registrar's language by the pages.
+CANCEL_REASONS = ("patient_left", "patient_request", "duplicate", "wrong_service", "other_reason")

@@ -13,7 +13,8 @@ pytestmark = pytest.mark.integration
 
 STAFF = {"kiosk", "registrar", "doctor", "head", "display", "icu_doctor", "admin"}
 BOOKERS = {"partner", "registrar", "head", "admin"}
-EVERYONE = STAFF | {"partner", "doctor_d1", "other_clinic_head", None}
+# The desk acts in its own clinic only: another clinic's head and registrar are refused everywhere.
+EVERYONE = STAFF | {"partner", "doctor_d1", "other_clinic_head", "other_clinic_registrar", None}
 
 # (name, method, path under the clinic, body, roles allowed); None is "no token".
 MATRIX: list[tuple[str, str, str, Any, set[str | None]]] = [
@@ -31,6 +32,14 @@ MATRIX: list[tuple[str, str, str, Any, set[str | None]]] = [
         None,
         {"registrar", "doctor", "doctor_d1", "head", "admin"},
     ),
+    ("find tickets", "GET", "/tickets?number=1", None, {"registrar", "head", "admin"}),
+    (
+        "cancel with a reason",
+        "POST",
+        "/tickets/{ticket}/cancel",
+        {"reason": "patient_left"},
+        {"doctor", "registrar", "head", "admin"},
+    ),
     ("ticket status", "GET", "/ticket-status/{link}", None, EVERYONE),
     (
         "ticket action",
@@ -47,6 +56,13 @@ MATRIX: list[tuple[str, str, str, Any, set[str | None]]] = [
     ("slots", "GET", "/slots", None, STAFF | {"partner", "doctor_d1"}),
     ("reserve", "POST", "/slots/{slot}/reservation", {"patient": "P"}, BOOKERS),
     ("reservation", "GET", "/reservations/{reservation}", None, BOOKERS),
+    (
+        "find bookings",
+        "POST",
+        "/reservations/search",
+        {"patient": "P0"},
+        {"registrar", "head", "admin"},
+    ),
     ("confirm", "POST", "/reservations/{reservation}/confirm", None, BOOKERS),
     ("move", "POST", "/reservations/{reservation}/move", {"slot": "{slot2}"}, BOOKERS),
     (
