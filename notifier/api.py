@@ -23,7 +23,7 @@ from engine.text import PLAIN
 from notifier import wording
 from notifier.compose import compose
 from notifier.crypto import PhoneCipher
-from notifier.errors import MessageTooLong
+from notifier.errors import MessageTooLong, PatientNotAdmitted
 from notifier.hospitals import next_send
 from notifier.hospitals_postgres import Hospitals
 from notifier.phones import normalise
@@ -73,6 +73,7 @@ class StatusIn(msgspec.Struct, forbid_unknown_fields=True):
     status: Literal["admitted", "discharged", "transferred", "deceased"]
     attending_doctor: Text40 | None = None
     label: Text40 | None = None
+    new: bool = False  # an admission that must not touch a patient the hospital already has
 
 
 class ObservationIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -143,6 +144,10 @@ def _relative(rel: Any) -> dict[str, Any]:
 async def set_status(call: Call) -> Response:
     ctx = _ctx(call)
     body = call.body
+    if body.attending_doctor is not None:
+        clinic, _ = await ctx.service.hospitals.fetch(ctx.clinic)
+        if clinic is not None and clinic.doctor(body.attending_doctor) is None:
+            raise ValidationFailed("the attending doctor is not one of the hospital's doctors")
     patient, change = await ctx.service.store.set_status(
         _patient(call),
         clinic=ctx.clinic,
@@ -151,6 +156,7 @@ async def set_status(call: Call) -> Response:
         now=ctx.service.clock(),
         attending_doctor=body.attending_doctor or ctx.doctor,
         label=body.label,
+        new=body.new,
     )
     return _json(
         {
@@ -221,6 +227,9 @@ async def add_observation(call: Call) -> Response:
         ),
         now,
     )
+    patient = await ctx.service.store.get_patient(_patient(call), ctx.clinic)
+    if patient.status is not PatientStatus.ADMITTED:
+        raise PatientNotAdmitted(f"the patient is {patient.status.value}: no vitals are recorded")
     obs_id = await ctx.service.store.add_observation(
         _patient(call), obs, clinic=ctx.clinic, by=ctx.who, now=now
     )

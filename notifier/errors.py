@@ -58,3 +58,13 @@ class IllegalTransition(NotifierError, Conflict):
 class ConsentConflict(NotifierError, Conflict):
     status = 409
     code = "consent_conflict"
+
+
+class PatientExists(NotifierError, Conflict):
+    status = 409
+    code = "patient_exists"
+
+
+class PatientNotAdmitted(NotifierError, Conflict):
+    status = 409
+    code = "patient_not_admitted"

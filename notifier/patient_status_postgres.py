@@ -9,7 +9,7 @@ import asyncpg
 
 from notifier.alerts_postgres import add_alert
 from notifier.consent_postgres import cancel_pending, close_consents
-from notifier.errors import PatientNotFound
+from notifier.errors import InvalidInput, PatientExists, PatientNotFound
 from notifier.patients_postgres import Patient, PatientLookup, patient_from_row
 from notifier.schedule import PatientStatus, StatusChange, change_status
 from notifier.schema_postgres import Conn
@@ -28,14 +28,24 @@ class PatientStatusStore(PatientLookup):
         now: datetime,
         attending_doctor: str | None = None,
         label: str | None = None,
+        new: bool = False,
     ) -> tuple[Patient, StatusChange]:
-        """Record a status; leaving ``admitted`` cancels queued messages in the same commit."""
+        """Record a status; leaving ``admitted`` cancels queued messages in the same commit.
+
+        ``new``: an admission of a patient this hospital does not have yet, refused with
+        ``patient_exists`` when it has (a desk's admission must not rename a patient).
+        """
         async with self.pool.acquire() as conn, conn.transaction():
             old = await _lock_patient(conn, patient_id)
+            if new and old is not None and old["clinic"] == clinic:
+                raise PatientExists("this hospital already has a patient with this id")
+            unknown = old is None
             if old is not None and old["clinic"] != clinic:
                 await _leave_first_hospital(conn, old, status, by, now)
                 old = None  # an admission here, with no previous status
             change = change_status(PatientStatus(old["status"]) if old else None, status)
+            if unknown and not label:
+                raise InvalidInput("a patient is admitted with the label the message gives")
             patient = await _upsert(
                 conn, patient_id, clinic, status, by, now, attending_doctor, label
             )

@@ -25,7 +25,9 @@ def normalise(raw: str, region: str = DEFAULT_REGION) -> str:
         phonenumbers.PhoneNumberType.MOBILE,
         phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
     ):
-        raise InvalidPhone("phone number is not a mobile number, so it cannot receive SMS")
+        raise InvalidPhone(
+            "phone number is not a mobile number, so it cannot receive SMS", code="phone_not_mobile"
+        )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 

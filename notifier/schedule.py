@@ -82,7 +82,8 @@ def plan(
 
 
 _ALLOWED: dict[PatientStatus | None, frozenset[PatientStatus]] = {
-    None: frozenset(PatientStatus),
+    # A patient the ICU never had is admitted first: it cannot be discharged, or die, here.
+    None: frozenset({PatientStatus.ADMITTED}),
     PatientStatus.ADMITTED: frozenset(PatientStatus),
     PatientStatus.DISCHARGED: frozenset({PatientStatus.DISCHARGED, PatientStatus.ADMITTED}),
     PatientStatus.TRANSFERRED: frozenset({PatientStatus.TRANSFERRED, PatientStatus.ADMITTED}),

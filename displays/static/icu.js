@@ -121,6 +121,10 @@
       // A death is final; the others leave the ICU, and a patient who left may come back.
       b.hidden = next.status === "deceased" || (to === "admitted") === (next.status === "admitted");
     }
+    // Vitals and new relatives are for a patient in the ICU; the history stays for all.
+    const here = next.status === "admitted";
+    $("vitals-card").hidden = !here;
+    $("add-relative").hidden = !here;
     showLatest(latest);
     showNext(next);
     showRelatives(relatives.relatives);
@@ -222,13 +226,15 @@
       say("status", t("icu_done_" + status, { name }));
     } catch (e) { say("status", refusal(e), true); }
     await refresh();
+    $("p-label").focus(); // the button pressed may be gone (a death leaves none)
   }
 
   async function withdraw(r) {
-    if (!(await confirmWith(t("icu_confirm_withdraw", { phone: r.phone }), t("icu_confirm_withdraw_text"), t("icu_withdraw")))) return;
+    const who = { phone: r.phone, relation: r.relation };
+    if (!(await confirmWith(t("icu_confirm_withdraw", who), t("icu_confirm_withdraw_text"), t("icu_withdraw")))) return;
     try {
       await api("POST", ICU + "/patients/" + encodeURIComponent(open) + "/relatives/" + r.id + "/revoke");
-      say("relatives", t("icu_withdrawn", { phone: r.phone }));
+      say("relatives", t("icu_withdrawn", who));
     } catch (e) { say("relatives", refusal(e), true); }
     await loadPatient();
   }
@@ -241,12 +247,12 @@
     if (raw !== "" && LIMIT_OF[name] && rules) {
       const value = Number(raw);
       const limit = rules.limits[LIMIT_OF[name]];
-      if (!Number.isFinite(value)) problem = t("icu_not_a_number");
+      if (!/^\d+(\.\d+)?$/.test(raw)) problem = t("icu_not_a_number");
       else if (INTEGER.has(name) && !Number.isInteger(value)) problem = t("icu_whole_number");
       else if (value < limit.low || value > limit.high) problem = t("icu_out_of_range", { low: limit.low, high: limit.high, unit: limit.unit });
     }
     input.setAttribute("aria-invalid", problem ? "true" : "false");
-    const hint = input.parentElement.querySelector(".hint");
+    const hint = input.closest(".field").querySelector(".hint");
     if (hint && LIMIT_OF[name] && rules) {
       const limit = rules.limits[LIMIT_OF[name]];
       hint.textContent = problem || t("icu_range", { low: limit.low, high: limit.high, unit: limit.unit });
@@ -258,7 +264,22 @@
   function checkAll() {
     let ok = true;
     for (const input of $("vitals").querySelectorAll("input")) ok = check(input) && ok;
-    return ok;
+    return ok && checkPressure();
+  }
+
+  // The lower pressure is below the upper: said under the lower one, as it is typed.
+  function checkPressure() {
+    const form = $("vitals");
+    const upper = Number(form.elements.bp_systolic.value.replace(",", "."));
+    const lower = form.elements.bp_diastolic;
+    const value = Number(lower.value.replace(",", "."));
+    if (!lower.value || !form.elements.bp_systolic.value || lower.getAttribute("aria-invalid") === "true") return true;
+    if (value < upper) return true;
+    lower.setAttribute("aria-invalid", "true");
+    const hint = $("hint-bp_diastolic");
+    hint.textContent = t("icu_bp_order");
+    hint.dataset.kind = "error";
+    return false;
   }
 
   function vitalsBody(form) {
@@ -314,12 +335,18 @@
     const id = String(body.patient_id).trim();
     try {
       await api("PUT", ICU + "/patients/" + encodeURIComponent(id) + "/status",
-        { status: "admitted", label: String(body.label).trim(), attending_doctor: body.attending_doctor });
+        { status: "admitted", label: String(body.label).trim(), attending_doctor: body.attending_doctor, new: true });
       form.reset();
       say("admit", t("icu_admitted", { name: body.label }));
       await loadPatients();
       await select(id);
-    } catch (e) { say("admit", refusal(e), true); }
+    } catch (e) {
+      if (e.code !== "patient_exists") { say("admit", refusal(e), true); return; }
+      // Never a second admission over the first: the patient the hospital has is opened.
+      await loadPatients();
+      await select(id);
+      say("admit", t("icu_exists_opened", { id }), true);
+    }
   }
 
   async function refresh() {
@@ -336,7 +363,11 @@
 
   for (const b of document.querySelectorAll(".actions button[data-status]")) b.addEventListener("click", () => setStatus(b.dataset.status));
   $("vitals").addEventListener("submit", saveVitals);
-  $("vitals").addEventListener("input", (ev) => { if (ev.target.tagName === "INPUT") check(ev.target); });
+  $("vitals").addEventListener("input", (ev) => {
+    if (ev.target.tagName !== "INPUT") return;
+    check(ev.target);
+    if (ev.target.name.startsWith("bp_")) { check(ev.target.form.elements.bp_diastolic); checkPressure(); }
+  });
   $("add-relative").addEventListener("submit", addRelative);
   $("admit").addEventListener("submit", admit);
 

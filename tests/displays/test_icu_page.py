@@ -102,7 +102,7 @@ async def test_an_icu_doctor_runs_the_seeds_service_from_the_desk(
 
     # Vitals: an impossible temperature is said beside its field and nothing is sent.
     sms = page.locator("#next-messages .sms-text")
-    await expect(sms).to_contain_text("нет", timeout=WAIT_MS)  # nothing measured yet
+    await expect(sms).to_contain_text("Т не измер.;", timeout=WAIT_MS)  # nothing measured yet
     await page.fill("#vitals [name=temperature]", "63")
     hint = page.locator('[data-field="temperature"] .hint')
     await expect(hint).to_have_attribute("data-kind", "error")
@@ -141,6 +141,8 @@ async def test_an_icu_doctor_runs_the_seeds_service_from_the_desk(
     )
     await expect(page.locator("#next-messages")).to_contain_text("не отправляются")
     await expect(page.locator(".actions button:visible")).to_have_count(0)
+    await expect(page.locator("#vitals-card")).to_be_hidden()  # nothing is recorded after a death
+    await expect(page.locator("#p-label")).to_be_focused()
     messages = (await icu_get(cc, f"/{patient}/messages"))["messages"]
     assert messages and {m["state"] for m in messages} == {"cancelled"}
     await expect(page.locator("#sent-rows tr[data-state=cancelled]")).to_have_count(len(messages))
@@ -154,7 +156,7 @@ async def test_a_withdrawn_consent_leaves_the_next_message_and_stays_in_the_hist
     from playwright.async_api import expect
 
     cc = await clinics("icuwithdraw")
-    patient = "W-1"
+    patient = f"W-{cc.clinic[-6:]}"  # ids are city-wide: one a run
     admitted = await cc.http.put(f"{ICU}/{patient}/status", json={"status": "admitted", "label": "I. Ivanov"},
                                  headers=cc.auth("icu_doctor"))  # fmt: skip
     assert admitted.status_code == 200, admitted.text
@@ -169,6 +171,7 @@ async def test_a_withdrawn_consent_leaves_the_next_message_and_stays_in_the_hist
     await expect(page.locator("#next-messages .sms").first).to_contain_text("EN")
     await page.locator("#relative-rows tr", has_text="11-11").get_by_role("button").click()
     await expect(page.locator("#confirm")).to_be_visible()
+    await expect(page.locator("#confirm-title")).to_contain_text("son, +7 *** ***-11-11")
     await page.click("#confirm-ok")
     await expect(page.locator("#next-messages .sms")).to_have_count(1, timeout=WAIT_MS)
     withdrawn = page.locator("#relative-rows tr[data-active=false]")
@@ -176,6 +179,13 @@ async def test_a_withdrawn_consent_leaves_the_next_message_and_stays_in_the_hist
     relatives = (await icu_get(cc, f"/{patient}/relatives"))["relatives"]
     assert [r["active"] for r in relatives] == [False, True]
     assert [h["action"] for h in relatives[0]["history"]] == ["granted", "revoked"]
+    # The admission form never renames a patient the hospital has: it opens them instead.
+    await page.fill("#admit [name=patient_id]", patient)
+    await page.fill("#admit [name=label]", "P. Petrova")
+    await page.click("#admit button")
+    await expect(page.locator('.message[data-for="admit"]')).to_contain_text("already here")
+    patients = (await icu_get(cc, ""))["patients"]
+    assert [(p["patient_id"], p["label"]) for p in patients] == [(patient, "I. Ivanov")]
     # Cancelling the dialog changes nothing.
     await page.locator("#relative-rows tr", has_text="22-22").get_by_role("button").click()
     await page.click("#confirm button[value=cancel]")

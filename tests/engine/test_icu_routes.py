@@ -15,7 +15,9 @@ async def test_icu_doctor_registers_a_relative_through_the_engine(clinics: MakeC
     # Patient ids are city-wide (like a policy number), so each run admits a new one.
     path = f"/api/v1/icu/patients/p-{c.clinic}"
     r = await c.http.put(
-        f"{path}/status", json={"status": "admitted"}, headers=c.auth("icu_doctor")
+        f"{path}/status",
+        json={"status": "admitted", "label": "Иванов И.И."},
+        headers=c.auth("icu_doctor"),
     )
     assert r.status_code == 200, r.text
     body = {"phone": "+7 916 555-12-34", "relation": "дочь"}
@@ -35,7 +37,9 @@ async def test_icu_bodies_are_limited_and_text_is_printable(clinics: MakeClinic)
     c = await clinics("icu-edges")
     path = f"/api/v1/icu/patients/p-{c.clinic}"
     ok = await c.http.put(
-        f"{path}/status", json={"status": "admitted"}, headers=c.auth("icu_doctor")
+        f"{path}/status",
+        json={"status": "admitted", "label": "Иванов И.И."},
+        headers=c.auth("icu_doctor"),
     )
     assert ok.status_code == 200, ok.text
     huge = await c.http.put(

@@ -55,7 +55,7 @@ async def test_register_relative_masks_and_encrypts(
     ("body", "code", "needle"),
     [
         ({"phone": "12345", "relation": "son"}, "invalid_phone", "not a valid number"),
-        ({"phone": "+7 495 123-45-67", "relation": "son"}, "invalid_phone", "not a mobile"),
+        ({"phone": "+7 495 123-45-67", "relation": "son"}, "phone_not_mobile", "not a mobile"),
         ({"phone": "+79161234567", "relation": ""}, "invalid", "$.relation"),
         ({"phone": "+79161234567", "relation": "son", "language": "de"}, "invalid", "language"),
         ({"phone": "+79161234567"}, "invalid", "relation"),

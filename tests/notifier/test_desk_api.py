@@ -138,3 +138,45 @@ async def test_a_hospitals_own_wording_is_previewed_or_refused_with_what_fails(
     assert "pulse missing" in r.json()["error"]["message"]
     r = await client.post("/api/v1/icu/wording/preview", json=good, headers={"x-role": "doctor"})
     assert r.status_code == 403
+
+
+async def test_an_admission_never_renames_a_patient_the_hospital_has(
+    client: httpx.AsyncClient, store: SmsStore
+) -> None:
+    """The desk admits with ``new``: an id the hospital has is refused, and nothing changes."""
+    await seed(store, patient_id="p1")
+    r = await client.put(
+        f"{P}/status", json={"status": "admitted", "label": "Петрова Н.Н.", "new": True}
+    )
+    assert r.status_code == 409 and r.json()["error"]["code"] == "patient_exists"
+    assert (await store.get_patient("p1")).label == "Иванов И.И."
+    r = await client.put("/api/v1/icu/patients/p9/status",
+                         json={"status": "admitted", "label": "Петрова Н.Н.", "new": True})  # fmt: skip
+    assert r.status_code == 200, r.text
+
+
+async def test_a_patient_is_admitted_first_and_with_the_name_the_message_gives(
+    client: httpx.AsyncClient,
+) -> None:
+    r = await client.put(f"{P}/status", json={"status": "deceased"})
+    assert r.status_code == 409 and r.json()["error"]["code"] == "illegal_transition"
+    r = await client.put(f"{P}/status", json={"status": "admitted"})
+    assert r.status_code == 422 and "label" in r.json()["error"]["message"]
+
+
+async def test_an_attending_doctor_is_one_of_the_hospitals_doctors(
+    client: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    await configure(pool, Icu())  # c1 has no doctors at all
+    body = {"status": "admitted", "label": "Иванов И.И.", "attending_doctor": "nobody"}
+    r = await client.put(f"{P}/status", json=body)
+    assert r.status_code == 422 and "attending doctor" in r.json()["error"]["message"]
+
+
+async def test_no_vitals_are_recorded_for_a_patient_who_left(
+    client: httpx.AsyncClient, store: SmsStore
+) -> None:
+    await seed(store, patient_id="p1")
+    assert (await client.put(f"{P}/status", json={"status": "deceased"})).status_code == 200
+    r = await client.post(f"{P}/observations", json={"temperature": 36.6})
+    assert r.status_code == 409 and r.json()["error"]["code"] == "patient_not_admitted"

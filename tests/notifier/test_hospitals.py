@@ -203,3 +203,13 @@ def test_our_own_wordings_pass_the_check_they_impose() -> None:
     for language in ("ru", "en"):
         source = Path(notifier.__file__).parent / "templates" / f"daily_{language}.txt.j2"
         assert problems(language, source.read_text(encoding="utf-8")) == []
+
+
+def test_our_short_style_says_not_measured_and_old_in_words_and_ends_once() -> None:
+    """ "нет изм." read as "no change", and a stale last value ended the message with ".."."""
+    from notifier.compose import render_style
+    from notifier.wording import LONGEST_LABEL, SAMPLE_DATE, _background, sample  # noqa: F401
+
+    for state, word in (("missing", "не измер."), ("stale", "устар.")):
+        text = render_style("ru", None, "short", SAMPLE_DATE, _background(state), LONGEST_LABEL, "")
+        assert f"Т {word};" in text and not text.endswith(".."), text
