@@ -4,7 +4,8 @@ A clinic's keys all carry the clinic id as a Redis Cluster hash tag (``q:{demo}:
 on one shard and one Lua script may touch them all. The Lua scripts receive ``prefix`` and build
 the same names; the list below is the map of what they use.
 
-    q:{c}:meta          hash: epoch, day, offset, arrival, link (SHA-1 of the last event's body)
+    q:{c}:meta          hash: epoch, day, offset, arrival, link (SHA-1 of the last event's body),
+                        day_offset (the offset that opened the day)
     q:{c}:seq           hash: service -> last number issued today
     q:{c}:tickets       hash: ticket id -> ticket JSON
     q:{c}:links         hash: a patient's status link -> ticket id (today's tickets)
@@ -14,11 +15,13 @@ the same names; the list below is the map of what they use.
     q:{c}:doctors       hash: doctor id -> duty JSON
     q:{c}:cab           hash: cabinet -> doctor holding it (on duty or on a break)
     q:{c}:dutyn         hash: service -> doctors on duty serving it
-    q:{c}:res           hash: reservation id -> reservation JSON
-    q:{c}:slots         hash: slot id -> reservation id holding it
+    q:{c}:res           hash: reservation id -> reservation JSON (today's and later: a new
+                        day drops the days before it; the journal keeps them)
+    q:{c}:slots         hash: slot id -> reservation id holding it (today's and later)
     q:{c}:calls         list: the newest calls, newest first
     q:{c}:stats         hash: "{service}:served", "{service}:seconds"
-    q:{c}:events        stream: every event, entry id "{offset}-0"
+    q:{c}:events        stream: yesterday's and today's events, entry id "{offset}-0" (a new
+                        day trims to the day before's first offset, ``meta.day_offset``)
     q:{c}:idem:{key}    string: "{fingerprint}|{answer}" for a retried write
     q:{c}:rebuild       string: the lock held while a clinic is rebuilt from the journal
     q:{c}:pj:{job}      string: a print job's record (JSON), for every worker; expires

@@ -138,6 +138,34 @@ local function current_day()
   return redis.call('HGET', META, 'day') or ''
 end
 
+-- The day of a slot id ("ivanova.20261126.0815") as "2026-11-26".
+local function slot_day(slot)
+  local y, m, d = string.match(slot, '^[^.]*%.(%d%d%d%d)(%d%d)(%d%d)%.')
+  return (y or '0000') .. '-' .. (m or '00') .. '-' .. (d or '00')
+end
+
+-- The bookings of the days before DAY leave the live state (the journal keeps them): Redis,
+-- and every snapshot of it, holds the booking window's, not every day's since the clinic opened.
+-- The pure model's forget_past_bookings (engine/model/state.py) does the same.
+local function forget_past_bookings()
+  local res = redis.call('HGETALL', P .. 'res')
+  for i = 1, #res, 2 do
+    if slot_day(cjson.decode(res[i + 1]).slot) < DAY then redis.call('HDEL', P .. 'res', res[i]) end
+  end
+  local slots = redis.call('HKEYS', P .. 'slots')
+  for _, slot in ipairs(slots) do
+    if slot_day(slot) < DAY then redis.call('HDEL', P .. 'slots', slot) end
+  end
+end
+
+-- The event stream keeps yesterday's and today's events for screens to replay (an older offset
+-- gets a snapshot): trimmed at each new day to the first offset of the day before.
+local function trim_to_yesterday()
+  local yesterday = redis.call('HGET', META, 'day_offset')
+  if yesterday then redis.call('XTRIM', P .. 'events', 'MINID', yesterday .. '-0') end
+  redis.call('HSET', META, 'day_offset', next_offset()) -- day_opened's own offset
+end
+
 -- A new local day: expire open tickets, restart numbering, clear the day's counters.
 -- Days only move forward, so a worker whose clock lags past midnight changes nothing.
 local function open_day()
@@ -158,6 +186,8 @@ local function open_day()
                            services = list_or_nil(d.services), since = d.since,
                            version = d.version})
   end
+  forget_past_bookings()
+  trim_to_yesterday()
   redis.call('HSET', META, 'day', DAY)
   emit({kind = 'day_opened', day = DAY, expired = list_or_nil(expired)})
 end

@@ -64,6 +64,23 @@ class ClinicState:
         return sorted(found, key=lambda t: (t.slot_time or 0, t.arrival))
 
 
+def slot_day(slot_id: str) -> str:
+    """The day of a slot id (``ivanova.20261126.0815``) as ``2026-11-26``."""
+    ymd = slot_id.split(".")[1]
+    return f"{ymd[:4]}-{ymd[4:6]}-{ymd[6:8]}"
+
+
+def forget_past_bookings(state: ClinicState, day: str) -> None:
+    """A new day drops the bookings of the days before it from the live state (the journal keeps
+    them), so that it holds the booking window's and not every day's since the clinic opened.
+    ``open_day`` in ``_lib.lua`` does the same."""
+    for rid, reservation in list(state.reservations.items()):
+        if slot_day(reservation.slot) < day:
+            del state.reservations[rid]
+    for slot_id in [s for s in state.slots if slot_day(s) < day]:
+        del state.slots[slot_id]
+
+
 def apply(state: ClinicState, event: ev.AnyEvent) -> None:
     """Fold one event into the state. Snapshots overwrite; a few events also move counters."""
     state.offset = max(state.offset, event.offset)
@@ -74,6 +91,7 @@ def apply(state: ClinicState, event: ev.AnyEvent) -> None:
             state.tickets.clear()
             state.calls.clear()
             state.stats.clear()
+            forget_past_bookings(state, day)
             for doctor_id, doctor in list(state.doctors.items()):
                 state.doctors[doctor_id] = DoctorDuty(
                     id=doctor.id,

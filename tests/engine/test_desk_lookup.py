@@ -4,6 +4,7 @@ in the pure model and in Lua alike."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import asyncpg
@@ -131,7 +132,8 @@ async def test_the_reason_is_the_same_event_in_the_model_and_in_lua(
     for one without (where the reason is left out, as it always was)."""
     live, clock = engine
     clock.set("2026-11-26T09:00:00")
-    clinic = parse_clinic(clinic_config("reasons"))  # type: ignore[arg-type]
+    # A clinic of its own each run: the pure state below starts empty, as the live one must.
+    clinic = parse_clinic(clinic_config(f"reasons-{uuid.uuid4().hex[:6]}"))  # type: ignore[arg-type]
     await live.put_clinic(clinic)
     state = ClinicState()
     day = service_day(clock(), clinic.timezone)
