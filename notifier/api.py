@@ -21,10 +21,9 @@ from engine.clinic import TEMPLATE_MAX
 from engine.errors import Forbidden, Unavailable, ValidationFailed
 from engine.text import PLAIN
 from notifier import wording
-from notifier.compose import compose
 from notifier.crypto import PhoneCipher
 from notifier.errors import MessageTooLong, PatientNotAdmitted
-from notifier.hospitals import next_send
+from notifier.hospitals import daily_message, next_send
 from notifier.hospitals_postgres import Hospitals
 from notifier.phones import normalise
 from notifier.schedule import PatientStatus
@@ -361,14 +360,13 @@ async def next_message(call: Call) -> Response:
             "language": rel.language,
         }
         try:
-            message = compose(
+            message = daily_message(
+                sched,
                 language=rel.language,
                 local_date=upcoming.local_date,
                 vitals=vitals,
                 max_segments=settings.max_segments,
                 patient=patient.label,
-                hospital=sched.name,
-                wording=sched.templates.get(rel.language),
             )
         except MessageTooLong as exc:
             shown["problem"] = {"code": exc.code, "message": exc.message}

@@ -15,8 +15,9 @@ import asyncpg
 import click
 
 from engine.errors import EngineError
-from notifier.compose import LANGUAGES, compose
+from notifier.compose import LANGUAGES
 from notifier.crypto import PhoneCipher
+from notifier.hospitals import daily_message
 from notifier.hospitals_postgres import Hospitals
 from notifier.outbox_postgres import Outbox
 from notifier.settings import NotifierSettings
@@ -77,14 +78,13 @@ def preview(ctx: click.Context, patient_id: str, language: str) -> None:
         _, sched = await Hospitals(pool, settings.default_schedule).fetch(patient.clinic)
         now = utcnow()
         vitals = assess(merge(await store.observations(patient_id)), now, settings.stale_after)
-        message = compose(
+        message = daily_message(
+            sched,
             language=language,
             local_date=now.astimezone(sched.zone).date(),
             vitals=vitals,
             max_segments=settings.max_segments,
             patient=patient.label,
-            hospital=sched.name,
-            wording=sched.templates.get(language),
         )
         parts = message.segments
         return f"{message.text}\n-- {parts.count} segment(s), {parts.encoding}, {parts.units} units"

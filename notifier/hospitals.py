@@ -8,12 +8,15 @@ registered before its hospital's configuration) gets the default schedule as it 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from engine.clinic import Clinic
+from notifier.compose import Composed, compose
 from notifier.schedule import Plan, release
 from notifier.settings import HospitalSchedule
+from notifier.vitals import Assessed
 
 
 def schedule_of(clinic: Clinic | None, default: HospitalSchedule) -> HospitalSchedule:
@@ -29,6 +32,28 @@ def schedule_of(clinic: Clinic | None, default: HospitalSchedule) -> HospitalSch
         quiet_end=time.fromisoformat(icu.quiet_end),
         name=icu.hospital_name or "",
         templates=dict(icu.templates),
+    )
+
+
+def daily_message(
+    sched: HospitalSchedule,
+    *,
+    language: str,
+    local_date: date,
+    vitals: Mapping[str, Assessed],
+    max_segments: int,
+    patient: str,
+) -> Composed:
+    """The day's message as this hospital sends it: its name, its own wording if it has one.
+    The sender and the desk's preview both compose through here, so the preview is the text."""
+    return compose(
+        language=language,
+        local_date=local_date,
+        vitals=vitals,
+        max_segments=max_segments,
+        patient=patient,
+        hospital=sched.name,
+        wording=sched.templates.get(language),
     )
 
 

@@ -67,6 +67,12 @@ def cases() -> Iterator[tuple[str, dict[str, Assessed]]]:
 def sample(language: str, wording: str | None, hospital: str, patient: str) -> Composed:
     """The message for a typical day (every value fresh), as a relative would read it."""
     vitals = {name: Assessed("ok", VALUES[name][0], AT) for name in FIELDS}
+    return _compose(language, wording, vitals, hospital, patient)
+
+
+def _compose(
+    language: str, wording: str | None, vitals: dict[str, Assessed], hospital: str, patient: str
+) -> Composed:
     return compose(
         language=language,
         local_date=SAMPLE_DATE,
@@ -108,15 +114,7 @@ def _problem(
     try:
         for style in ("full", "short"):
             render_style(language, wording, style, SAMPLE_DATE, vitals, patient, hospital)
-        compose(
-            language=language,
-            local_date=SAMPLE_DATE,
-            vitals=vitals,
-            max_segments=MAX_SEGMENTS,
-            patient=patient,
-            hospital=hospital,
-            wording=wording,
-        )
+        _compose(language, wording, vitals, hospital, patient)
     except jinja2.TemplateSyntaxError:
         raise
     except NotifierError as exc:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from notifier.compose import compose, segments
+from notifier.compose import segments
 from notifier.crypto import PhoneCipher
 from notifier.errors import MessageTooLong
 from notifier.gateway import (
@@ -29,6 +29,7 @@ from notifier.gateway import (
     SmsGateway,
     Unreachable,
 )
+from notifier.hospitals import daily_message
 from notifier.hospitals_postgres import Hospitals
 from notifier.lifecycle import Delivery, backoff
 from notifier.outbox import Cancel, Claim, Decision, DueRow, Hold, PollClaim, Reject, Send
@@ -64,14 +65,13 @@ def decide(
         return Send(row.body, row.parts or segments(row.body).count)
     vitals = assess(merge(row.observations), now, settings.stale_after)
     try:
-        message = compose(
+        message = daily_message(
+            sched,
             language=row.language,
             local_date=row.local_date,
             vitals=vitals,
             max_segments=settings.max_segments,
             patient=row.patient_label,
-            hospital=sched.name,
-            wording=sched.templates.get(row.language),
         )
     except MessageTooLong as exc:
         return Reject(exc.message)

@@ -4,12 +4,15 @@ loopback, and settings scaled to test time."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from datetime import time, timedelta
 
 import asyncpg
+import httpx
 import pytest
 from fake_smsc import LOGIN, PASSWORD, FakeSmsc, ServerThread
-from sms_helpers import KEY, UNIT
+from sms_app import build_app
+from sms_helpers import CALLBACK_SECRET, KEY, UNIT
 
 from engine.journal_postgres import apply_schema
 from notifier.crypto import PhoneCipher
@@ -78,3 +81,31 @@ async def store(pool: asyncpg.Pool) -> SmsStore:
 @pytest.fixture
 def outbox(pool: asyncpg.Pool) -> Outbox:
     return Outbox(pool, PhoneCipher(KEY))
+
+
+@pytest.fixture
+def cb_settings(settings: NotifierSettings) -> NotifierSettings:
+    """The settings with SMSC's callbacks on (replies and delivery reports)."""
+    return replace(settings, smsc_callback_secret=CALLBACK_SECRET)
+
+
+@pytest.fixture
+async def http(
+    pool: asyncpg.Pool, cb_settings: NotifierSettings
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The notifier's endpoints, callbacks on, over ASGI (everything behind them real)."""
+    transport = httpx.ASGITransport(app=build_app(pool, cb_settings))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        yield client
+
+
+@pytest.fixture
+async def client(
+    store: SmsStore, pool: asyncpg.Pool, settings: NotifierSettings
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The notifier's endpoints as the stub tokens' ICU doctor of clinic c1 calls them (a
+    test may give c1 a configuration; it is removed afterwards)."""
+    transport = httpx.ASGITransport(app=build_app(pool, settings))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        yield c
+    await pool.execute("DELETE FROM clinics WHERE id = 'c1'")

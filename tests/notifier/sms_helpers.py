@@ -16,6 +16,7 @@ from notifier.vitals import Dynamics, Observation
 
 UNIT = 0.4  # seconds: the one time unit the test timeouts scale with
 KEY = bytes(range(32))
+CALLBACK_SECRET = "cb-" + "x7Kq" * 10  # the path segment of the SMSC callbacks under test
 PHONES = [f"+7916555{i:04d}" for i in range(1, 40)]
 VITALS = {"temperature": 38.7, "pulse": 137, "bp": (143, 91), "spo2": 91, "hr": 139, "rr": 27}
 

@@ -3,7 +3,6 @@ everything behind it (store, PostgreSQL, worker, SMSC server) is real."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,7 +10,6 @@ import asyncpg
 import httpx
 import pytest
 from fake_smsc import FakeSmsc
-from sms_app import build_app
 
 from notifier.settings import NotifierSettings
 from notifier.store_postgres import SmsStore
@@ -19,15 +17,6 @@ from notifier.worker import Worker
 
 pytestmark = pytest.mark.integration
 P = "/api/v1/icu/patients/p1"
-
-
-@pytest.fixture
-async def client(
-    store: SmsStore, pool: asyncpg.Pool, settings: NotifierSettings
-) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=build_app(pool, settings))
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
-        yield c
 
 
 async def admit(client: httpx.AsyncClient) -> None:

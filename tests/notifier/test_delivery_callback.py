@@ -3,14 +3,12 @@ a final one ends the fallback poll."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from dataclasses import replace
-
 import asyncpg
 import httpx
 import pytest
 from fake_smsc import FakeSmsc, incoming_form, status_form
 from sms_app import build_app
+from sms_helpers import CALLBACK_SECRET as SECRET
 from sms_helpers import PHONES, seed
 
 from notifier.settings import NotifierSettings
@@ -19,22 +17,7 @@ from notifier.worker import Worker
 
 pytestmark = pytest.mark.integration
 
-SECRET = "dr_" + "Zq9w" * 10
 STATUS = f"/api/v1/sms/smsc/{SECRET}/status"
-
-
-@pytest.fixture
-def cb_settings(settings: NotifierSettings) -> NotifierSettings:
-    return replace(settings, smsc_callback_secret=SECRET)
-
-
-@pytest.fixture
-async def http(
-    pool: asyncpg.Pool, cb_settings: NotifierSettings
-) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=build_app(pool, cb_settings))
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-        yield client
 
 
 async def sent_message(

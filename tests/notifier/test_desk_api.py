@@ -4,14 +4,12 @@ app whose stub tokens name the principal)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import httpx
 import msgspec
 import pytest
-from sms_app import build_app
 from sms_helpers import PHONES, seed
 
 from engine.clinic import Clinic, Icu
@@ -22,16 +20,6 @@ from notifier.vitals import Observation
 
 pytestmark = pytest.mark.integration
 P = "/api/v1/icu/patients/p1"
-
-
-@pytest.fixture
-async def client(
-    store: SmsStore, pool: asyncpg.Pool, settings: NotifierSettings
-) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=build_app(pool, settings))
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
-        yield c
-    await pool.execute("DELETE FROM clinics WHERE id = 'c1'")
 
 
 async def configure(pool: asyncpg.Pool, icu: Icu) -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -16,6 +14,7 @@ import httpx
 import pytest
 from fake_smsc import FakeSmsc, incoming_form, status_form
 from sms_app import build_app
+from sms_helpers import CALLBACK_SECRET as SECRET
 from sms_helpers import PHONES, seed, shifted
 from test_logs import needles
 
@@ -26,23 +25,8 @@ from notifier.worker import Worker
 
 pytestmark = pytest.mark.integration
 
-SECRET = "cb-" + "x7Kq" * 10
 INCOMING = f"/api/v1/sms/smsc/{SECRET}/incoming"
 STATUS = f"/api/v1/sms/smsc/{SECRET}/status"
-
-
-@pytest.fixture
-def cb_settings(settings: NotifierSettings) -> NotifierSettings:
-    return replace(settings, smsc_callback_secret=SECRET)
-
-
-@pytest.fixture
-async def http(
-    pool: asyncpg.Pool, cb_settings: NotifierSettings
-) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=build_app(pool, cb_settings))
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-        yield client
 
 
 async def reply(http: httpx.AsyncClient, msg_id: int, phone: str, text: str) -> httpx.Response:
