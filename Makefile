@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-integration test-cluster fuzz lint bench bench-rebuild chromium clean
+.PHONY: run test test-integration test-cluster fuzz lint bench bench-rebuild soak chromium clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,6 +51,11 @@ bench: $(STAMP)
 # Rebuild time after a Redis loss at 100,000 and 1,000,000 journal entries (~4 minutes).
 bench-rebuild: $(STAMP)
 	$(BIN)/python -m loadtest rebuild-bench --entries 100000,1000000
+
+# Steady state over simulated days (midnights included) on embedded stores: a year's worth by
+# default (~10 minutes); CI runs a short one in the suite (tests/loadtest/test_soak_days.py).
+soak: $(STAMP)
+	$(BIN)/python -m loadtest soak-days --days 365 --visits 200 --bookings 60
 
 clean:
 	rm -rf $(VENV) var

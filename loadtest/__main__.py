@@ -206,5 +206,35 @@ def knee_command(
     click.echo(f"report: {report['path']}")
 
 
+@cli.command("soak-days")
+@click.option("--days", default=30, show_default=True, type=click.IntRange(4, 3650))
+@click.option("--visits", default=200, show_default=True, type=click.IntRange(1, 100_000),
+              help="walk-ins a day, each called and served")  # fmt: skip
+@click.option("--bookings", default=60, show_default=True, type=click.IntRange(0, 10_000),
+              help="bookings made a day for the next three days (a third cancelled)")  # fmt: skip
+def soak_days_command(days: int, visits: int, bookings: int) -> None:
+    """Steady state in simulated time: one clinic lives DAYS days (midnights included) on the
+    real stores in-process; per day, Redis memory and keys, live hashes, stream, journal, RSS
+    and CPU per operation; a verdict on whether the state and the cost stay flat."""
+    from loadtest import soak_days
+
+    env = Settings.from_env()
+    report = soak_days.main(days=days, visits=visits, bookings=bookings,
+                            redis_url=env.redis_url, database_url=env.database_url)  # fmt: skip
+    click.echo(f"{'day':>4} {'ops':>6} {'cpu ms/op':>10} {'redis ms/op':>12} {'res':>6} "
+               f"{'slots':>6} {'events':>7} {'redis MB':>9} {'rss MB':>7}")  # fmt: skip
+    for s in report["samples"]:
+        click.echo(
+            f"{s['day']:>4} {s['ops']:>6} {s['cpu_ms_per_op']:>10.3f} "
+            f"{s['redis_cpu_ms_per_op']:>12.3f} {s['res']:>6} {s['slots']:>6} {s['events']:>7} "
+            f"{s['redis_used_memory'] / 1e6:>9.2f} {s['rss_bytes'] / 1e6:>7.1f}"
+        )
+    growth = ", ".join(f"{k} {v:+.1%}" for k, v in report["growth"].items())
+    click.echo(f"growth after day {soak_days.WARMUP_DAYS}: {growth}")
+    click.echo(f"state flat: {report['state_flat']}; cost flat: {report['cost_flat']}; "
+               f"journal {report['journal_bytes_per_year'] / 1e6:.0f} MB a clinic a year")  # fmt: skip
+    click.echo(f"report: {report['path']}")
+
+
 if __name__ == "__main__":
     cli()
