@@ -14,11 +14,10 @@
   let moving = null; // the booking being moved: the next slot pressed is its new time
   const CODE = /^\s*[rRкКрР]\s*-?\s*(\d{1,9})\s*$/;
 
-  // The last four digits (or two characters) of a reference, the rest dots.
+  // The last four digits of a reference, the rest dots.
   function mask(ref) {
     const digits = ref.replace(/[^0-9]/g, "");
-    const tail = digits.length >= 6 ? digits.slice(-4) : ref.replace(/\s/g, "").slice(-2);
-    return "•••• " + tail;
+    return "•••• " + digits.slice(-4); // a reference has six digits or more (the form's rule)
   }
 
   function showPatient() {
@@ -82,7 +81,8 @@
     if (!typed.trim()) return;
     const asCode = CODE.exec(typed);
     const digits = typed.replace(/[^0-9]/g, "");
-    if (!asCode && digits.length < 6 && typed.replace(/[\s-]/g, "").length < 2) {
+    // A reference the patient can also type at the kiosk (digits and R only): six digits or more.
+    if (!asCode && digits.length < 6) {
       tell("bookings", t("desk_patient_short"), true);
       return;
     }
@@ -187,30 +187,40 @@
     if (!input.value || input.value < input.min || input.value > input.max) input.value = first;
   }
 
+  // Every change of service, doctor or day asks again, and only the newest answer is shown: a
+  // slow answer to an earlier question must never put another doctor's times under this one.
+  let slotsAsked = 0;
+
   function loadSlots() {
     setDateBounds();
     const service = $("slot-service").value;
     const doctor = $("slot-doctor").value;
     const date = $("slot-date").value;
-    once("slots", "bookings", async () => {
+    const asked = ++slotsAsked;
+    $("slots").setAttribute("aria-busy", "true");
+    (async () => {
       let slots;
       try {
         const query = "/slots?free=true&date=" + encodeURIComponent(date) + (doctor ? "&doctor=" + encodeURIComponent(doctor) : "");
         slots = (await api("GET", query)).slots.filter((s) => s.service === service);
       } catch (err) {
+        if (asked !== slotsAsked) return;
+        $("slots").removeAttribute("aria-busy");
         $("slots").replaceChildren();
         $("slots-hint").textContent = "";
         tell("bookings", failText(err), true);
         return;
       }
+      if (asked !== slotsAsked) return; // a newer question is on its way
+      $("slots").removeAttribute("aria-busy");
       const shown = dayOf(date + "T12:00:00Z");
       $("slots-hint").textContent = !slots.length ? t("desk_slots_none", { date: shown })
         : moving ? t("desk_slots_move", { date: shown, count: slots.length, code: code(moving.id) })
           : t("desk_slots_count", { date: shown, count: slots.length });
-      $("slots").replaceChildren(...slots.map((s) => el("button", {
-        type: "button", class: "slot", "data-slot": s.id, role: "listitem", onclick: () => takeSlot(s),
-      }, timeOf(s.start) + " · " + doctorName(s.doctor))));
-    });
+      $("slots").replaceChildren(...slots.map((s) => el("div", { role: "listitem" }, el("button", {
+        type: "button", class: "slot", "data-slot": s.id, onclick: () => takeSlot(s),
+      }, timeOf(s.start) + " · " + doctorName(s.doctor)))));
+    })();
   }
 
   function takeSlot(slot) {

@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
+from loadtest.scenario import synthetic_clinic
 from tests.displays.browsing import BROWSER, WAIT_MS, board, open_page, shot
 from tests.displays.support import PushServer
 from tests.support import (
@@ -525,3 +526,43 @@ async def test_the_desk_shell_names_the_policys_categories_and_refuses_an_unknow
     unknown = await cc.http.get(f"/desk/{cc.clinic}?printer=nope")
     assert unknown.status_code == 404
     assert "text/html" in unknown.headers["content-type"]
+
+
+async def test_a_slow_answer_never_lists_another_doctors_times_and_short_references_are_refused(
+    clinics: MakeClinic, engine_server: EngineServer, push_server: PushServer, browser: Any
+) -> None:
+    """d0's free times answer slowly; the registrar has moved on to d1: only d1's times are
+    listed, then and after d0's answer lands. A reference the kiosk's keypad could not take
+    (fewer than six digits) is refused at once."""
+    import asyncio
+
+    from playwright.async_api import expect
+
+    cc = await clinics("deskrace")
+    bookable = synthetic_clinic(cc.clinic, 3, slot_minutes=15, surgeons=False)  # all three
+    put = await cc.http.put(cc.api, json=bookable, headers=cc.auth("admin"))
+    assert put.status_code == 200, put.text
+    page = await desk_page(browser, engine_server, push_server, cc)
+
+    await page.fill("#patient-ref", "Иванов 12")
+    await page.press("#patient-ref", "Enter")
+    await expect(page.locator("#bookings-error")).to_contain_text("не меньше 6 цифр")
+    await expect(page.locator("#patient-shown")).not_to_contain_text("•••• ")
+
+    async def slow_for_d0(route: Any) -> None:
+        if "doctor=d0" in route.request.url:
+            await asyncio.sleep(1.5)
+        await route.continue_()
+
+    await page.route(lambda url: "/slots?" in url, slow_for_d0)
+    await page.fill("#slot-date", tomorrow())
+    await page.select_option("#slot-doctor", "d0")
+    await page.select_option("#slot-doctor", "d1")
+    slots = page.locator("#slots button.slot")
+    await expect(slots.first).to_be_visible(timeout=WAIT_MS)
+    await page.wait_for_timeout(2500)  # d0's answer has landed by now
+    shown = await slots.evaluate_all("(nodes) => nodes.map((n) => n.dataset.slot)")
+    assert shown and all(s.startswith("d1.") for s in shown), shown[:5]
+    assert await slots.first.evaluate("(n) => n.parentElement.getAttribute('role')") == "listitem"
+    assert page.errors == []
+    await page.close()
