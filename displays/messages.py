@@ -445,6 +445,9 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "icu_err_illegal_transition": "Так изменить состояние пациента нельзя",
         "icu_err_message_too_long": "Сообщение не помещается в допустимое число СМС",
         "err_wording_invalid": "Текст сообщения больницы не подходит: он не собирается для всех показателей",
+        # -- printers (issue 15) --
+        "print_unconfirmed": "Принтер не подтвердил печать — талона может не быть. Запомните номер или сфотографируйте QR-код.",
+        "printer_cover_open": "открыта крышка",
         # -- SMSC callbacks (notifier/callbacks.py) --
         "err_sms_callbacks_disabled": "Ответы на СМС и отчёты о доставке здесь не настроены",
         "err_bad_callback_secret": "Неверная ссылка для уведомлений SMSC",
@@ -987,6 +990,9 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "icu_err_illegal_transition": "The patient's state cannot change that way",
         "icu_err_message_too_long": "The message does not fit in the allowed number of SMS",
         "err_wording_invalid": "The hospital's wording does not work for every combination of values",
+        # -- printers (issue 15) --
+        "print_unconfirmed": "The printer did not confirm the ticket — it may not have printed. Remember your number or take a photo of the QR code.",
+        "printer_cover_open": "cover open",
         # -- SMSC callbacks (notifier/callbacks.py) --
         "err_sms_callbacks_disabled": "Replies to SMS and delivery reports are not set up here",
         "err_bad_callback_secret": "The SMSC notification link is not valid",

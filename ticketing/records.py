@@ -17,7 +17,7 @@ from engine.clinic import Clinic
 from ticketing.layout import TicketPrint
 from ticketing.status import NOT_READY, PrinterState
 
-FINISHED: Final = frozenset({"printed", "failed"})
+FINISHED: Final = frozenset({"printed", "unknown", "failed"})
 
 
 class JobRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -38,8 +38,11 @@ class JobRecord(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def fallback(self) -> bool:
-        """The ticket will not come out of the printer: the kiosk shows it on screen."""
-        return self.state == "failed"
+        """Nothing says the ticket came out of the printer: the kiosk shows it on screen.
+
+        An unconfirmed job (``unknown``) counts as not printed: a patient without paper is
+        worse off than one with two tickets."""
+        return self.state in FINISHED and self.state != "printed"
 
 
 class PrinterRecord(msgspec.Struct, frozen=True, kw_only=True):
