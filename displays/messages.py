@@ -448,6 +448,8 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         # -- printers (issue 15) --
         "print_unconfirmed": "Принтер не подтвердил печать — талона может не быть. Запомните номер или сфотографируйте QR-код.",
         "printer_cover_open": "открыта крышка",
+        "printer_roll": "с новой бумаги напечатано талонов: {count}",
+        "printer_roll_left": "с новой бумаги напечатано талонов: {count}, осталось примерно {left}",
         # -- SMSC callbacks (notifier/callbacks.py) --
         "err_sms_callbacks_disabled": "Ответы на СМС и отчёты о доставке здесь не настроены",
         "err_bad_callback_secret": "Неверная ссылка для уведомлений SMSC",
@@ -993,6 +995,8 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         # -- printers (issue 15) --
         "print_unconfirmed": "The printer did not confirm the ticket — it may not have printed. Remember your number or take a photo of the QR code.",
         "printer_cover_open": "cover open",
+        "printer_roll": "tickets printed on this roll: {count}",
+        "printer_roll_left": "tickets printed on this roll: {count}, about {left} left",
         # -- SMSC callbacks (notifier/callbacks.py) --
         "err_sms_callbacks_disabled": "Replies to SMS and delivery reports are not set up here",
         "err_bad_callback_secret": "The SMSC notification link is not valid",

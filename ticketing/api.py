@@ -96,13 +96,17 @@ async def reprint(call: Call) -> Response:
 async def get_printer(call: Call) -> Response:
     engine, clinic_id = call.engine, call.clinic_id
     kiosk = _kiosk(await engine.clinic(clinic_id), call.params["kiosk"])
-    return JSON(printer_view(await service_of(call).printer(clinic_id, kiosk.id)))
+    service = service_of(call)
+    roll = (await service.rolls(clinic_id)).get(kiosk.id)
+    return JSON(printer_view(await service.printer(clinic_id, kiosk.id), roll))
 
 
 async def get_alerts(call: Call) -> Response:
     engine, clinic_id = call.engine, call.clinic_id
-    alerts = await service_of(call).alerts(await engine.clinic(clinic_id))
-    return JSON({"printers": [printer_view(record) for record in alerts]})
+    service = service_of(call)
+    alerts = await service.alerts(await engine.clinic(clinic_id))
+    rolls = await service.rolls(clinic_id)
+    return JSON({"printers": [printer_view(record, rolls.get(record.kiosk)) for record in alerts]})
 
 
 KIOSK = "/api/v1/clinics/{clinic}/kiosks/{kiosk}"

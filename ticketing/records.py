@@ -54,6 +54,18 @@ class PrinterRecord(msgspec.Struct, frozen=True, kw_only=True):
     at: int | None = None  # wall clock, ms; None: never observed
 
 
+class Roll(msgspec.Struct, frozen=True, kw_only=True):
+    """Tickets confirmed on a kiosk printer's current roll and on its previous one."""
+
+    since: int = 0  # since the last roll change (a recovery from near end or paper out)
+    last: int | None = None  # the previous roll's whole count; None before a first change
+
+    @property
+    def left(self) -> int | None:
+        """About how many tickets the roll still has, judged by the previous roll."""
+        return None if self.last is None or self.last <= 0 else max(0, self.last - self.since)
+
+
 def alert_level(state: str) -> str | None:
     """``red`` when tickets cannot print, ``yellow`` when they soon may not or nobody can tell."""
     if state in NOT_READY:
@@ -114,11 +126,14 @@ def job_view(record: JobRecord) -> dict[str, Any]:
     }
 
 
-def printer_view(record: PrinterRecord) -> dict[str, Any]:
+def printer_view(record: PrinterRecord, roll: Roll | None = None) -> dict[str, Any]:
+    roll = roll or Roll()
     return {
         "kiosk": record.kiosk,
         "state": record.state,
         "level": alert_level(record.state) if record.at is not None else None,
         "message": record.message,
         "at": record.at,
+        "printed_since_roll": roll.since,
+        "left_estimate": roll.left,
     }

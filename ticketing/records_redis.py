@@ -11,11 +11,22 @@ from typing import Any, Final
 import msgspec
 
 from engine import keys
-from ticketing.records import JobRecord, PrinterRecord
+from ticketing.records import JobRecord, PrinterRecord, Roll
 
 JOB_TTL_SECONDS: Final = 24 * 3600  # a ticket lives one day
 PENDING: Final = b"pending"
 PENDING_TTL_SECONDS: Final = 30  # a worker that died while submitting frees the ticket
+ROLL_CHANGE_GAP_MS: Final = 10 * 60 * 1000  # one roll change, though every worker may notice it
+
+# A new roll: what the old one printed becomes ``last``, the count restarts. Each worker sees the
+# printer recover on its own; the first one within the gap is the change, the rest are echoes.
+_ROLL_CHANGED: Final = """
+local since = redis.call('HGET', KEYS[1], ARGV[1] .. ':since') or '0'
+local at = tonumber(redis.call('HGET', KEYS[1], ARGV[1] .. ':at') or '0')
+if tonumber(ARGV[2]) - at < tonumber(ARGV[3]) then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1] .. ':last', since, ARGV[1] .. ':since', 0, ARGV[1] .. ':at', ARGV[2])
+return 1
+"""
 
 
 class PrintRecords:
@@ -61,3 +72,21 @@ class PrintRecords:
             kiosk.decode(): msgspec.json.decode(value, type=PrinterRecord)
             for kiosk, value in raw.items()
         }
+
+    async def count_printed(self, clinic: str, kiosk: str) -> None:
+        """One more ticket confirmed on the kiosk printer's current roll."""
+        await self.client.hincrby(_rolls(clinic), f"{kiosk}:since", 1)
+
+    async def roll_changed(self, clinic: str, kiosk: str, at_ms: int) -> None:
+        await self.client.eval(_ROLL_CHANGED, 1, _rolls(clinic), kiosk, at_ms, ROLL_CHANGE_GAP_MS)
+
+    async def rolls(self, clinic: str) -> dict[str, Roll]:
+        """Tickets printed on each kiosk printer's roll, and on its previous roll when known."""
+        raw = {k.decode(): int(v) for k, v in (await self.client.hgetall(_rolls(clinic))).items()}
+        kiosks = {field.rpartition(":")[0] for field in raw}
+        return {k: Roll(since=raw.get(f"{k}:since", 0), last=raw.get(f"{k}:last")) for k in kiosks}
+
+
+def _rolls(clinic: str) -> str:
+    # Under "printers", so a rebuild from the journal keeps it (``keys._KEPT``).
+    return keys.clinic_key(clinic, "printers:rolls")

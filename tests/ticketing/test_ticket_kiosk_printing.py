@@ -231,3 +231,50 @@ def test_kiosks_are_optional_and_validated() -> None:
     ):
         with pytest.raises(ValidationFailed, match=problem):
             parse_clinic(clinic_config("x", kiosks=kiosks))
+
+
+async def test_near_end_warns_while_printing_and_counts_the_roll(
+    clinics: MakeClinic, printer_factory: Factory
+) -> None:
+    """Near end still prints, with a yellow alert that counts tickets on the roll; with a new roll
+    the count restarts and the old roll's count gives an estimate of what is left."""
+    fake = printer_factory("online")
+    cc = await kiosk_clinic(clinics, fake)
+
+    async def print_one() -> dict[str, Any]:
+        return await finished(cc, (await print_ticket(cc, (await take_ticket(cc))["id"]))["id"])
+
+    for _ in range(2):
+        assert (await print_one())["state"] == "printed"
+    fake.scenario = "near_end"
+    assert (await print_one())["state"] == "printed"  # near end: the ticket still prints
+    (alert,) = await alerts(cc)
+    assert (alert["state"], alert["level"]) == ("paper_near_end", "yellow")
+    assert (alert["printed_since_roll"], alert["left_estimate"]) == (3, None)
+
+    fake.scenario = "online"  # the roll is replaced
+    assert (await print_one())["state"] == "printed"
+    assert await alerts(cc) == []
+    printer = await cc.http.get(f"{cc.api}/kiosks/{KIOSK}/printer", headers=cc.auth("head"))
+    assert (printer.json()["printed_since_roll"], printer.json()["left_estimate"]) == (1, 2)
+
+
+@pytest.mark.parametrize("scenario", ["silent", "once"])
+async def test_reprint_of_an_unconfirmed_job_sends_the_same_bytes(
+    clinics: MakeClinic, printer_factory: Factory, scenario: str
+) -> None:
+    """ "Print again" after the printer did not confirm: the same bytes, still one ticket."""
+    fake = printer_factory(scenario)
+    cc = await kiosk_clinic(clinics, fake)
+    ticket = await take_ticket(cc)
+    first = await finished(cc, (await print_ticket(cc, ticket["id"]))["id"])
+    assert (first["state"], first["fallback"]) == ("unknown", True)
+    response = await cc.http.post(
+        f"{cc.api}/kiosks/{KIOSK}/print/{first['id']}/reprint", headers=cc.auth("kiosk")
+    )
+    assert response.status_code == 202, response.text
+    copy = await finished(cc, response.json()["id"])
+    assert (copy["state"], copy["reprint_of"]) == ("unknown", first["id"])
+    await until(lambda: len(fake.jobs) == 2)
+    assert fake.jobs[0] == fake.jobs[1] != b""
+    assert await waiting(cc) == 1
