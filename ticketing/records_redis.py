@@ -12,6 +12,7 @@ import msgspec
 
 from engine import keys
 from ticketing.records import JobRecord, PrinterRecord, Roll
+from ticketing.records_postgres import PrintJournal
 
 JOB_TTL_SECONDS: Final = 24 * 3600  # a ticket lives one day
 PENDING: Final = b"pending"
@@ -32,8 +33,11 @@ return 1
 class PrintRecords:
     """Job records, the job printed for each ticket, and each kiosk printer's last state."""
 
-    def __init__(self, client: Any, *, ttl: int = JOB_TTL_SECONDS) -> None:
+    def __init__(
+        self, client: Any, journal: PrintJournal | None = None, *, ttl: int = JOB_TTL_SECONDS
+    ) -> None:
         self.client = client  # redis.asyncio.Redis or RedisCluster
+        self.journal = journal  # the truth about jobs when given; Redis is then a working copy
         self.ttl = ttl
 
     async def claim_ticket(self, clinic: str, ticket: str) -> str | None:
@@ -41,7 +45,12 @@ class PrintRecords:
         (a job id, or ``"pending"`` while another request is submitting it)."""
         key = keys.ticket_print_job(clinic, ticket)
         if await self.client.set(key, PENDING, nx=True, ex=PENDING_TTL_SECONDS):
-            return None
+            first = await self.journal.first_job(clinic, ticket) if self.journal else None
+            if first is None:
+                return None
+            # Redis lost the claim (a rebuild after a loss): the ticket was printed already.
+            await self.bind_ticket(clinic, ticket, first)
+            return first
         held = await self.client.get(key)
         return held.decode() if held is not None else PENDING.decode()
 
@@ -56,12 +65,21 @@ class PrintRecords:
         await self.client.delete(keys.ticket_print_job(clinic, ticket))
 
     async def save_job(self, record: JobRecord) -> None:
+        if self.journal is not None:
+            await self.journal.save(record)  # first: what Redis says, PostgreSQL has
         key = keys.print_job(record.clinic, record.id)
         await self.client.set(key, msgspec.json.encode(record), ex=self.ttl)
 
     async def job(self, clinic: str, job: str) -> JobRecord | None:
         raw = await self.client.get(keys.print_job(clinic, job))
-        return msgspec.json.decode(raw, type=JobRecord) if raw is not None else None
+        if raw is not None:
+            return msgspec.json.decode(raw, type=JobRecord)
+        record = await self.journal.job(clinic, job) if self.journal else None
+        if record is not None:  # back into the working copy for the next poll
+            await self.client.set(
+                keys.print_job(clinic, job), msgspec.json.encode(record), ex=self.ttl
+            )
+        return record
 
     async def save_printer(self, clinic: str, record: PrinterRecord) -> None:
         await self.client.hset(keys.printers(clinic), record.kiosk, msgspec.json.encode(record))

@@ -15,9 +15,10 @@ import pytest
 from escpos_decode import QRCode, decode
 from fake_printer import FakePrinter
 
+from engine import keys
 from engine.clinic import parse_clinic
 from engine.errors import ValidationFailed
-from tests.support import ClinicClient, EngineServer, MakeClinic, clinic_config
+from tests.support import ClinicClient, EngineServer, MakeClinic, clinic_config, redis_client
 
 pytestmark = pytest.mark.integration
 
@@ -278,3 +279,38 @@ async def test_reprint_of_an_unconfirmed_job_sends_the_same_bytes(
     await until(lambda: len(fake.jobs) == 2)
     assert fake.jobs[0] == fake.jobs[1] != b""
     assert await waiting(cc) == 1
+
+
+async def test_print_records_outlive_a_redis_loss(
+    clinics: MakeClinic, engine_server: EngineServer, printer_factory: Factory
+) -> None:
+    """Redis loses the clinic (every key, print records included) and the engine rebuilds it from
+    the journal: the job is read back from PostgreSQL, a reprint sends the same bytes, and the
+    ticket is not printed again as a first print."""
+    fake = printer_factory("online")
+    cc = await kiosk_clinic(clinics, fake)
+    ticket = await take_ticket(cc)
+    first = await finished(cc, (await print_ticket(cc, ticket["id"]))["id"])
+    assert first["state"] == "printed"
+
+    client = redis_client(engine_server.redis_url)
+    try:
+        lost = [key async for key in client.scan_iter(match=keys.prefix(cc.clinic) + "*")]
+        assert keys.print_job(cc.clinic, first["id"]) in {k.decode() for k in lost}
+        await client.delete(*lost)
+    finally:
+        await client.aclose()
+
+    assert await waiting(cc) == 1  # rebuilt from the journal
+    assert await finished(cc, first["id"]) == first
+    again = await cc.http.post(
+        f"{cc.api}/kiosks/{KIOSK}/print", json={"ticket": ticket["id"]}, headers=cc.auth("kiosk")
+    )
+    assert (again.status_code, again.json()["id"]) == (200, first["id"])
+    response = await cc.http.post(
+        f"{cc.api}/kiosks/{KIOSK}/print/{first['id']}/reprint", headers=cc.auth("kiosk")
+    )
+    assert response.status_code == 202, response.text
+    assert (await finished(cc, response.json()["id"]))["state"] == "printed"
+    await until(lambda: len(fake.jobs) == 2)
+    assert fake.jobs[0] == fake.jobs[1]
