@@ -109,6 +109,12 @@ async def get_alerts(call: Call) -> Response:
     return JSON({"printers": [printer_view(record, rolls.get(record.kiosk)) for record in alerts]})
 
 
+async def get_fleet(call: Call) -> Response:
+    """Every kiosk printer of the clinic (the dashboard's and the city's fleet view)."""
+    engine, clinic_id = call.engine, call.clinic_id
+    return JSON({"printers": await service_of(call).fleet(await engine.clinic(clinic_id))})
+
+
 KIOSK = "/api/v1/clinics/{clinic}/kiosks/{kiosk}"
 ERRORS = (400, 401, 403, 404, 409, 413, 422, 429, 503)
 ENDPOINTS = [
@@ -126,4 +132,7 @@ ENDPOINTS = [
     Endpoint("GET", "/api/v1/clinics/{clinic}/alerts",
              "Kiosk printers out of paper, offline or gone silent", get_alerts,
              ("head", "registrar"), errors=ERRORS),
+    Endpoint("GET", "/api/v1/clinics/{clinic}/printers",
+             "Every kiosk printer: state, last seen and printed, failed or unconfirmed today, paper",
+             get_fleet, ("head", "registrar"), errors=ERRORS),
 ]  # fmt: skip

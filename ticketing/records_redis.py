@@ -104,6 +104,29 @@ class PrintRecords:
         kiosks = {field.rpartition(":")[0] for field in raw}
         return {k: Roll(since=raw.get(f"{k}:since", 0), last=raw.get(f"{k}:last")) for k in kiosks}
 
+    async def seen(self, clinic: str, kiosk: str, at_ms: int) -> None:
+        await self.client.hset(_stats(clinic), f"{kiosk}:seen", at_ms)
+
+    async def job_finished(self, clinic: str, kiosk: str, state: str, day: str, at: int) -> None:
+        """Count a finished job in the printer's day; a confirmed one is its last print."""
+        if state == "printed":
+            await self.client.hset(_stats(clinic), f"{kiosk}:printed", at)
+        else:
+            what = "unconfirmed" if state == "unknown" else "failed"
+            await self.client.hincrby(_stats(clinic), f"{kiosk}:{what}:{day}", 1)
+
+    async def stats(self, clinic: str) -> dict[str, int]:
+        raw = await self.client.hgetall(_stats(clinic))
+        return {k.decode(): int(v) for k, v in raw.items()}
+
+    async def announce(self, clinic: str, kiosk: str) -> None:
+        """Tell the screens (the push server's feed) that a printer's view changed."""
+        await self.client.xadd(keys.printer_log(clinic), {"k": kiosk}, maxlen=100, approximate=True)
+
+
+def _stats(clinic: str) -> str:
+    return keys.clinic_key(clinic, "printers:stats")
+
 
 def _rolls(clinic: str) -> str:
     # Under "printers", so a rebuild from the journal keeps it (``keys._KEPT``).

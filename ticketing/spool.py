@@ -49,6 +49,7 @@ TRANSITIONS: Final[dict[JobState, frozenset[JobState]]] = {
 }
 
 AlertHook = Callable[[str, PrinterState, str], None]
+SeenHook = Callable[[str, PrinterState], None]
 FallbackHook = Callable[["PrintJob"], None]
 
 
@@ -114,6 +115,7 @@ class Spool:
         policy: SpoolPolicy | None = None,
         on_alert: AlertHook | None = None,
         on_fallback: FallbackHook | None = None,
+        on_seen: SeenHook | None = None,
     ) -> None:
         self.policy = policy or SpoolPolicy()
         self._printers = dict(printers)
@@ -123,6 +125,7 @@ class Spool:
         self._jobs: OrderedDict[str, PrintJob] = OrderedDict()
         self._on_alert = on_alert
         self._on_fallback = on_fallback
+        self._on_seen = on_seen  # every answer a printer gives, changed or not (its "last seen")
         self._started = False
 
     async def start(self) -> None:
@@ -276,6 +279,7 @@ class Spool:
                 state = await self._call(printer.print, job.data)
             except PrinterNotReady as exc:
                 # Paper out or offline will not fix itself within a back-off: fall back now.
+                self._seen(job.printer_id, exc.state)
                 self._set_state(job.printer_id, exc.state, str(exc))
                 self._fail(job, str(exc))
                 return
@@ -287,6 +291,7 @@ class Spool:
                     delay = min(delay * 2, self.policy.backoff_max)
                 continue
             job.printer_state = state
+            self._seen(job.printer_id, state)
             if state in CONFIRMS:
                 self._set_state(job.printer_id, state, "printed")
                 job.move(JobState.PRINTED)
@@ -317,7 +322,13 @@ class Spool:
         except PrinterError as exc:
             self._set_state(printer_id, PrinterState.OFFLINE, str(exc))
         else:
+            self._seen(printer_id, state)
             self._set_state(printer_id, state, "status query")
+
+    def _seen(self, printer_id: str, state: PrinterState) -> None:
+        if state is not PrinterState.UNKNOWN and self._on_seen is not None:
+            with _guard("on_seen"):
+                self._on_seen(printer_id, state)
 
     async def _call(self, fn: Callable[..., T], *args: object) -> T:
         try:
