@@ -37,6 +37,7 @@ from engine.auth import RateLimiter, TokenBook
 from engine.errors import EngineError
 from engine.runtime import close_engine, open_engine, upkeep
 from notifier import worker as sms_worker
+from ticketing.records_postgres import PrintJournal
 from ticketing.records_redis import PrintRecords
 from ticketing.service import PrintService
 
@@ -77,7 +78,8 @@ def create_app(settings: Settings) -> Starlette:
         task = asyncio.create_task(upkeep(engine))
         listener = await engine.listen_for_config(engine.database_url)
         await app.state.tokens.follow_revocations(listener)
-        app.state.printing = PrintService(PrintRecords(engine.store.client))
+        journal = PrintJournal(engine.pool)  # print jobs outlive a Redis loss
+        app.state.printing = PrintService(PrintRecords(engine.store.client, journal))
         await app.state.printing.start()
         try:
             yield

@@ -10,6 +10,7 @@ from engine.api.endpoint import Endpoint
 from engine.api.endpoints import ENDPOINTS as ENGINE_ENDPOINTS
 from engine.runtime import Schema
 from notifier.store_postgres import init_schema as init_sms_schema
+from ticketing.records_postgres import init_schema as init_print_schema
 
 ENDPOINTS: list[Endpoint] = [
     *ENGINE_ENDPOINTS,
@@ -20,4 +21,4 @@ ENDPOINTS: list[Endpoint] = [
 ]
 
 # The parts' tables, created with the engine's whenever a process opens it.
-SCHEMAS: list[Schema] = [init_sms_schema]
+SCHEMAS: list[Schema] = [init_sms_schema, init_print_schema]

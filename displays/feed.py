@@ -25,7 +25,7 @@ from typing import Any
 from redis.exceptions import RedisError
 from websockets.asyncio.server import ServerConnection, broadcast
 
-from displays.frames import RELOAD, board_frame, event_frame, ping_frame, plan_join
+from displays.frames import RELOAD, board_frame, event_frame, ping_frame, plan_join, printer_frame
 from engine import keys
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,10 @@ class Feed:
         self.build_board = build_board
         self.options = options
         self.key = keys.events(clinic).encode()
+        # Printer changes (ticketing): not journal events, read in the same XREAD and passed on
+        # as "printer" frames so that the dashboard's fleet view follows them live.
+        self.printer_key = keys.printer_log(clinic).encode()
+        self._printer_last: bytes | None = None  # the newest entry seen; None before the first
         # socket -> when it was last heard from (loop time); the only per-socket state we keep.
         self.members: dict[ServerConnection, float] = {}
         self.joining = 0
@@ -105,11 +109,15 @@ class Feed:
                 if self.epoch is None:
                     await self._resync(resync_reason)
                     resync_reason = "epoch"
+                if self._printer_last is None:
+                    newest = await self.redis.xrevrange(self.printer_key, count=1)
+                    self._printer_last = newest[0][0] if newest else b"0-0"
                 reply = await self.redis.xread(
-                    {self.key: f"{self.last}-0"},
+                    {self.key: f"{self.last}-0", self.printer_key: self._printer_last},
                     count=self.options.batch,
                     block=self.options.block_ms,
                 )
+                reply = self._printers(reply)
                 epoch = await self.redis.hget(keys.meta(self.clinic), "epoch")
                 if epoch is None or epoch.decode() != self.epoch:
                     self.epoch = None
@@ -148,6 +156,18 @@ class Feed:
                 self._pending_board = None
         self._advance()
         return True
+
+    def _printers(self, reply: Any) -> Any:
+        """Pass printer changes on; the rest of ``reply`` (the events) as XREAD gave it."""
+        events = []
+        for name, entries in reply or []:
+            if name != self.printer_key:
+                events.append((name, entries))
+                continue
+            for entry_id, fields in entries:
+                self._printer_last = entry_id
+                broadcast(self.members, printer_frame(fields[b"k"].decode()), text=True)
+        return events
 
     def _sweep(self, now: float) -> None:
         """Drop sockets that fall behind or went silent; ping everyone on the heartbeat."""

@@ -9,6 +9,7 @@ Server to client, one JSON text frame each:
     {"type": "ping", "offset": N, "t": ms}                         heartbeat; N = last offset
     {"type": "pong"}
     {"type": "reload", "reason": "config"}    the clinic's configuration changed: load the page again
+    {"type": "printer", "kiosk": K}           a kiosk printer's state or counters changed
 
 Client to server: {"type": "ping"} (answered by pong) or {"type": "pong"}. Every frame is encoded
 once per process and sent to every socket of the clinic as the same bytes.
@@ -44,6 +45,10 @@ def board_frame(kind: str, board: dict[str, Any], reason: str = "") -> bytes:
         frame["reason"] = reason
     frame.update(offset=board["offset"], epoch=board["epoch"], board=board)
     return _encode(frame)
+
+
+def printer_frame(kiosk: str) -> bytes:
+    return _encode({"type": "printer", "kiosk": kiosk})
 
 
 def ping_frame(offset: int, now_ms: int) -> bytes:

@@ -64,6 +64,11 @@ def printers(clinic: str) -> str:
     return prefix(clinic) + "printers"
 
 
+def printer_log(clinic: str) -> str:
+    """Kiosk printer changes for the push server (ticketing writes, the feed reads)."""
+    return prefix(clinic) + "printers:log"
+
+
 def clinic_key(clinic: str, name: str) -> str:
     """Any other per-clinic key, e.g. ``clinic_key(c, "wn:therapy")``."""
     return prefix(clinic) + name

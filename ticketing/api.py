@@ -96,13 +96,23 @@ async def reprint(call: Call) -> Response:
 async def get_printer(call: Call) -> Response:
     engine, clinic_id = call.engine, call.clinic_id
     kiosk = _kiosk(await engine.clinic(clinic_id), call.params["kiosk"])
-    return JSON(printer_view(await service_of(call).printer(clinic_id, kiosk.id)))
+    service = service_of(call)
+    roll = (await service.rolls(clinic_id)).get(kiosk.id)
+    return JSON(printer_view(await service.printer(clinic_id, kiosk.id), roll))
 
 
 async def get_alerts(call: Call) -> Response:
     engine, clinic_id = call.engine, call.clinic_id
-    alerts = await service_of(call).alerts(await engine.clinic(clinic_id))
-    return JSON({"printers": [printer_view(record) for record in alerts]})
+    service = service_of(call)
+    alerts = await service.alerts(await engine.clinic(clinic_id))
+    rolls = await service.rolls(clinic_id)
+    return JSON({"printers": [printer_view(record, rolls.get(record.kiosk)) for record in alerts]})
+
+
+async def get_fleet(call: Call) -> Response:
+    """Every kiosk printer of the clinic (the dashboard's and the city's fleet view)."""
+    engine, clinic_id = call.engine, call.clinic_id
+    return JSON({"printers": await service_of(call).fleet(await engine.clinic(clinic_id))})
 
 
 KIOSK = "/api/v1/clinics/{clinic}/kiosks/{kiosk}"
@@ -122,4 +132,7 @@ ENDPOINTS = [
     Endpoint("GET", "/api/v1/clinics/{clinic}/alerts",
              "Kiosk printers out of paper, offline or gone silent", get_alerts,
              ("head", "registrar"), errors=ERRORS),
+    Endpoint("GET", "/api/v1/clinics/{clinic}/printers",
+             "Every kiosk printer: state, last seen and printed, failed or unconfirmed today, paper",
+             get_fleet, ("head", "registrar"), errors=ERRORS),
 ]  # fmt: skip

@@ -29,7 +29,15 @@ class PrinterConfigError(TicketingError, ValueError):
 
 
 class PrinterError(TicketingError):
-    """Talking to a printer failed; worth a retry."""
+    """Talking to a printer failed; worth a retry.
+
+    ``sent``: the ticket's bytes were (perhaps partly) written before it failed, so paper may
+    have come out; such a job is unconfirmed rather than failed.
+    """
+
+    def __init__(self, message: str, *, sent: bool = False) -> None:
+        super().__init__(message)
+        self.sent = sent
 
 
 class PrinterNotReady(PrinterError):

@@ -21,10 +21,12 @@ from escpos.exceptions import Error as EscposError
 from ticketing.errors import PrinterConfigError, PrinterError, PrinterNotReady
 from ticketing.printer_config import SCHEMES, PrinterConfig, parse_printer_url, usb_ids
 from ticketing.status import (
+    DLE_EOT_OFFLINE,
     DLE_EOT_PAPER,
     DLE_EOT_PRINTER,
     NOT_READY,
     PrinterState,
+    parse_cause,
     parse_online,
     parse_paper,
     state_of,
@@ -135,7 +137,12 @@ class EscposPrinter:
             return self._query(device)
 
     def print(self, data: bytes) -> PrinterState:
-        """Send one job unless the printer says it is offline or out of paper."""
+        """Send one job unless the printer says it cannot print; return its state read back after.
+
+        Only that state is evidence the ticket came out: ``status.CONFIRMS`` means printed, any
+        other (UNKNOWN for silence, COVER_OPEN, ...) means the bytes went out unconfirmed. Faults
+        after the bytes were written raise PrinterError with ``sent`` set.
+        """
         with self._lock, self._device() as device:
             state = self._query(device)
             if state in NOT_READY:
@@ -143,24 +150,18 @@ class EscposPrinter:
             try:
                 device._raw(data)
             except (OSError, EscposError) as exc:
-                raise PrinterError(f"{self._name()}: sending failed: {exc}") from exc
-            if state is PrinterState.UNKNOWN:
-                # A silent printer gives no way to confirm the job; sent is all we can know.
-                return self._finish(device, state)
-            # TCP accepts bytes a printer never receives: one that answered before the job
-            # must answer after it, or the connection dropped mid-job.
-            after = self._query(device)
-            if after is PrinterState.UNKNOWN:
-                raise PrinterError(f"{self._name()}: no answer after the job; it may be cut short")
-            if after in NOT_READY:
-                raise PrinterNotReady(f"printer is {after} after the job", after)
-            return self._finish(device, after)
+                raise PrinterError(f"{self._name()}: sending failed: {exc}", sent=True) from exc
+            # TCP accepts bytes a printer never receives: only an answer after the job says the
+            # printer took it. A connection closed under us means it was cut short.
+            return self._finish(device, self._query(device, sent=True))
 
     def _finish(self, device: Any, state: PrinterState) -> PrinterState:
         try:
             device.close()  # CUPS submits the job here; others flush and disconnect
         except (OSError, EscposError) as exc:
-            raise PrinterError(f"{self._name()}: finishing the job failed: {exc}") from exc
+            raise PrinterError(
+                f"{self._name()}: finishing the job failed: {exc}", sent=True
+            ) from exc
         return state
 
     def close(self) -> None:
@@ -180,29 +181,40 @@ class EscposPrinter:
             with contextlib.suppress(OSError, EscposError):
                 device.close()
 
-    def _query(self, device: Any) -> PrinterState:
+    def _query(self, device: Any, *, sent: bool = False) -> PrinterState:
         if not self._transport.queryable:
             return PrinterState.UNKNOWN
-        online = parse_online(self._ask(device, DLE_EOT_PRINTER))
+        # After the job the answer is the only evidence it printed: allow the send time-out
+        # for it (a busy host or printer), not just the short wait for a status check.
+        wait = self.config.timeout if sent else self.config.status_timeout
+        online = parse_online(self._ask(device, DLE_EOT_PRINTER, sent, wait))
         if online is None:
-            return PrinterState.UNKNOWN  # a silent printer: do not wait twice
-        return state_of(online, parse_paper(self._ask(device, DLE_EOT_PAPER)))
+            return PrinterState.UNKNOWN  # a silent printer: do not wait three times
+        cause = parse_cause(self._ask(device, DLE_EOT_OFFLINE, sent, wait))
+        return state_of(online, parse_paper(self._ask(device, DLE_EOT_PAPER, sent, wait)), cause)
 
-    def _ask(self, device: Any, command: bytes) -> bytes:
+    def _ask(self, device: Any, command: bytes, sent: bool, wait: float) -> bytes:
+        """One real-time query; b"" for silence. A TCP connection the printer closed or reset is
+        PrinterError: it lost what we sent, unlike a printer that merely does not answer."""
         sock = device.device if isinstance(device.device, socket.socket) else None
         try:
-            device._raw(command)
             if sock is not None:
                 # escpos reads with the connect time-out; a reply is due within milliseconds.
-                sock.settimeout(self.config.status_timeout)
+                sock.settimeout(wait)
             try:
-                return bytes(device._read() or b"")
+                reply = bytes(device.query_status(command) or b"")
             finally:
                 if sock is not None:
                     sock.settimeout(self.config.timeout)
+        except (ConnectionError, EOFError) as exc:
+            raise PrinterError(f"{self._name()}: connection dropped: {exc}", sent=sent) from exc
         except (OSError, EscposError, NotImplementedError):
-            # No reply, a closed connection or a transport that cannot read: silence.
+            # No reply in time, or a transport that cannot read: silence.
             return b""
+        if sock is not None and not reply:
+            # recv() answers b"" only once the printer has closed the connection.
+            raise PrinterError(f"{self._name()}: connection closed by the printer", sent=sent)
+        return reply
 
     def _name(self) -> str:
         c = self.config

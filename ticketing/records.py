@@ -17,7 +17,7 @@ from engine.clinic import Clinic
 from ticketing.layout import TicketPrint
 from ticketing.status import NOT_READY, PrinterState
 
-FINISHED: Final = frozenset({"printed", "failed"})
+FINISHED: Final = frozenset({"printed", "unknown", "failed"})
 
 
 class JobRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -38,8 +38,11 @@ class JobRecord(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def fallback(self) -> bool:
-        """The ticket will not come out of the printer: the kiosk shows it on screen."""
-        return self.state == "failed"
+        """Nothing says the ticket came out of the printer: the kiosk shows it on screen.
+
+        An unconfirmed job (``unknown``) counts as not printed: a patient without paper is
+        worse off than one with two tickets."""
+        return self.state in FINISHED and self.state != "printed"
 
 
 class PrinterRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -49,6 +52,18 @@ class PrinterRecord(msgspec.Struct, frozen=True, kw_only=True):
     state: str = PrinterState.UNKNOWN.value
     message: str = ""
     at: int | None = None  # wall clock, ms; None: never observed
+
+
+class Roll(msgspec.Struct, frozen=True, kw_only=True):
+    """Tickets confirmed on a kiosk printer's current roll and on its previous one."""
+
+    since: int = 0  # since the last roll change (a recovery from near end or paper out)
+    last: int | None = None  # the previous roll's whole count; None before a first change
+
+    @property
+    def left(self) -> int | None:
+        """About how many tickets the roll still has, judged by the previous roll."""
+        return None if self.last is None or self.last <= 0 else max(0, self.last - self.since)
 
 
 def alert_level(state: str) -> str | None:
@@ -111,11 +126,14 @@ def job_view(record: JobRecord) -> dict[str, Any]:
     }
 
 
-def printer_view(record: PrinterRecord) -> dict[str, Any]:
+def printer_view(record: PrinterRecord, roll: Roll | None = None) -> dict[str, Any]:
+    roll = roll or Roll()
     return {
         "kiosk": record.kiosk,
         "state": record.state,
         "level": alert_level(record.state) if record.at is not None else None,
         "message": record.message,
         "at": record.at,
+        "printed_since_roll": roll.since,
+        "left_estimate": roll.left,
     }

@@ -14,27 +14,33 @@ again when a kiosk's configuration names another printer.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
-from collections.abc import Callable
-from typing import Final
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
+from zoneinfo import ZoneInfo
 
 import msgspec
 
 from engine.clinic import Clinic, Kiosk
 from engine.service import wall_clock_ms
 from ticketing.errors import SpoolError
+from ticketing.fleet import day_of, fleet_view, parse_stats
 from ticketing.layout import TicketPrint
 from ticketing.printer_config import PrinterConfig, check_printer
 from ticketing.printers import printer_for
-from ticketing.records import JobRecord, PrinterRecord, is_alert
+from ticketing.records import JobRecord, PrinterRecord, Roll, is_alert
 from ticketing.records_redis import PENDING, PrintRecords
-from ticketing.spool import Printer, PrintJob, Spool, SpoolPolicy
+from ticketing.spool import JobState, Printer, PrintJob, Spool, SpoolPolicy
 from ticketing.status import PrinterState
 
 log = logging.getLogger(__name__)
 CLAIM_WAIT_SECONDS: Final = 2.0  # how long a repeated request waits for a first one to submit
+SEEN_EVERY: Final = 20.0  # seconds between writes of a printer's "last seen"
 CLOSE_SECONDS: Final = 2.0  # how long closing waits for the last records to reach Redis
+# A printer back to ``ok`` from these has had its roll changed.
+NEEDS_PAPER: Final = frozenset({PrinterState.PAPER_NEAR_END, PrinterState.PAPER_OUT})
 
 
 class PrintService:
@@ -50,10 +56,12 @@ class PrintService:
         """``open_printer`` makes the adapter for a kiosk's printer URL (by its scheme)."""
         self.records = records
         self._open_printer = open_printer
-        self.spool = Spool({}, policy=policy, on_alert=self._on_alert)
+        self.spool = Spool({}, policy=policy, on_alert=self._on_alert, on_seen=self._on_seen)
+        self._seen_at: dict[str, float] = {}  # printer id -> when its answer was last written
         self._opened: dict[str, tuple[str, str | None]] = {}  # printer id -> (url, profile)
         self._tasks: set[asyncio.Task[None]] = set()
-        self._states: asyncio.Queue[tuple[str, PrinterRecord] | None] = asyncio.Queue()
+        # Redis writes about printers, in the order this process saw them happen.
+        self._states: asyncio.Queue[Callable[[], Awaitable[None]] | None] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -106,6 +114,9 @@ class PrintService:
         """The kiosk printer's last state observed by any worker (unknown before the first)."""
         return (await self.records.printers(clinic)).get(kiosk) or PrinterRecord(kiosk=kiosk)
 
+    async def rolls(self, clinic: str) -> dict[str, Roll]:
+        return await self.records.rolls(clinic)
+
     async def alerts(self, clinic: Clinic) -> list[PrinterRecord]:
         """The clinic's kiosk printers that need someone: out of paper, offline, gone silent."""
         states = await self.records.printers(clinic.id)
@@ -153,6 +164,21 @@ class PrintService:
 
     async def _finish(self, record: JobRecord, job: PrintJob) -> None:
         await job.done.wait()
+        clinic, kiosk, now = record.clinic, record.kiosk, wall_clock_ms()
+        day = day_of(ZoneInfo(record.paper.tz), now)
+        self._states.put_nowait(
+            functools.partial(self.records.job_finished, clinic, kiosk, job.state.value, day, now)
+        )
+        self._states.put_nowait(functools.partial(self.records.announce, clinic, kiosk))
+        if job.state is JobState.PRINTED and job.printer_state is not None:
+            # Another worker may have seen this printer last (say, near the end of its roll):
+            # a confirmed job is news about it for every worker.
+            seen = PrinterRecord(
+                kiosk=record.kiosk, state=job.printer_state.value, message="printed"
+            )
+            self._states.put_nowait(functools.partial(self._observed, record.clinic, seen, False))
+            count = functools.partial(self.records.count_printed, record.clinic, record.kiosk)
+            self._states.put_nowait(count)
         try:
             await self.records.save_job(_update(record, job))
         except Exception as exc:  # the kiosk's poll times out and falls back on its own
@@ -160,14 +186,43 @@ class PrintService:
 
     def _on_alert(self, printer_id: str, state: PrinterState, message: str) -> None:
         clinic, _, kiosk = printer_id.partition("/")
-        record = PrinterRecord(kiosk=kiosk, state=state.value, message=message, at=wall_clock_ms())
-        self._states.put_nowait((clinic, record))
+        record = PrinterRecord(kiosk=kiosk, state=state.value, message=message)
+        self._states.put_nowait(functools.partial(self._observed, clinic, record, True))
+
+    def _on_seen(self, printer_id: str, state: PrinterState) -> None:
+        # Every poll answers; "last seen" to the minute needs a write only now and then.
+        if time.monotonic() - self._seen_at.get(printer_id, -SEEN_EVERY) < SEEN_EVERY:
+            return
+        self._seen_at[printer_id] = time.monotonic()
+        clinic, _, kiosk = printer_id.partition("/")
+        self._states.put_nowait(
+            functools.partial(self.records.seen, clinic, kiosk, wall_clock_ms())
+        )
+
+    async def fleet(self, clinic: Clinic) -> list[dict[str, Any]]:
+        """Every kiosk printer of the clinic: state, last seen and printed, today's failures."""
+        now = wall_clock_ms()
+        records, rolls = await self.records.printers(clinic.id), await self.records.rolls(clinic.id)
+        stats = parse_stats(await self.records.stats(clinic.id), day_of(clinic.zone, now))
+        return fleet_view(clinic, records, rolls, stats, now)
+
+    async def _observed(self, clinic: str, record: PrinterRecord, always: bool) -> None:
+        """Record what a printer said; a printer back to ``ok`` from near end or paper out has a
+        new roll. ``always``: a state change this worker saw, kept even if it repeats the last."""
+        before = (await self.records.printers(clinic)).get(record.kiosk)
+        now = wall_clock_ms()
+        if always or before is None or before.state != record.state:
+            await self.records.save_printer(clinic, msgspec.structs.replace(record, at=now))
+        if record.state == PrinterState.OK and before is not None and before.state in NEEDS_PAPER:
+            await self.records.roll_changed(clinic, record.kiosk, now)
+        if always or before is None or before.state != record.state:
+            await self.records.announce(clinic, record.kiosk)
 
     async def _write_states(self) -> None:
         # One writer, so a printer's states reach Redis in the order this process saw them.
-        while (item := await self._states.get()) is not None:
+        while (write := await self._states.get()) is not None:
             try:
-                await self.records.save_printer(*item)
+                await write()
             except Exception as exc:
                 log.warning("printer state not saved: %s", exc.__class__.__name__)
 

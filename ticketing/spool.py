@@ -23,7 +23,7 @@ from typing import Final, Protocol, TypeVar
 from ticketing.errors import PrinterError, PrinterNotReady, SpoolError
 from ticketing.layout import TicketPrint, layout, render
 from ticketing.printer_config import code_page
-from ticketing.status import NOT_READY, PrinterState
+from ticketing.status import CONFIRMS, NOT_READY, PrinterState
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -32,18 +32,24 @@ T = TypeVar("T")
 class JobState(StrEnum):
     QUEUED = "queued"
     PRINTING = "printing"
-    PRINTED = "printed"
-    FAILED = "failed"
+    PRINTED = "printed"  # the printer's status, read back after the job, confirms it
+    UNCONFIRMED = "unknown"  # sent, but the printer did not confirm: treat as not printed
+    FAILED = "failed"  # not sent, or cut short and never confirmed
+
+
+FINISHED: Final = frozenset({JobState.PRINTED, JobState.UNCONFIRMED, JobState.FAILED})
 
 
 TRANSITIONS: Final[dict[JobState, frozenset[JobState]]] = {
     JobState.QUEUED: frozenset({JobState.PRINTING, JobState.FAILED}),
-    JobState.PRINTING: frozenset({JobState.PRINTED, JobState.FAILED}),
+    JobState.PRINTING: frozenset({JobState.PRINTED, JobState.UNCONFIRMED, JobState.FAILED}),
     JobState.PRINTED: frozenset(),
+    JobState.UNCONFIRMED: frozenset(),
     JobState.FAILED: frozenset(),
 }
 
 AlertHook = Callable[[str, PrinterState, str], None]
+SeenHook = Callable[[str, PrinterState], None]
 FallbackHook = Callable[["PrintJob"], None]
 
 
@@ -95,7 +101,7 @@ class PrintJob:
         if new not in TRANSITIONS[self.state]:
             raise SpoolError(f"job {self.id}: illegal transition {self.state} -> {new}")
         self.state = new
-        if new in (JobState.PRINTED, JobState.FAILED):
+        if new in FINISHED:
             self.done.set()
 
 
@@ -109,6 +115,7 @@ class Spool:
         policy: SpoolPolicy | None = None,
         on_alert: AlertHook | None = None,
         on_fallback: FallbackHook | None = None,
+        on_seen: SeenHook | None = None,
     ) -> None:
         self.policy = policy or SpoolPolicy()
         self._printers = dict(printers)
@@ -118,6 +125,7 @@ class Spool:
         self._jobs: OrderedDict[str, PrintJob] = OrderedDict()
         self._on_alert = on_alert
         self._on_fallback = on_fallback
+        self._on_seen = on_seen  # every answer a printer gives, changed or not (its "last seen")
         self._started = False
 
     async def start(self) -> None:
@@ -264,29 +272,49 @@ class Spool:
         job.move(JobState.PRINTING)
         printer = self._printers[job.printer_id]
         delay = self.policy.backoff
-        error = "no attempt made"
+        error, sent = "no attempt made", False
         for attempt in range(1, self.policy.attempts + 1):
             job.attempts = attempt
             try:
                 state = await self._call(printer.print, job.data)
             except PrinterNotReady as exc:
                 # Paper out or offline will not fix itself within a back-off: fall back now.
+                self._seen(job.printer_id, exc.state)
                 self._set_state(job.printer_id, exc.state, str(exc))
                 self._fail(job, str(exc))
                 return
             except PrinterError as exc:
-                error = str(exc)
+                error, sent = str(exc), exc.sent
                 log.warning("print job %s attempt %d failed: %s", job.id, attempt, exc)
                 if attempt < self.policy.attempts:
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, self.policy.backoff_max)
                 continue
-            self._set_state(job.printer_id, state, "printed")
             job.printer_state = state
-            job.move(JobState.PRINTED)
+            self._seen(job.printer_id, state)
+            if state in CONFIRMS:
+                self._set_state(job.printer_id, state, "printed")
+                job.move(JobState.PRINTED)
+            else:
+                # Sent, but nothing says it came out: no retry (it may have printed), no "printed".
+                self._unconfirmed(job, state, f"the printer did not confirm the ticket ({state})")
             return
-        self._set_state(job.printer_id, PrinterState.OFFLINE, error)
-        self._fail(job, error)
+        if sent:  # cut short or timed out after the write: some paper may have come out
+            self._unconfirmed(job, PrinterState.OFFLINE, error)
+        else:
+            self._set_state(job.printer_id, PrinterState.OFFLINE, error)
+            self._fail(job, error)
+
+    def _unconfirmed(self, job: PrintJob, state: PrinterState, error: str) -> None:
+        # Always an alert, even when the state has not changed: a printer that never answers
+        # is silent at start-up too, but a ticket it did not confirm needs someone to look.
+        self._set_state(job.printer_id, state, error, force=True)
+        job.error = error
+        job.printer_state = state
+        job.move(JobState.UNCONFIRMED)
+        if self._on_fallback is not None:
+            with _guard("on_fallback"):
+                self._on_fallback(job)
 
     async def _poll(self, printer_id: str) -> None:
         try:
@@ -294,17 +322,28 @@ class Spool:
         except PrinterError as exc:
             self._set_state(printer_id, PrinterState.OFFLINE, str(exc))
         else:
+            self._seen(printer_id, state)
             self._set_state(printer_id, state, "status query")
+
+    def _seen(self, printer_id: str, state: PrinterState) -> None:
+        if state is not PrinterState.UNKNOWN and self._on_seen is not None:
+            with _guard("on_seen"):
+                self._on_seen(printer_id, state)
 
     async def _call(self, fn: Callable[..., T], *args: object) -> T:
         try:
             async with asyncio.timeout(self.policy.call_timeout):
                 return await asyncio.to_thread(fn, *args)
         except TimeoutError as exc:
-            raise PrinterError(f"no answer within {self.policy.call_timeout:g} s") from exc
+            # The thread may be past the write: paper may have come out.
+            raise PrinterError(
+                f"no answer within {self.policy.call_timeout:g} s", sent=True
+            ) from exc
 
-    def _set_state(self, printer_id: str, state: PrinterState, message: str) -> None:
-        if self._states[printer_id] == state:
+    def _set_state(
+        self, printer_id: str, state: PrinterState, message: str, *, force: bool = False
+    ) -> None:
+        if self._states[printer_id] == state and not force:
             return
         self._states[printer_id] = state
         if self._on_alert is not None:

@@ -9,14 +9,19 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Final
 
-DLE_EOT_PRINTER: Final = b"\x10\x04\x01"  # n=1: printer status (bit 3: offline)
-DLE_EOT_PAPER: Final = b"\x10\x04\x04"  # n=4: roll paper sensor status
+from escpos.constants import RT_STATUS, RT_STATUS_ONLINE, RT_STATUS_PAPER
+
+DLE_EOT_PRINTER: Final = RT_STATUS_ONLINE  # n=1: printer status (bit 3: offline)
+DLE_EOT_OFFLINE: Final = RT_STATUS + b"\x02"  # n=2: offline cause (cover, error); escpos lacks it
+DLE_EOT_PAPER: Final = RT_STATUS_PAPER  # n=4: roll paper sensor status
 
 _FIXED_MASK: Final = 0x93  # bits 0, 1, 4, 7 are fixed in every status byte ...
 _FIXED_BITS: Final = 0x12  # ... to 0, 1, 1, 0; anything else is not a status reply
 _OFFLINE: Final = 0x08
 _NEAR_END: Final = 0x0C
 _PAPER_END: Final = 0x60
+_COVER_OPEN: Final = 0x04  # DLE EOT 2, bit 2
+_ERROR: Final = 0x40  # DLE EOT 2, bit 6: a cutter, head or other error stopped the printer
 
 
 class PrinterState(StrEnum):
@@ -24,6 +29,7 @@ class PrinterState(StrEnum):
     PAPER_NEAR_END = "paper_near_end"
     PAPER_OUT = "paper_out"
     OFFLINE = "offline"
+    COVER_OPEN = "cover_open"
     UNKNOWN = "unknown"
 
 
@@ -33,8 +39,20 @@ class Paper(StrEnum):
     OUT = "out"
 
 
+class Cause(StrEnum):
+    """Why a printer is offline (DLE EOT 2), when it says."""
+
+    NONE = "none"
+    COVER_OPEN = "cover_open"
+    ERROR = "error"
+
+
 # States in which a ticket must not be sent: the kiosk shows the number on screen instead.
-NOT_READY: Final = frozenset({PrinterState.PAPER_OUT, PrinterState.OFFLINE})
+NOT_READY: Final = frozenset(
+    {PrinterState.PAPER_OUT, PrinterState.OFFLINE, PrinterState.COVER_OPEN}
+)
+# States read back after a job that confirm it was printed: the printer is fine and has paper.
+CONFIRMS: Final = frozenset({PrinterState.OK, PrinterState.PAPER_NEAR_END})
 
 
 def _status_byte(reply: bytes) -> int | None:
@@ -61,13 +79,25 @@ def parse_paper(reply: bytes) -> Paper | None:
     return Paper.ADEQUATE
 
 
-def state_of(online: bool | None, paper: Paper | None) -> PrinterState:
-    """One printer state from the two answers; silence to the first query is UNKNOWN."""
+def parse_cause(reply: bytes) -> Cause | None:
+    """The offline cause from a DLE EOT 2 reply; None when there is no readable answer."""
+    byte = _status_byte(reply)
+    if byte is None:
+        return None
+    if byte & _COVER_OPEN:
+        return Cause.COVER_OPEN
+    return Cause.ERROR if byte & _ERROR else Cause.NONE
+
+
+def state_of(online: bool | None, paper: Paper | None, cause: Cause | None = None) -> PrinterState:
+    """One printer state from the answers; silence to the first query is UNKNOWN."""
     if paper is Paper.OUT:
         return PrinterState.PAPER_OUT
     if online is None:
         return PrinterState.UNKNOWN
-    if not online:
+    if cause is Cause.COVER_OPEN:
+        return PrinterState.COVER_OPEN
+    if not online or cause is Cause.ERROR:
         return PrinterState.OFFLINE
     if paper is Paper.NEAR_END:
         return PrinterState.PAPER_NEAR_END

@@ -87,6 +87,7 @@
       showQueues(tile, board);
       showSlots(tile, found, clinic.booking_days);
       showWorst(tile);
+      showPrinters(clinic, tile);
       tile.querySelector(".error").hidden = true;
     } catch (e) {
       const note = tile.querySelector(".error");
@@ -94,6 +95,35 @@
       note.textContent = t("error", { message: e.message });
     }
     soon();
+  }
+
+  // -- printers (issue 15) --
+  // The clinic's kiosk printers on its tile, fetched with the tile's own update (no loop of its
+  // own): how many are fine, and by name the ones that need someone.
+  async function showPrinters(clinic, tile) {
+    let fleet;
+    try {
+      fleet = (await api("GET", "/printers", undefined, clinic.id)).printers;
+    } catch (_) {
+      return; // the queues and slots above still say what matters most
+    }
+    let line = tile.querySelector(".printers");
+    if (!line) {
+      line = document.createElement("div");
+      line.className = "printers";
+      tile.append(line);
+    }
+    line.hidden = fleet.length === 0;
+    const bad = fleet.filter((p) => p.level);
+    const worst = bad.some((p) => p.level === "red") ? "red" : bad.length ? "yellow" : "green";
+    line.dataset.level = worst;
+    line.dataset.count = String(fleet.length);
+    line.dataset.bad = String(bad.length);
+    const named = bad.map((p) => p.kiosk + " " + t("printer_" + p.state) +
+      (p.silent_minutes == null ? "" : " · " + t("fleet_silent", { minutes: p.silent_minutes })));
+    line.replaceChildren(levelBadge(worst, null, bad.length
+      ? t("city_printers_bad", { bad: named.join(", ") })
+      : t("city_printers", { ok: fleet.length, total: fleet.length })));
   }
 
   // One reorder after a burst of tile updates, not one per tile (a city has hundreds).

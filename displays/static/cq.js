@@ -224,6 +224,7 @@
           st.board = frame.board;
           caughtUp();
           opts.onBoard(frame.board, frame);
+          window.dispatchEvent(new CustomEvent("cq:board", { detail: { type: frame.type } }));
           break;
         case "event":
           if (st.offset !== null && frame.offset !== st.offset + 1) {
@@ -235,6 +236,10 @@
           if (opts.onEvent) opts.onEvent(frame.event, frame.offset);
           // For a page's other scripts (the dashboard's charts) without a second socket.
           window.dispatchEvent(new CustomEvent("cq:event", { detail: { event: frame.event, offset: frame.offset } }));
+          break;
+        case "printer":
+          // A kiosk printer changed (not a queue event): the fleet view fetches its rows again.
+          window.dispatchEvent(new CustomEvent("cq:printer", { detail: { kiosk: frame.kiosk } }));
           break;
         case "ping":
           ws.send('{"type":"pong"}');

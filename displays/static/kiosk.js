@@ -49,11 +49,12 @@
     else go();
   }
 
-  function printState(state) {
+  function printState(state, why) {
     const node = document.getElementById("print-state");
     node.hidden = !state;
     node.dataset.state = state;
-    node.textContent = state ? t("print_" + state) : "";
+    node.dataset.why = why || ""; // "unconfirmed": sent, but the printer never said it printed
+    node.textContent = state ? t("print_" + (why || state)) : "";
     document.getElementById("ticket").classList.toggle("fallback", state === "fallback");
     document.getElementById("reprint").hidden = !(state === "fallback" && printJob);
     if (state === "fallback") show("ticket", 120000); // time to write the number down
@@ -80,7 +81,7 @@
     }
     if (run !== printRun) return;
     if (job) printJob = job.id;
-    printState(job && job.state === "printed" ? "printed" : "fallback");
+    printState(job && job.state === "printed" ? "printed" : "fallback", job && job.state === "unknown" ? "unconfirmed" : "");
   }
 
   function newKey() {

@@ -13,18 +13,24 @@ DLE_EOT: Final = b"\x10\x04"
 # Status bytes as an Epson printer sends them (fixed bits 0x12 included).
 ONLINE: Final = 0x12
 OFFLINE: Final = 0x1A
+CAUSE_NONE: Final = 0x12
+CAUSE_COVER_OPEN: Final = 0x16
+CAUSE_PAPER_END: Final = 0x32
 PAPER_ADEQUATE: Final = 0x12
 PAPER_NEAR_END: Final = 0x1E
 PAPER_OUT: Final = 0x72
 
 SCENARIOS: Final = {
-    # name: (reply to DLE EOT 1, reply to DLE EOT 4); None means the printer stays silent
-    "online": (ONLINE, PAPER_ADEQUATE),
-    "near_end": (ONLINE, PAPER_NEAR_END),
-    "paper_out": (OFFLINE, PAPER_OUT),
-    "offline": (OFFLINE, PAPER_ADEQUATE),
-    "silent": (None, None),
-    "drop": (ONLINE, PAPER_ADEQUATE),  # and the connection is reset mid-job
+    # name: replies to DLE EOT 1, 2 and 4; None means the printer stays silent
+    "online": (ONLINE, CAUSE_NONE, PAPER_ADEQUATE),
+    "near_end": (ONLINE, CAUSE_NONE, PAPER_NEAR_END),
+    "paper_out": (OFFLINE, CAUSE_PAPER_END, PAPER_OUT),
+    "offline": (OFFLINE, CAUSE_NONE, PAPER_ADEQUATE),
+    "cover_open": (OFFLINE, CAUSE_COVER_OPEN, PAPER_ADEQUATE),
+    "silent": (None, None, None),  # reads everything, never answers a status query
+    "deaf": (None, None, None),  # accepts the connection and never reads from it
+    "once": (ONLINE, CAUSE_NONE, PAPER_ADEQUATE),  # answers ``answers`` queries, then silence
+    "drop": (ONLINE, CAUSE_NONE, PAPER_ADEQUATE),  # and the connection is reset mid-job
 }
 
 
@@ -35,6 +41,7 @@ class FakePrinter:
     scenario: str = "online"
     drop_after: int = 40  # job bytes received before a "drop" connection is reset
     drops_left: int | None = None  # after this many drops behave as "online"; None: always
+    answers: int = 3  # status replies a "once" printer gives (one query round) before silence
     jobs: list[bytes] = field(default_factory=list)
     queries: list[bytes] = field(default_factory=list)
     connections: int = 0
@@ -82,6 +89,11 @@ class FakePrinter:
                 else:
                     self.drops_left -= 1
             replies = SCENARIOS[scenario]
+            if scenario == "deaf":
+                with self._lock:
+                    self.jobs.append(b"")  # nothing is ever read: the kernel buffers it all
+                self._stop.wait()
+                return
             pending = b""
             job = bytearray()
             while not self._stop.is_set():
@@ -105,7 +117,11 @@ class FakePrinter:
                 self.jobs.append(bytes(job))
 
     def _answer(
-        self, conn: socket.socket, pending: bytes, job: bytearray, replies: tuple[int | None, ...]
+        self,
+        conn: socket.socket,
+        pending: bytes,
+        job: bytearray,
+        replies: tuple[int | None, ...],
     ) -> bytes:
         """Move ``pending`` into ``job``, answering each DLE EOT n; returns an incomplete tail."""
         while True:
@@ -121,7 +137,11 @@ class FakePrinter:
             n = pending[at + 2]
             with self._lock:
                 self.queries.append(pending[at : at + 3])
-            reply = {1: replies[0], 4: replies[1]}.get(n)
+            reply = {1: replies[0], 2: replies[1], 4: replies[2]}.get(n)
+            if self.scenario == "once":
+                with self._lock:
+                    self.answers -= 1
+                    reply = reply if self.answers >= 0 else None
             if reply is not None:
                 conn.sendall(bytes([reply]))
             pending = pending[at + 3 :]

@@ -15,9 +15,10 @@ import pytest
 from escpos_decode import QRCode, decode
 from fake_printer import FakePrinter
 
+from engine import keys
 from engine.clinic import parse_clinic
 from engine.errors import ValidationFailed
-from tests.support import ClinicClient, EngineServer, MakeClinic, clinic_config
+from tests.support import ClinicClient, EngineServer, MakeClinic, clinic_config, redis_client
 
 pytestmark = pytest.mark.integration
 
@@ -85,12 +86,17 @@ async def until(predicate: Callable[[], object], limit: float = 5.0) -> None:
         await asyncio.sleep(0.02)
 
 
-# scenario: (final job state, kiosk falls back, printer state, alert raised)
+# scenario: (final job state, kiosk falls back, printer state, alert raised); "printed" only
+# where the printer confirmed it after the job, everything else keeps the ticket on screen
 SCENARIOS = {
     "online": ("printed", False, "ok", None),
+    "near_end": ("printed", False, "paper_near_end", "yellow"),
     "paper_out": ("failed", True, "paper_out", "red"),
-    "silent": ("printed", False, "unknown", None),
-    "drop": ("failed", True, "offline", "red"),
+    "cover_open": ("failed", True, "cover_open", "red"),
+    "silent": ("unknown", True, "unknown", "yellow"),  # reads, never answers status
+    "deaf": ("unknown", True, "unknown", "yellow"),  # accepts, never reads
+    "once": ("unknown", True, "unknown", "yellow"),  # answers before the job, silent after
+    "drop": ("unknown", True, "offline", "red"),  # cut short three times
 }
 
 
@@ -123,8 +129,9 @@ async def test_each_printer_fault_ends_right_with_one_ticket_queued(
         ]
     assert await waiting(cc) == 1
 
-    if state == "printed":
+    if state == "printed" or scenario in ("silent", "once"):
         await until(lambda: fake.jobs)
+        assert len(fake.jobs) == 1  # sent once: an unconfirmed job is never retried
         paper = decode(fake.jobs[0])
         assert "Т-001" in paper.text.splitlines()
         (qr,) = [item for item in paper.items if isinstance(item, QRCode)]
@@ -225,3 +232,85 @@ def test_kiosks_are_optional_and_validated() -> None:
     ):
         with pytest.raises(ValidationFailed, match=problem):
             parse_clinic(clinic_config("x", kiosks=kiosks))
+
+
+async def test_near_end_warns_while_printing_and_counts_the_roll(
+    clinics: MakeClinic, printer_factory: Factory
+) -> None:
+    """Near end still prints, with a yellow alert that counts tickets on the roll; with a new roll
+    the count restarts and the old roll's count gives an estimate of what is left."""
+    fake = printer_factory("online")
+    cc = await kiosk_clinic(clinics, fake)
+
+    async def print_one() -> dict[str, Any]:
+        return await finished(cc, (await print_ticket(cc, (await take_ticket(cc))["id"]))["id"])
+
+    for _ in range(2):
+        assert (await print_one())["state"] == "printed"
+    fake.scenario = "near_end"
+    assert (await print_one())["state"] == "printed"  # near end: the ticket still prints
+    (alert,) = await alerts(cc)
+    assert (alert["state"], alert["level"]) == ("paper_near_end", "yellow")
+    assert (alert["printed_since_roll"], alert["left_estimate"]) == (3, None)
+
+    fake.scenario = "online"  # the roll is replaced
+    assert (await print_one())["state"] == "printed"
+    assert await alerts(cc) == []
+    printer = await cc.http.get(f"{cc.api}/kiosks/{KIOSK}/printer", headers=cc.auth("head"))
+    assert (printer.json()["printed_since_roll"], printer.json()["left_estimate"]) == (1, 2)
+
+
+@pytest.mark.parametrize("scenario", ["silent", "once"])
+async def test_reprint_of_an_unconfirmed_job_sends_the_same_bytes(
+    clinics: MakeClinic, printer_factory: Factory, scenario: str
+) -> None:
+    """ "Print again" after the printer did not confirm: the same bytes, still one ticket."""
+    fake = printer_factory(scenario)
+    cc = await kiosk_clinic(clinics, fake)
+    ticket = await take_ticket(cc)
+    first = await finished(cc, (await print_ticket(cc, ticket["id"]))["id"])
+    assert (first["state"], first["fallback"]) == ("unknown", True)
+    response = await cc.http.post(
+        f"{cc.api}/kiosks/{KIOSK}/print/{first['id']}/reprint", headers=cc.auth("kiosk")
+    )
+    assert response.status_code == 202, response.text
+    copy = await finished(cc, response.json()["id"])
+    assert (copy["state"], copy["reprint_of"]) == ("unknown", first["id"])
+    await until(lambda: len(fake.jobs) == 2)
+    assert fake.jobs[0] == fake.jobs[1] != b""
+    assert await waiting(cc) == 1
+
+
+async def test_print_records_outlive_a_redis_loss(
+    clinics: MakeClinic, engine_server: EngineServer, printer_factory: Factory
+) -> None:
+    """Redis loses the clinic (every key, print records included) and the engine rebuilds it from
+    the journal: the job is read back from PostgreSQL, a reprint sends the same bytes, and the
+    ticket is not printed again as a first print."""
+    fake = printer_factory("online")
+    cc = await kiosk_clinic(clinics, fake)
+    ticket = await take_ticket(cc)
+    first = await finished(cc, (await print_ticket(cc, ticket["id"]))["id"])
+    assert first["state"] == "printed"
+
+    client = redis_client(engine_server.redis_url)
+    try:
+        lost = [key async for key in client.scan_iter(match=keys.prefix(cc.clinic) + "*")]
+        assert keys.print_job(cc.clinic, first["id"]) in {k.decode() for k in lost}
+        await client.delete(*lost)
+    finally:
+        await client.aclose()
+
+    assert await waiting(cc) == 1  # rebuilt from the journal
+    assert await finished(cc, first["id"]) == first
+    again = await cc.http.post(
+        f"{cc.api}/kiosks/{KIOSK}/print", json={"ticket": ticket["id"]}, headers=cc.auth("kiosk")
+    )
+    assert (again.status_code, again.json()["id"]) == (200, first["id"])
+    response = await cc.http.post(
+        f"{cc.api}/kiosks/{KIOSK}/print/{first['id']}/reprint", headers=cc.auth("kiosk")
+    )
+    assert response.status_code == 202, response.text
+    assert (await finished(cc, response.json()["id"]))["state"] == "printed"
+    await until(lambda: len(fake.jobs) == 2)
+    assert fake.jobs[0] == fake.jobs[1]

@@ -19,7 +19,7 @@ from ticketing.printers import (
     open_printer,
     parse_printer_url,
 )
-from ticketing.status import Paper, PrinterState, parse_online, parse_paper
+from ticketing.status import Cause, Paper, PrinterState, parse_cause, parse_online, parse_paper
 
 Factory = Callable[..., FakePrinter]
 
@@ -69,6 +69,10 @@ def test_status_bytes_are_checked() -> None:
     assert parse_paper(b"\x1e") is Paper.NEAR_END
     assert parse_paper(b"\x72") is Paper.OUT
     assert parse_paper(b"\x12") is Paper.ADEQUATE
+    assert parse_cause(b"\x16") is Cause.COVER_OPEN
+    assert parse_cause(b"\x52") is Cause.ERROR
+    assert parse_cause(b"\x12") is Cause.NONE
+    assert parse_cause(b"") is None
 
 
 @pytest.mark.parametrize(
@@ -78,7 +82,9 @@ def test_status_bytes_are_checked() -> None:
         ("near_end", PrinterState.PAPER_NEAR_END),
         ("paper_out", PrinterState.PAPER_OUT),
         ("offline", PrinterState.OFFLINE),
+        ("cover_open", PrinterState.COVER_OPEN),
         ("silent", PrinterState.UNKNOWN),
+        ("deaf", PrinterState.UNKNOWN),
     ],
 )
 def test_status_query_per_scenario(printer_factory: Factory, scenario: str, state: str) -> None:
@@ -94,7 +100,7 @@ def test_print_sends_the_ticket_bytes(printer_factory: Factory, ticket: TicketPr
     assert open_printer(fake.url).print(data) is PrinterState.OK
     wait_for(lambda: fake.jobs)
     assert fake.jobs == [data]
-    assert fake.queries == [b"\x10\x04\x01", b"\x10\x04\x04"] * 2
+    assert fake.queries == [b"\x10\x04\x01", b"\x10\x04\x02", b"\x10\x04\x04"] * 2
     assert "Т-042" in decode(fake.jobs[0]).text.splitlines()
 
 
@@ -108,25 +114,51 @@ def test_paper_out_sends_nothing(printer_factory: Factory, ticket: TicketPrint) 
     assert fake.jobs == [b""]
 
 
-def test_silent_printer_still_gets_the_job(printer_factory: Factory, ticket: TicketPrint) -> None:
-    """A printer that never answers is sent the job after one short status wait."""
+def test_silent_printer_gets_the_job_unconfirmed(
+    printer_factory: Factory, ticket: TicketPrint
+) -> None:
+    """A printer that never answers is sent the job after one short status wait, and waited for
+    again after it: UNKNOWN, which the spool reports as not confirmed."""
     fake = printer_factory("silent")
     data = render(layout(ticket))
     started = time.monotonic()
     assert open_printer(fake.url).print(data) is PrinterState.UNKNOWN
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 1.6  # 0.2 s before the job, the 1 s send time-out after it
     wait_for(lambda: fake.jobs)
     assert fake.jobs == [data]
-    assert fake.queries == [b"\x10\x04\x01"]
+    assert fake.queries == [b"\x10\x04\x01"] * 2
+
+
+@pytest.mark.parametrize(
+    ("scenario", "received"), [("deaf", b""), ("once", None), ("cover_open", b"")]
+)
+def test_no_confirmation_after_the_job_is_not_ok(
+    printer_factory: Factory, ticket: TicketPrint, scenario: str, received: bytes | None
+) -> None:
+    """Accepting and never reading, or answering before the job and not after it, ends
+    UNKNOWN within the short waits; an open cover is refused before anything is sent."""
+    fake = printer_factory(scenario)
+    data = render(layout(ticket))
+    started = time.monotonic()
+    if scenario == "cover_open":
+        with pytest.raises(PrinterNotReady) as caught:
+            open_printer(fake.url).print(data)
+        assert caught.value.state is PrinterState.COVER_OPEN
+    else:
+        assert open_printer(fake.url).print(data) is PrinterState.UNKNOWN
+    assert time.monotonic() - started < 2.0
+    wait_for(lambda: fake.jobs)
+    assert fake.jobs == [data if received is None else received]
 
 
 def test_connection_dropped_mid_job_is_an_error(
     printer_factory: Factory, ticket: TicketPrint
 ) -> None:
-    """A printer that answered before the job but is gone after it fails the job."""
+    """A printer that is gone after the job fails it, marked as sent (paper may be cut short)."""
     fake = printer_factory("drop", drop_after=40)
-    with pytest.raises(PrinterError, match=r"may be cut short|sending failed"):
+    with pytest.raises(PrinterError, match=r"connection (dropped|closed)|sending failed") as caught:
         open_printer(fake.url).print(render(layout(ticket)))
+    assert caught.value.sent
     wait_for(lambda: fake.jobs)
     assert len(fake.jobs[0]) == 40
 

@@ -131,29 +131,49 @@ async def test_unreachable_printer_retries_then_goes_offline(
     assert seen.fallbacks == [job]
 
 
-async def test_silent_printer_prints_and_stays_unknown(
-    spool_for: StartSpool, printer_factory: Factory, ticket: TicketPrint
+@pytest.mark.parametrize("scenario", ["silent", "deaf", "once"])
+async def test_unconfirmed_job_is_not_printed(
+    spool_for: StartSpool, printer_factory: Factory, ticket: TicketPrint, scenario: str
 ) -> None:
-    """Silence is UNKNOWN: the ticket is sent, no alert claims the printer is fine or broken."""
-    fake = printer_factory("silent")
+    """Silence after the job (a printer that never answers, never reads, or stopped answering)
+    is UNKNOWN: the ticket is sent once, not retried, not "printed", and the kiosk falls back
+    with an alert even when the printer was already unknown."""
+    fake = printer_factory(scenario)
     spool, seen = await spool_for({"k1": fake.url})
     job = spool.submit("k1", ticket)
-    assert await spool.wait(job.id) is JobState.PRINTED
-    assert job.printer_state is PrinterState.UNKNOWN
+    assert await spool.wait(job.id) is JobState.UNCONFIRMED
+    assert (job.attempts, job.printer_state) == (1, PrinterState.UNKNOWN)
+    assert job.error is not None and "did not confirm" in job.error
     assert spool.printer_state("k1") is PrinterState.UNKNOWN
-    assert seen.alerts == []
+    assert seen.alerts == [("k1", PrinterState.UNKNOWN)]
+    assert seen.fallbacks == [job]
     await until(lambda: fake.jobs)
-    assert fake.jobs == [job.data]
+    assert fake.jobs == [b"" if scenario == "deaf" else job.data]
+
+
+async def test_cover_open_sends_nothing_and_alerts_red(
+    spool_for: StartSpool, printer_factory: Factory, ticket: TicketPrint
+) -> None:
+    """An open cover (DLE EOT 2) fails the job at once without sending it."""
+    fake = printer_factory("cover_open")
+    spool, seen = await spool_for({"k1": fake.url})
+    job = spool.submit("k1", ticket)
+    assert await spool.wait(job.id) is JobState.FAILED
+    assert (job.attempts, job.printer_state) == (1, PrinterState.COVER_OPEN)
+    assert seen.alerts == [("k1", PrinterState.COVER_OPEN)]
+    await until(lambda: fake.jobs)
+    assert fake.jobs == [b""]
 
 
 async def test_connection_dropped_mid_job_fails_after_retries(
     spool_for: StartSpool, printer_factory: Factory, ticket: TicketPrint
 ) -> None:
-    """A printer that drops every job: each attempt is cut short, then OFFLINE and fallback."""
+    """A printer that drops every job: each attempt is cut short, then OFFLINE and fallback;
+    the job is unconfirmed, not failed, since part of it reached the paper."""
     fake = printer_factory("drop", drop_after=40)
     spool, seen = await spool_for({"k1": fake.url})
     job = spool.submit("k1", ticket)
-    assert await spool.wait(job.id) is JobState.FAILED
+    assert await spool.wait(job.id) is JobState.UNCONFIRMED
     assert job.attempts == FAST.attempts
     assert spool.printer_state("k1") is PrinterState.OFFLINE
     assert seen.alerts == [("k1", PrinterState.OFFLINE)]
@@ -256,14 +276,15 @@ class HangingPrinter:
 async def test_submit_never_waits_for_the_printer(
     spool_for: StartSpool, ticket: TicketPrint
 ) -> None:
-    """Submitting returns at once even when the printer hangs; the call time-out fails the job."""
+    """Submitting returns at once even when the printer hangs; after the call time-out the job is
+    unconfirmed (the hung call may have printed it) and the queued ones go on screen."""
     hanging = HangingPrinter()
     policy = SpoolPolicy(attempts=1, call_timeout=0.05, poll_interval=None)
     spool, seen = await spool_for({"k1": hanging}, policy)
     started = time.monotonic()
     jobs = [spool.submit("k1", ticket) for _ in range(5)]
     assert time.monotonic() - started < 0.05
-    assert await spool.wait(jobs[0].id) is JobState.FAILED
+    assert await spool.wait(jobs[0].id) is JobState.UNCONFIRMED
     assert jobs[0].error == "no answer within 0.05 s"
     assert seen.alerts == [("k1", PrinterState.OFFLINE)]
     assert all(job.state is JobState.FAILED for job in jobs[1:])  # queued ones go on screen
