@@ -125,7 +125,7 @@ async def test_the_panel_keeps_the_focus_on_a_useful_control(
     clinics: MakeClinic, engine_server: EngineServer, push_server: PushServer, browser: Any
 ) -> None:
     """Enter on "Начать приём" disables it: the focus moves to "Завершить", not to <body>;
-        suspending moves it to "Вызвать следующего"; resuming by the patient's own button (named with
+    suspending moves it to "Вызвать следующего"; resuming by the patient's own button (named with
     their number) to "Завершить"; a live update elsewhere leaves it where it is."""
     from playwright.async_api import expect
 
