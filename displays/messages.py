@@ -566,6 +566,9 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "panel_complete_confirm": "Точно завершить? Нажмите C ещё раз",
         "panel_complete_armed": "Завершить приём {number}? Нажмите C ещё раз в течение {seconds} с",
         "panel_resume_number": "Продолжить {number}",
+        "kiosk_more_time": "Ещё нужно время?",
+        "kiosk_more_time_yes": "Да, продолжить",
+        "kiosk_qr_alt": "QR-код: ссылка на ваш талон",
     },
     "en": {
         "lang": "en-GB",
@@ -1114,6 +1117,9 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "panel_complete_confirm": "Really complete? Press C again",
         "panel_complete_armed": "Complete {number}? Press C again within {seconds} s",
         "panel_resume_number": "Resume {number}",
+        "kiosk_more_time": "Do you need more time?",
+        "kiosk_more_time_yes": "Yes, continue",
+        "kiosk_qr_alt": "QR code: a link to your ticket",
     },
 }
 
