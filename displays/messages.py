@@ -569,6 +569,7 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "kiosk_more_time": "Ещё нужно время?",
         "kiosk_more_time_yes": "Да, продолжить",
         "kiosk_qr_alt": "QR-код: ссылка на ваш талон",
+        "status_alerts_on": "Сигнал о вызове: звук и уведомление",
     },
     "en": {
         "lang": "en-GB",
@@ -1120,6 +1121,7 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "kiosk_more_time": "Do you need more time?",
         "kiosk_more_time_yes": "Yes, continue",
         "kiosk_qr_alt": "QR code: a link to your ticket",
+        "status_alerts_on": "Alert me when called: sound and a notification",
     },
 }
 

@@ -7,7 +7,7 @@
  */
 (function () {
   "use strict";
-  const { cfg, t, el, live, cabinetName, waitText, tick, dead } = window.CQ;
+  const { cfg, t, el, live, cabinetName, waitText, tick, dead, queueBadge } = window.CQ;
   const HOLD_MS = 15000;
   const HERO_MAX = 4;
   const RECENT_MAX = 12;
@@ -37,7 +37,8 @@
         el("span", { class: "name" }, q.prefix + " · " + q.name),
         el("span", { class: "waiting" }, String(q.waiting)),
         el("span", { class: "unit" }, t("waiting")),
-        el("span", { class: "eta" }, waitText(q.expected_wait_minutes)))));
+        el("span", { class: "eta" }, waitText(q.expected_wait_minutes)),
+        queueBadge(q)))); // the level in a mark and a word, not only the bar's colour
     fit([...heroNode.querySelectorAll(".call")], heroNode);
     // A recent line shrinks to one line down to LINE_MIN_PX, then wraps its cabinet under it.
     for (const line of recentNode.querySelectorAll(".line")) {
