@@ -570,6 +570,8 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "kiosk_more_time_yes": "Да, продолжить",
         "kiosk_qr_alt": "QR-код: ссылка на ваш талон",
         "status_alerts_on": "Сигнал о вызове: звук и уведомление",
+        "sound_off": "Звук выключен: нажмите, чтобы включить",
+        "sound_no_voice": "Голос не работает: вызовы слышны только сигналом",
     },
     "en": {
         "lang": "en-GB",
@@ -1122,6 +1124,8 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "kiosk_more_time_yes": "Yes, continue",
         "kiosk_qr_alt": "QR code: a link to your ticket",
         "status_alerts_on": "Alert me when called: sound and a notification",
+        "sound_off": "Sound is off: press to turn it on",
+        "sound_no_voice": "No voice: calls are heard as a chime only",
     },
 }
 
