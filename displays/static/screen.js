@@ -59,7 +59,7 @@
     recentNode.replaceChildren(...rest.map((c) => el("li", {}, callNode(c, "line", now))));
     document.getElementById("queues").replaceChildren(...queues.map((q) =>
       el("li", { "data-queue": q.service, class: "queue level-" + q.level },
-        el("span", { class: "name" }, q.prefix + " · " + q.name),
+        el("span", ownLang({ class: "name" }, true), q.prefix + " · " + q.name),
         el("span", { class: "waiting" }, String(q.waiting)),
         el("span", { class: "unit" }, t("waiting")),
         el("span", { class: "eta" }, ...waitNodes(q.expected_wait_minutes)),
@@ -104,6 +104,12 @@
     }
   }
 
+  // The clinic's own names on a page in another language carry the clinic's lang, so that a
+  // screen reader says them with the right voice.
+  function ownLang(attrs, named) {
+    return named && foreignVoice ? Object.assign(attrs, { lang: clinicLang }) : attrs;
+  }
+
   // "≈ 12 мин" with its number at reading size; "приём не ведётся" as words.
   function waitNodes(minutes) {
     if (minutes === null || minutes === undefined) return [waitText(minutes)];
@@ -115,7 +121,7 @@
     const node = el("div", { class: cls + (c.recall ? " recall" : ""), "data-number": c.number },
       el("span", { class: "number" }, c.number),
       el("span", { class: "arrow" }, " → "),
-      el("span", { class: "cab" }, cabinetName(c.cabinet)),
+      el("span", ownLang({ class: "cab" }, cfg.clinic.cabinets && cfg.clinic.cabinets[c.cabinet]), cabinetName(c.cabinet)),
       c.recall ? el("span", { class: "again" }, " (" + t("recall") + ")") : null);
     if (now - (firstSeen.get(key(c)) || 0) < HOLD_MS) node.classList.add("new");
     return node;

@@ -18,13 +18,26 @@ pytestmark = BROWSER
 MM_PER_PX = 55 * 25.4 / math.hypot(1920, 1080)
 CAP_MM_AT_6_M = 66  # ADA 703.5.5 for about 6 m
 
-# The rendered height of a capital in the element's own font, in CSS pixels.
-CAP_PX = """(n) => {
+# For each element the selector finds now (the screen re-renders every second, so it is found and
+# measured in one go): its text, the rendered height of a capital in its own font (CSS px), and
+# its right and bottom edges.
+CAPS = """(selector) => [...document.querySelectorAll(selector)].map((n) => {
     const s = getComputedStyle(n);
     const ctx = document.createElement("canvas").getContext("2d");
     ctx.font = s.fontWeight + " " + s.fontSize + " " + s.fontFamily;
-    return ctx.measureText("Н").actualBoundingBoxAscent;
-}"""
+    const r = n.getBoundingClientRect();
+    return [n.textContent, ctx.measureText("Н").actualBoundingBoxAscent, r.right, r.bottom];
+})"""
+
+
+async def caps_mm(page: Any, selector: str) -> list[tuple[str, float]]:
+    """The capitals' height in millimetres on the panel; each element wholly on the screen."""
+    found = await page.evaluate(CAPS, selector)
+    assert found, selector
+    for text, _, right, bottom in found:
+        assert right <= 1920 and bottom <= 1080, (text, right, bottom)
+    return [(text, cap * MM_PER_PX) for text, cap, _, _ in found]
+
 
 # Speech recorded, each utterance "spoken" at once; FAIL_SPEECH makes each one fail instead.
 SPEECH = """window.SAID = [];
@@ -86,11 +99,9 @@ async def test_the_number_cabinet_and_wait_read_from_6_m(
     await expect(hero).to_contain_text("Т-001", timeout=WAIT_MS)
     minutes = page.locator("[data-queue=therapy] .eta .minutes")
     await expect(minutes).to_be_visible(timeout=WAIT_MS)
-    for part in (hero.locator(".number"), hero.locator(".cab"), minutes):
-        cap_mm = await part.evaluate(CAP_PX) * MM_PER_PX
-        assert cap_mm >= CAP_MM_AT_6_M, (await part.text_content(), round(cap_mm, 1))
-        box = await part.bounding_box()
-        assert box and box["x"] + box["width"] <= 1920 and box["y"] + box["height"] <= 1080, box
+    for part in ("#hero .call .number", "#hero .call .cab", "[data-queue=therapy] .eta .minutes"):
+        for text, cap in await caps_mm(page, part):
+            assert cap >= CAP_MM_AT_6_M, (text, round(cap, 1))
     assert await page.evaluate("document.body.dataset.distance") == "6"
     # Three calls at once: those that fit at that size are held large, the rest are listed.
     for cabinet in ("c1", "c2"):
@@ -102,13 +113,13 @@ async def test_the_number_cabinet_and_wait_read_from_6_m(
         assert duty.status_code == 200, duty.text
         await post(cc, f"/cabinets/{cabinet}/call-next")
     await expect(page.locator("#hero .call").first).to_contain_text("Т-003", timeout=WAIT_MS)
-    for call in await page.locator("#hero .call .number").all():
-        assert await call.evaluate(CAP_PX) * MM_PER_PX >= CAP_MM_AT_6_M
+    for text, cap in await caps_mm(page, "#hero .call .number, #hero .call .cab"):
+        assert cap >= CAP_MM_AT_6_M, (text, round(cap, 1))
     # A nearer screen (?distance=3) is laid out smaller.
     near = await screen_page(browser, engine_server, push_server, cc, "&distance=3")
-    cab = near.locator("#hero .call .cab").first
-    await expect(cab).to_be_visible(timeout=WAIT_MS)
-    assert 33 <= await cab.evaluate(CAP_PX) * MM_PER_PX < CAP_MM_AT_6_M
+    await expect(near.locator("#hero .call .cab").first).to_be_visible(timeout=WAIT_MS)
+    for text, cap in await caps_mm(near, "#hero .call .cab"):
+        assert 33 <= cap < CAP_MM_AT_6_M, (text, round(cap, 1))
     assert page.errors == [] and near.errors == []
     await page.close()
     await near.close()
@@ -143,12 +154,16 @@ async def test_sound_that_does_not_work_is_shown(
 async def test_each_call_is_said_twice_names_in_their_own_voice(
     clinics: MakeClinic, engine_server: EngineServer, push_server: PushServer, browser: Any
 ) -> None:
+    from playwright.async_api import expect
+
     cc = await clinics("voices")
     page = await screen_page(browser, engine_server, push_server, cc, "&lang=en", init=SPEECH)
     await busy_screen(cc)
     await post(cc, "/cabinets/c0/call-next")
     await page.wait_for_function("window.SAID.length === 6", timeout=WAIT_MS)
     said = await page.evaluate("window.SAID")
+    await expect(page.locator("#hero .call .cab").first).to_have_attribute("lang", "ru")
+    await expect(page.locator("[data-queue=therapy] .name")).to_have_attribute("lang", "ru")
     once = [["Ticket Т 0 0 1. Please go to ", "en-GB"], ["Кабинет 0", "ru"], [".", "en-GB"]]
     assert said == once + once
     assert page.errors == []
@@ -182,11 +197,11 @@ async def test_levels_in_words_and_a_flash_that_keeps_contrast(
     await post(cc, "/cabinets/c0/call-next")
     number = page.locator("#hero .call.new .number")
     await expect(number).to_be_visible(timeout=WAIT_MS)
+    style = "(p) => [...document.querySelectorAll('#hero .call.new')].map((n) => getComputedStyle(n)[p])"
     for _ in range(6):  # through the flash: the number is never dimmed
-        assert await number.evaluate("(n) => getComputedStyle(n.parentNode).opacity") == "1"
+        assert set(await page.evaluate(style, "opacity")) == {"1"}
         await page.wait_for_timeout(150)
     await page.emulate_media(reduced_motion="reduce")
-    call = page.locator("#hero .call.new")
-    assert await call.evaluate("(n) => getComputedStyle(n).animationName") == "none"
+    assert set(await page.evaluate(style, "animationName")) == {"none"}
     assert page.errors == []
     await page.close()
