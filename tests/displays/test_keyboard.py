@@ -73,6 +73,7 @@ async def test_shortcuts_work_in_the_russian_layout_and_complete_takes_two_press
     await expect(page.locator("#current")).to_have_text("Т-001", timeout=WAIT_MS)
     await press_russian(page, "KeyS")
     await expect(page.locator("#complete")).to_be_enabled(timeout=WAIT_MS)
+    await expect(page.locator("#message")).to_have_text("Т-001: на приёме", timeout=WAIT_MS)
     await press_russian(page, "KeyC")
     await expect(page.locator("#message")).to_contain_text("C ещё раз")
     await expect(page.locator("#complete")).to_have_class(re.compile(r"\barmed\b"))
@@ -82,6 +83,7 @@ async def test_shortcuts_work_in_the_russian_layout_and_complete_takes_two_press
     assert await ticket_state(cc, "Т-001") == "none"
     # A click on the button is deliberate: one is enough.
     await press_russian(page, "KeyN")
+    await expect(page.locator("#start")).to_be_enabled(timeout=WAIT_MS)
     await press_russian(page, "KeyS")
     await expect(page.locator("#complete")).to_be_enabled(timeout=WAIT_MS)
     await page.click("#complete")
