@@ -577,6 +577,18 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "desk_keys": "F2 — талон: Alt+1…9 — услуга, Enter — выдать. F3 — найти талон, Alt+P — напечатать снова. F4 — пациент и запись, стрелки — по свободному времени. Esc — сбросить. Отмена и перевод — двумя нажатиями.",
         "desk_wrong_role": "Эта страница — для регистратора: ссылка выдана с другим ключом",
         "desk_wrong_link": "Не та ссылка",
+        # -- accessibility (issue 16) --
+        "panel_shortcuts": "Клавиши-сокращения",
+        "panel_keys_off": "Клавиши-сокращения выключены: работают только кнопки",
+        "panel_complete_confirm": "Точно завершить? Нажмите C ещё раз",
+        "panel_complete_armed": "Завершить приём {number}? Нажмите C ещё раз в течение {seconds} с",
+        "panel_resume_number": "Продолжить {number}",
+        "kiosk_more_time": "Ещё нужно время?",
+        "kiosk_more_time_yes": "Да, продолжить",
+        "kiosk_qr_alt": "QR-код: ссылка на ваш талон",
+        "status_alerts_on": "Сигнал о вызове: звук и уведомление",
+        "sound_off": "Звук выключен: нажмите, чтобы включить",
+        "sound_no_voice": "Голос не работает: вызовы слышны только сигналом",
     },
     "en": {
         "lang": "en-GB",
@@ -1136,6 +1148,18 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "desk_keys": "F2 ticket: Alt+1…9 service, Enter issue. F3 find a ticket, Alt+P print again. F4 patient and bookings, arrows through free times. Esc reset. Cancel and transfer take two presses.",
         "desk_wrong_role": "This page is the registrar's: the link carries another key",
         "desk_wrong_link": "Wrong link",
+        # -- accessibility (issue 16) --
+        "panel_shortcuts": "Keyboard shortcuts",
+        "panel_keys_off": "Keyboard shortcuts are off: only the buttons work",
+        "panel_complete_confirm": "Really complete? Press C again",
+        "panel_complete_armed": "Complete {number}? Press C again within {seconds} s",
+        "panel_resume_number": "Resume {number}",
+        "kiosk_more_time": "Do you need more time?",
+        "kiosk_more_time_yes": "Yes, continue",
+        "kiosk_qr_alt": "QR code: a link to your ticket",
+        "status_alerts_on": "Alert me when called: sound and a notification",
+        "sound_off": "Sound is off: press to turn it on",
+        "sound_no_voice": "No voice: calls are heard as a chime only",
     },
 }
 

@@ -96,6 +96,7 @@
     row.toggle.setAttribute("aria-expanded", "false");
     row.toggle.setAttribute("aria-controls", editorId);
     row.toggle.setAttribute("aria-describedby", row.cells.name.id);
+    for (const x of [select, ...Object.values(b)]) x.setAttribute("aria-describedby", row.cells.name.id);
     row.tr = el("tr", { "data-doctor": d.id }, ...Object.values(row.cells),
       el("td", { class: "actions" }, row.toggle));
     row.editor = el("tr", { class: "editor", id: editorId, "data-editor-for": d.id },
@@ -163,6 +164,7 @@
 
   function refresh(row) {
     const d = row.d, c = row.cells, b = row.buttons;
+    const focused = row.editor.contains(document.activeElement) ? document.activeElement : null;
     const serving = d.status === "on_duty" && d.current;
     row.tr.dataset.status = d.status;
     c.name.textContent = d.name;
@@ -195,6 +197,10 @@
     else if (changed) { note = t("unapplied"); kind = "info"; }
     row.note.textContent = note;
     row.note.dataset.kind = kind;
+    // The button with the focus went away ("Начать смену" once on duty): the next one takes it.
+    if (focused && !row.editor.hidden && (focused.hidden || focused.disabled)) {
+      (Object.values(b).find((x) => !x.hidden && !x.disabled) || row.toggle).focus();
+    }
   }
 
   function move(row) {

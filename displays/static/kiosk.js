@@ -32,13 +32,50 @@
 
   function show(id, stayMs) {
     for (const s of sections) document.getElementById(s).hidden = s !== id;
-    clearTimeout(backTimer);
-    if (id !== "choose") backTimer = setTimeout(() => show("choose"), stayMs || 45000);
-    else {
+    stay = id === "choose" ? 0 : stayMs || IDLE_MS;
+    idle();
+    if (id === "choose") {
       printRun += 1;
       say("", false); // the next patient must not read "checked in" or the last one's error
+      forget();
       if (reloadPending) reloadPending();
     }
+  }
+
+  // -- time to finish: a slow typist is not dropped, the next patient sees nothing of the last --
+  // Every touch or key restarts the wait; a booking form left alone asks "ещё нужно время?"
+  // for ASK_MS before the kiosk returns to its start (issue 16).
+  const IDLE_MS = 45000;
+  const ASK_MS = 20000;
+  let stay = 0; // how long the current screen waits for the patient; 0 on the first screen
+  const more = document.getElementById("more-time");
+
+  function idle() {
+    clearTimeout(backTimer);
+    more.hidden = true;
+    if (stay) backTimer = setTimeout(timeUp, stay);
+  }
+
+  function timeUp() {
+    if (document.getElementById("booking").hidden) { show("choose"); return; }
+    more.hidden = false;
+    document.getElementById("more-time-yes").focus();
+    backTimer = setTimeout(() => show("choose"), ASK_MS);
+  }
+
+  for (const kind of ["pointerdown", "keydown", "input"]) document.addEventListener(kind, () => { if (stay) idle(); }, true);
+  document.getElementById("more-time-yes").addEventListener("click", () => choose(field));
+
+  // Back at the start: what the last patient typed or was given leaves the page, not only the view.
+  function forget() {
+    for (const f of fields) { f.value = ""; f.classList.remove("active"); }
+    for (const id of ["ticket-number", "ticket-service", "ticket-time", "ticket-doctor", "ticket-cabinet", "ticket-ahead", "ticket-wait"]) {
+      document.getElementById(id).textContent = "";
+    }
+    document.getElementById("ticket-appointment").hidden = true;
+    const qr = document.getElementById("ticket-qr");
+    qr.removeAttribute("src");
+    qr.dataset.link = "";
   }
 
   // A new clinic configuration reloads the page, but never under a patient reading their ticket

@@ -10,6 +10,11 @@
 
   function render() {
     if (!doctor) return;
+    // A live update or an answer may disable or replace the control that has the focus: note it
+    // now, and put the focus on the next useful control below rather than let it fall to <body>.
+    const active = document.activeElement;
+    const activeTicket = active && active.closest && active.closest("#suspended li");
+    const held = activeTicket ? activeTicket.dataset.ticket : null;
     const status = doctor.status !== "on_duty" ? "status_" + doctor.status
       : !current ? "status_idle" : current.state === "called" ? "status_calling_doc" : "status_serving_doc";
     const badge = document.getElementById("doc-state");
@@ -34,18 +39,25 @@
     const primary = state === "called" ? "start" : state === "serving" ? "complete"
       : doctor.status === "on_duty" ? "call-next" : "on-duty";
     for (const id in enable) document.getElementById(id).classList.toggle("primary", id === primary);
-    const noShow = document.getElementById("no-show");
-    const armed = noShowArmed && current && noShowArmed.id === current.id;
-    noShow.classList.toggle("armed", !!armed);
-    noShow.firstChild.textContent = t(armed ? "panel_no_show_confirm" : "panel_no_show") + " ";
+    for (const [id, label] of [["no-show", "panel_no_show"], ["complete", "panel_complete"]]) {
+      const button = document.getElementById(id);
+      const on = !!(armed && current && armed.action === id && armed.id === current.id);
+      button.classList.toggle("armed", on);
+      button.firstChild.textContent = t(on ? label + "_confirm" : label) + " ";
+    }
+    // Each resume button names its patient: "Продолжить Т-004", not "Продолжить 1".
     document.getElementById("suspended").replaceChildren(...suspended.map((s, i) =>
       el("li", { "data-ticket": s.id }, el("span", { class: "number" }, s.number), " ",
         el("button", { onclick: () => act("resume", s.id), disabled: !!current },
-          t("panel_resume") + " ", el("kbd", {}, String(i + 1))))));
+          t("panel_resume_number", { number: s.number }) + " ", el("kbd", {}, String(i + 1))))));
     const mine = queues.filter((q) => doctor.services.includes(q.service));
     document.getElementById("queue").replaceChildren(...mine.map((q) =>
       el("li", { "data-queue": q.service }, serviceName(q.service) + ": ",
         el("b", { class: "waiting" }, String(q.waiting)), " · " + waitText(q.expected_wait_minutes))));
+    if (active && active !== document.body && (!active.isConnected || active.disabled)) {
+      const again = held && document.querySelector('#suspended li[data-ticket="' + CSS.escape(held) + '"] button');
+      (again && !again.disabled ? again : document.getElementById(primary)).focus();
+    }
   }
 
   // The answer to an action may land after newer news: the push event, or the answer to a key
@@ -54,21 +66,22 @@
   let newest = 0;
 
   // A no-show costs the patient their place, and the patient may still be on the way down the
-  // corridor: it takes a second press (click or X) within NO_SHOW_ARM_MS of the first.
-  const NO_SHOW_ARM_MS = 5000;
-  let noShowArmed = null; // {id, timer}
+  // corridor: it takes a second press (click or X) within ARM_MS of the first. Completing by the
+  // C key alone does too (a stray key must not end a visit; a click on the button is deliberate).
+  const ARM_MS = 5000;
+  let armed = null; // {action, id, timer}
 
-  function armNoShow(id, number) {
-    clearTimeout(noShowArmed && noShowArmed.timer);
-    noShowArmed = { id, timer: setTimeout(() => { noShowArmed = null; render(); }, NO_SHOW_ARM_MS) };
-    say(t("panel_no_show_armed", { number, seconds: NO_SHOW_ARM_MS / 1000 }), false);
+  function arm(action, id, number) {
+    clearTimeout(armed && armed.timer);
+    armed = { action, id, timer: setTimeout(() => { armed = null; render(); }, ARM_MS) };
+    say(t(action === "no-show" ? "panel_no_show_armed" : "panel_complete_armed", { number, seconds: ARM_MS / 1000 }), false);
     render();
   }
 
-  function disarmNoShow() {
-    if (!noShowArmed) return;
-    clearTimeout(noShowArmed.timer);
-    noShowArmed = null;
+  function disarm() {
+    if (!armed) return;
+    clearTimeout(armed.timer);
+    armed = null;
   }
 
   // What an answer did, said as its result ("Т-038: отложен"), not as the button pressed.
@@ -100,14 +113,15 @@
     });
   }
 
-  function act(action, ticketId) {
+  function act(action, ticketId, byKey) {
     const id = ticketId || (current && current.id);
     if (!id) return;
-    if (action === "no-show" && !(noShowArmed && noShowArmed.id === id)) {
-      armNoShow(id, current ? current.number : "");
+    const twice = action === "no-show" || (action === "complete" && byKey);
+    if (twice && !(armed && armed.action === action && armed.id === id)) {
+      arm(action, id, current ? current.number : "");
       return;
     }
-    disarmNoShow();
+    disarm();
     const body = action === "transfer" ? { service: document.getElementById("transfer-to").value } : {};
     run(t("panel_" + action.replace("-", "_")), () => api("POST", "/tickets/" + encodeURIComponent(id) + "/" + action, body), (out) => {
       // The push event may have landed first; keep one entry per ticket.
@@ -129,17 +143,39 @@
   document.getElementById("call-next").addEventListener("click", callNext);
   for (const b of document.querySelectorAll("button[data-action]")) b.addEventListener("click", () => act(b.dataset.action));
   for (const b of document.querySelectorAll("button[data-duty]")) b.addEventListener("click", () => duty(b.dataset.duty));
+  // Shortcuts can be turned off (WCAG 2.1.4): a speech-input user or a cat on the keyboard
+  // would otherwise act on a patient. The choice is this browser's, kept across reloads.
+  const SHORTCUTS = "cq.panel.shortcuts";
+  const toggle = document.getElementById("shortcuts");
+  function shortcuts(on) {
+    try { localStorage.setItem(SHORTCUTS, on ? "on" : "off"); } catch (e) { /* private mode */ }
+    toggle.checked = on;
+    document.body.classList.toggle("keys-off", !on);
+    document.getElementById("keys").textContent = t(on ? "panel_keys" : "panel_keys_off");
+  }
+  shortcuts((() => { try { return localStorage.getItem(SHORTCUTS) !== "off"; } catch (e) { return true; } })());
+  toggle.addEventListener("change", () => shortcuts(toggle.checked));
+
+  // The physical key (e.code), not the character: N is "т" in the Russian layout.
+  function keyOf(e) {
+    if (/^Key[A-Z]$/.test(e.code)) return e.code.slice(3).toLowerCase();
+    if (/^(Digit|Numpad)[1-9]$/.test(e.code)) return e.code.slice(-1);
+    return e.key.toLowerCase();
+  }
+
   document.addEventListener("keydown", (e) => {
-    if (e.ctrlKey || e.altKey || e.metaKey || ["INPUT", "SELECT", "TEXTAREA"].includes(e.target.tagName)) return;
-    if (window.CQ.isDead()) return; // under the "no connection" cover, as its buttons are
-    const k = e.key.toLowerCase();
+    if (e.ctrlKey || e.altKey || e.metaKey || e.target.matches("select, textarea, input:not([type=checkbox])")) return;
+    if (window.CQ.isDead() || !toggle.checked) return; // under the "no connection" cover, as its buttons are
+    const k = keyOf(e);
     if (/^[1-9]$/.test(k)) {
       const resume = document.querySelectorAll("#suspended button")[Number(k) - 1];
       if (resume && !resume.disabled) resume.click();
       return;
     }
     const button = document.querySelector('button[data-key="' + k + '"]');
-    if (button && !button.disabled) { e.preventDefault(); button.click(); }
+    if (!button || button.disabled) return;
+    e.preventDefault();
+    if (button.dataset.action) act(button.dataset.action, null, true); else button.click();
   });
 
   function doctorName(id) {

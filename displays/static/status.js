@@ -4,7 +4,7 @@
  */
 (function () {
   "use strict";
-  const { cfg, t, live, cabinetName, waitText } = window.CQ;
+  const { cfg, t, live, el, cabinetName, waitText } = window.CQ;
   const link = cfg.ticket; // the status link: the patient's credential, not the ticket's id
   const POLL_MS = 5000;
   const SLOW_AFTER_MS = 3000; // a socket still connecting is not yet "slow"
@@ -22,13 +22,76 @@
     const before = ticket;
     ticket = next;
     render();
-    if (isNewCall(before, ticket) && navigator.vibrate) navigator.vibrate([300, 100, 300]);
+    if (isNewCall(before, ticket)) alertCall(document.getElementById("called").textContent);
+  }
+
+  // -- the call reaches a patient who is not looking: buzz, a chime, a notification ----------
+  // navigator.vibrate alone is nothing on an iPhone. A phone plays sound only after a tap, and
+  // shows a notification only when allowed: one button asks for both, and goes once they work.
+  const alerted = (window.CQ_ALERTS = []);
+  let audio = null;
+  try { audio = new AudioContext(); } catch (_) { /* no audio here */ }
+  const notices = "Notification" in window;
+  const alertsButton = document.getElementById("alerts");
+
+  function paintAlerts() {
+    const sound = audio && audio.state === "running";
+    alertsButton.hidden = Boolean(sound && (!notices || Notification.permission !== "default"));
+  }
+
+  alertsButton.addEventListener("click", () => {
+    try { audio = audio || new AudioContext(); audio.resume().then(paintAlerts); } catch (_) { /* none */ }
+    if (notices && Notification.permission === "default") Notification.requestPermission().then(paintAlerts);
+    paintAlerts();
+  });
+  if (audio) audio.addEventListener("statechange", paintAlerts);
+  paintAlerts();
+
+  function alertCall(text) {
+    if (navigator.vibrate) navigator.vibrate([300, 100, 300]);
+    if (audio && audio.state === "running") {
+      const osc = audio.createOscillator();
+      const gain = audio.createGain();
+      osc.connect(gain);
+      gain.connect(audio.destination);
+      const at = audio.currentTime;
+      osc.frequency.setValueAtTime(880, at);
+      osc.frequency.setValueAtTime(660, at + 0.3);
+      gain.gain.setValueAtTime(0.3, at);
+      gain.gain.exponentialRampToValueAtTime(0.001, at + 0.9);
+      osc.start(at);
+      osc.stop(at + 0.9);
+      alerted.push("sound");
+    }
+    if (notices && Notification.permission === "granted") {
+      try {
+        new Notification(document.title, { body: text, tag: "cq-call", renotify: true });
+        alerted.push("notification");
+      } catch (_) { /* Android wants a service worker for this: the buzz and the chime remain */ }
+    }
+  }
+
+  // The clinic's own names (its cabinets, its services) are in its language: on a page in
+  // another one they are marked, so that a screen reader reads them with the right voice.
+  const own = String(cfg.clinic.locale || "").slice(0, 2);
+  const foreign = own !== "" && own !== t("lang").slice(0, 2);
+
+  function cabinetNode(id) {
+    const named = cfg.clinic.cabinets && cfg.clinic.cabinets[id];
+    return el("span", foreign && named ? { lang: own } : {}, cabinetName(id));
+  }
+
+  // t() with {cabinet} as a node in its own language.
+  function withCabinet(key, cabinet) {
+    return t(key, { cabinet: "\u0001" }).split("\u0001").flatMap((piece, i) => (i ? [cabinetNode(cabinet), piece] : [piece]));
   }
 
   function render() {
     if (!ticket) return;
     document.getElementById("number").textContent = ticket.number;
-    document.getElementById("service").textContent = ticket.service_name;
+    const service = document.getElementById("service");
+    service.textContent = ticket.service_name;
+    if (foreign) service.lang = own;
     document.title = t("status_title", { number: ticket.number });
     const states = {
       waiting: "status_waiting", called: "status_called", serving: "status_serving",
@@ -37,7 +100,7 @@
     const state = document.getElementById("state");
     const called = ticket.state === "called";
     // A call is said once, large, in #called; the state line would only repeat it.
-    state.textContent = called ? "" : t(states[ticket.state] || "status_missed", { cabinet: cabinetName(ticket.cabinet) });
+    state.replaceChildren(...(called ? [] : withCabinet(states[ticket.state] || "status_missed", ticket.cabinet)));
     state.dataset.state = ticket.state;
     const booked = ticket.appointment;
     document.getElementById("appointment").hidden = !booked;
@@ -55,11 +118,12 @@
     if (!waiting) ahead = wait = "";
     document.getElementById("ahead").textContent = ahead;
     document.getElementById("wait").textContent = wait;
+    // Always in the page, empty until a call: a live region that appears with its text is not
+    // read by every screen reader. The call is said here only, never also in #state.
     const box = document.getElementById("called");
-    box.hidden = !called;
     const recalled = called && ticket.recalls > 0;
     box.classList.toggle("recall", recalled);
-    box.textContent = t(recalled ? "status_recalled" : "status_called", { cabinet: cabinetName(ticket.cabinet) });
+    box.replaceChildren(...(called ? withCabinet(recalled ? "status_recalled" : "status_called", ticket.cabinet) : []));
   }
 
   async function refresh() {

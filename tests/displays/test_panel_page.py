@@ -269,6 +269,8 @@ async def test_the_primary_button_follows_the_patient_and_resume_waits(
     await panel.keyboard.press("s")
     await _primary(panel, "#complete")
     await expect(resume).to_be_disabled()
+    await panel.keyboard.press("c")  # by the key alone, completing asks for a second press
+    await expect(panel.locator("#complete")).to_have_class(re.compile(r"\barmed\b"))
     await panel.keyboard.press("c")
     await _primary(panel, "#call-next")
     await expect(resume).to_be_enabled()

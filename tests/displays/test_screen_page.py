@@ -325,8 +325,10 @@ async def test_long_cabinet_names_and_many_calls_fit_the_screen(
         cc.api, json=config, headers={"Authorization": f"Bearer {admin_token}"}
     )
     assert response.status_code == 200, response.text
+    # Laid out for a small room (2 m): four calls at once fit large; at the default 6 m fewer
+    # are held large, each at reading size (test_screen_reading.py).
     screen = await open_page(
-        browser, engine_server, own_push, f"/screen/{cc.clinic}", cc.tokens["display"]
+        browser, engine_server, own_push, f"/screen/{cc.clinic}?distance=2", cc.tokens["display"]
     )
     await expect(screen.locator("#conn")).to_have_attribute("data-state", "online", timeout=WAIT_MS)
     await _on_duty(cc, "d0", "d1", "d2", "d3")
@@ -420,8 +422,10 @@ async def test_a_long_cabinet_name_wraps_under_a_large_number(
         "c3": "Процедурный 310",
     }
     cc = await _named(clinics, admin_token, "heromin", names)
+    # Laid out for a small room (2 m): four calls at once fit large; at the default 6 m fewer
+    # are held large, each at reading size (test_screen_reading.py).
     screen = await open_page(
-        browser, engine_server, own_push, f"/screen/{cc.clinic}", cc.tokens["display"]
+        browser, engine_server, own_push, f"/screen/{cc.clinic}?distance=2", cc.tokens["display"]
     )
     await expect(screen.locator("#conn")).to_have_attribute("data-state", "online", timeout=WAIT_MS)
     await _on_duty(cc, "d0", "d1", "d2", "d3")
