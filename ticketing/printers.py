@@ -191,7 +191,11 @@ class EscposPrinter:
         if online is None:
             return PrinterState.UNKNOWN  # a silent printer: do not wait three times
         cause = parse_cause(self._ask(device, DLE_EOT_OFFLINE, sent, wait))
-        return state_of(online, parse_paper(self._ask(device, DLE_EOT_PAPER, sent, wait)), cause)
+        paper = parse_paper(self._ask(device, DLE_EOT_PAPER, sent, wait))
+        if sent and (cause is None or paper is None):
+            # A ticket is confirmed by every answer: paper and error sensors unread are no word.
+            return PrinterState.UNKNOWN
+        return state_of(online, paper, cause)
 
     def _ask(self, device: Any, command: bytes, sent: bool, wait: float) -> bytes:
         """One real-time query; b"" for silence. A TCP connection the printer closed or reset is

@@ -170,15 +170,21 @@ class PrintService:
             functools.partial(self.records.job_finished, clinic, kiosk, job.state.value, day, now)
         )
         self._states.put_nowait(functools.partial(self.records.announce, clinic, kiosk))
-        if job.state is JobState.PRINTED and job.printer_state is not None:
-            # Another worker may have seen this printer last (say, near the end of its roll):
-            # a confirmed job is news about it for every worker.
+        if job.printer_state is not None:
+            # Every finished job is news about its printer for every worker: another may have
+            # seen it last (say, near the end of its roll), and Redis may have lost the record
+            # (a flush): the spool alerts only on a change it sees, so a printer still out of
+            # paper would go quiet. Written only when Redis holds something else.
+            printed = job.state is JobState.PRINTED
             seen = PrinterRecord(
-                kiosk=record.kiosk, state=job.printer_state.value, message="printed"
+                kiosk=record.kiosk,
+                state=job.printer_state.value,
+                message="printed" if printed else job.error or job.printer_state.value,
             )
             self._states.put_nowait(functools.partial(self._observed, record.clinic, seen, False))
-            count = functools.partial(self.records.count_printed, record.clinic, record.kiosk)
-            self._states.put_nowait(count)
+            if printed:
+                count = functools.partial(self.records.count_printed, record.clinic, record.kiosk)
+                self._states.put_nowait(count)
         try:
             await self.records.save_job(_update(record, job))
         except Exception as exc:  # the kiosk's poll times out and falls back on its own

@@ -314,3 +314,36 @@ async def test_print_records_outlive_a_redis_loss(
     assert (await finished(cc, response.json()["id"]))["state"] == "printed"
     await until(lambda: len(fake.jobs) == 2)
     assert fake.jobs[0] == fake.jobs[1]
+
+
+async def test_a_printer_still_out_of_paper_after_a_redis_loss_is_alerted_again(
+    clinics: MakeClinic, engine_server: EngineServer, printer_factory: Factory
+) -> None:
+    """Redis forgets the printer's state; the engine's spool remembers it and, seeing no change,
+    raised nothing: the next failed job says it again (a walk-through found no alert at all)."""
+    fake = printer_factory("paper_out")
+    cc = await kiosk_clinic(clinics, fake)
+    first = await finished(cc, (await print_ticket(cc, (await take_ticket(cc))["id"]))["id"])
+    assert first["state"] == "failed"
+    assert [a["state"] for a in await alerts(cc)] == ["paper_out"]
+
+    client = redis_client(engine_server.redis_url)
+    try:
+        await client.delete(keys.printers(cc.clinic))
+    finally:
+        await client.aclose()
+    assert await alerts(cc) == []
+
+    second = await finished(cc, (await print_ticket(cc, (await take_ticket(cc))["id"]))["id"])
+    assert second["state"] == "failed"
+    raised: list[dict[str, Any]] = []
+
+    async def alerted() -> bool:
+        raised[:] = await alerts(cc)
+        return bool(raised)
+
+    for _ in range(100):  # the state is written a moment after the job ends
+        if await alerted():
+            break
+        await asyncio.sleep(0.05)
+    assert [(a["kiosk"], a["state"], a["level"]) for a in raised] == [(KIOSK, "paper_out", "red")]

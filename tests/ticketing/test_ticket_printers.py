@@ -151,6 +151,15 @@ def test_no_confirmation_after_the_job_is_not_ok(
     assert fake.jobs == [data if received is None else received]
 
 
+def test_a_paper_sensor_unanswered_after_the_job_is_no_confirmation(
+    printer_factory: Factory, ticket: TicketPrint
+) -> None:
+    """Online and no error after the job, but no word from the paper sensor: not confirmed
+    (a walk-through found it 'printed')."""
+    fake = printer_factory("once", answers=5)  # DLE EOT 1, 2, 4 before; 1, 2 after; then silence
+    assert open_printer(fake.url).print(render(layout(ticket))) is PrinterState.UNKNOWN
+
+
 def test_connection_dropped_mid_job_is_an_error(
     printer_factory: Factory, ticket: TicketPrint
 ) -> None:
