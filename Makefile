@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-integration test-cluster fuzz lint bench bench-rebuild soak chromium clean
+.PHONY: run test test-integration test-cluster fuzz lint bench bench-rebuild soak chromium wrk clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,8 +45,15 @@ test-cluster: $(STAMP)
 fuzz: $(STAMP)
 	CLINICQ_FUZZ_EXAMPLES=250 CLINICQ_FUZZ_REPORT=var/fuzz-report.json $(BIN)/pytest -q tests/test_fuzz.py
 
-bench: $(STAMP)
+# The durable path against a bare endpoint, both driven by wrk (Debian's, installed when missing).
+bench: $(STAMP) wrk
 	$(BIN)/python -m loadtest bench
+
+wrk:
+	@command -v wrk >/dev/null || { \
+	  echo "installing Debian's wrk for the benchmarks"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null) \
+	  || { echo "could not install wrk: apt-get install wrk"; exit 1; }; }
 
 # Rebuild time after a Redis loss at 100,000 and 1,000,000 journal entries (~4 minutes).
 bench-rebuild: $(STAMP)
