@@ -59,10 +59,13 @@ wrk:
 bench-rebuild: $(STAMP)
 	$(BIN)/python -m loadtest rebuild-bench --entries 100000,1000000
 
-# Steady state over simulated days (midnights included) on embedded stores: a year's worth by
-# default (~10 minutes); CI runs a short one in the suite (tests/loadtest/test_soak_days.py).
+# Steady state over simulated days (midnights included) on embedded stores: eight clinics of 800
+# walk-ins a day with their screens, for two hours of wall time (or a year, if that comes first);
+# SOAK_HOURS=24 for a day's run. CI runs a short one in the suite (tests/loadtest/test_soak_days.py).
+SOAK_HOURS ?= 2
 soak: $(STAMP)
-	$(BIN)/python -m loadtest soak-days --days 365 --visits 200 --bookings 60
+	$(BIN)/python -m loadtest soak-days --hours $(SOAK_HOURS) --days 365 --clinics 8 \
+	  --visits 800 --bookings 120 --board-reads 200 --push 2 --screens 20
 
 clean:
 	rm -rf $(VENV) var

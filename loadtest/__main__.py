@@ -207,33 +207,58 @@ def knee_command(
 
 
 @cli.command("soak-days")
-@click.option("--days", default=30, show_default=True, type=click.IntRange(4, 3650))
+@click.option("--days", default=30, show_default=True, type=click.IntRange(4, 3650),
+              help="simulated days to live (at most; see --hours)")  # fmt: skip
+@click.option("--hours", type=click.FloatRange(0.01, 72),
+              help="stop after the day during which this much wall time has passed")  # fmt: skip
+@click.option("--clinics", default=1, show_default=True, type=click.IntRange(1, 100),
+              help="clinics living side by side")  # fmt: skip
 @click.option("--visits", default=200, show_default=True, type=click.IntRange(1, 100_000),
-              help="walk-ins a day, each called and served")  # fmt: skip
+              help="walk-ins a clinic a day, each called and served")  # fmt: skip
 @click.option("--bookings", default=60, show_default=True, type=click.IntRange(0, 10_000),
-              help="bookings made a day for the next three days (a third cancelled)")  # fmt: skip
-def soak_days_command(days: int, visits: int, bookings: int) -> None:
-    """Steady state in simulated time: one clinic lives DAYS days (midnights included) on the
-    real stores in-process; per day, Redis memory and keys, live hashes, stream, journal, RSS
-    and CPU per operation; a verdict on whether the state and the cost stay flat."""
+              help="bookings a clinic makes a day for the next three days (a third cancelled)")  # fmt: skip
+@click.option("--board-reads", default=20, show_default=True, type=click.IntRange(0, 100_000),
+              help="engine board reads a clinic a day")  # fmt: skip
+@click.option("--push", default=0, show_default=True, type=click.IntRange(0, 16),
+              help="push processes serving screens (0: no screens)")  # fmt: skip
+@click.option("--screens", default=4, show_default=True, type=click.IntRange(1, 1000),
+              help="screens a clinic, with --push")  # fmt: skip
+def soak_days_command(
+    days: int, hours: float | None, clinics: int, visits: int, bookings: int, board_reads: int,
+    push: int, screens: int,
+) -> None:  # fmt: skip
+    """Steady state in simulated time: clinics live day after day (midnights included) on the
+    real stores, the engine in-process with a simulated clock and, with --push, the product's
+    push processes serving live screens. Per day it samples Redis memory and keys, the live
+    hashes, the stream, the journal, the RSS of every product process and the CPU per operation
+    (engine, Redis) and per delivered frame (push); it reports each series' growth after the
+    booking window fills, a verdict (flat within 10% or not), and every screen's missed events.
+    Writes loadtest/reports/soak-days-*.json and a PNG of the series."""
     from loadtest import soak_days
 
     env = Settings.from_env()
-    report = soak_days.main(days=days, visits=visits, bookings=bookings,
-                            redis_url=env.redis_url, database_url=env.database_url)  # fmt: skip
-    click.echo(f"{'day':>4} {'ops':>6} {'cpu ms/op':>10} {'redis ms/op':>12} {'res':>6} "
-               f"{'slots':>6} {'events':>7} {'redis MB':>9} {'rss MB':>7}")  # fmt: skip
+    soak = soak_days.Soak(days=days, hours=hours, clinics=clinics, visits=visits,
+                          bookings=bookings, board_reads=board_reads, push=push, screens=screens)  # fmt: skip
+    report = soak_days.main(soak, redis_url=env.redis_url, database_url=env.database_url)
+    click.echo(f"{'day':>4} {'ops':>6} {'wall s':>7} {'cpu ms/op':>10} {'redis ms/op':>12} "
+               f"{'push ms/fr':>11} {'res':>6} {'slots':>6} {'events':>7} {'redis MB':>9} "
+               f"{'rss MB':>7}")  # fmt: skip
     for s in report["samples"]:
         click.echo(
-            f"{s['day']:>4} {s['ops']:>6} {s['cpu_ms_per_op']:>10.3f} "
-            f"{s['redis_cpu_ms_per_op']:>12.3f} {s['res']:>6} {s['slots']:>6} {s['events']:>7} "
+            f"{s['day']:>4} {s['ops']:>6} {s['wall_seconds']:>7.1f} {s['cpu_ms_per_op']:>10.3f} "
+            f"{s['redis_cpu_ms_per_op']:>12.3f} {s['push_cpu_ms_per_frame']:>11.4f} "
+            f"{s['res']:>6} {s['slots']:>6} {s['events']:>7} "
             f"{s['redis_used_memory'] / 1e6:>9.2f} {s['rss_bytes'] / 1e6:>7.1f}"
         )
     growth = ", ".join(f"{k} {v:+.1%}" for k, v in report["growth"].items())
     click.echo(f"growth after day {soak_days.WARMUP_DAYS}: {growth}")
     click.echo(f"state flat: {report['state_flat']}; cost flat: {report['cost_flat']}; "
-               f"journal {report['journal_bytes_per_year'] / 1e6:.0f} MB a clinic a year")  # fmt: skip
-    click.echo(f"report: {report['path']}")
+               f"memory flat: {report['memory_flat']}; screens that missed events: "
+               f"{report['screens_missed_count']}; journal "
+               f"{report['journal_bytes_per_year'] / 1e6:.0f} MB a year for the run's clinics")  # fmt: skip
+    click.echo(f"report: {report['path']}; plot: {report['plot']}")
+    if report["screens_missed_count"]:
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

@@ -64,12 +64,17 @@ class Screen(asyncio.Protocol):
     """One screen: handshake, then frames; keeps its snapshot offset and the event offsets."""
 
     __slots__ = (
-        "buffer", "closed", "handshake", "key", "offsets", "opened", "recording", "start", "tally", "transport",
-        "upgraded",
+        "breaks", "buffer", "closed", "handshake", "keep", "key", "last", "offsets", "opened", "recording",
+        "start", "tally", "transport", "upgraded",
     )  # fmt: skip
 
-    def __init__(self, key: str, tally: Tally, recording: list[bool], handshake: bytes) -> None:
+    def __init__(
+        self, key: str, tally: Tally, recording: list[bool], handshake: bytes, keep: bool = True
+    ) -> None:
         self.key = key
+        self.keep = keep  # every offset, for the checks after a run; else only ``last``/``breaks``
+        self.last = -1  # the newest offset: the snapshot's, then each event's
+        self.breaks = 0  # events that were not the one after ``last`` (a gap, a repeat, disorder)
         self.handshake = handshake
         self.tally = tally
         self.recording = recording
@@ -134,7 +139,11 @@ class Screen(asyncio.Protocol):
     def frame(self, payload: bytes) -> None:
         if payload.startswith(EVENT_PREFIX):
             offset = int(payload[25 : payload.index(b",", 25)])
-            self.offsets.append(offset)
+            if self.keep:
+                self.offsets.append(offset)
+            if self.last < 0 or offset != self.last + 1:
+                self.breaks += 1
+            self.last = offset
             if self.recording[0]:
                 at = payload.find(AT)
                 stop = at + 5
@@ -155,7 +164,7 @@ class Screen(asyncio.Protocol):
             stop = at
             while 48 <= payload[stop] <= 57:
                 stop += 1
-            self.start = int(payload[at:stop])
+            self.start = self.last = int(payload[at:stop])
             if not self.opened.done():
                 self.opened.set_result(None)
 
@@ -169,7 +178,12 @@ def _handshake(target: Target) -> bytes:
 
 
 async def _open_all(
-    targets: list[Target], tally: Tally, recording: list[bool], parallel: int, within: float
+    targets: list[Target],
+    tally: Tally,
+    recording: list[bool],
+    parallel: int,
+    within: float,
+    keep: bool,
 ) -> tuple[list[Screen], list[str]]:
     loop = asyncio.get_running_loop()
     gate = asyncio.Semaphore(parallel)
@@ -181,7 +195,7 @@ async def _open_all(
             try:
                 async with asyncio.timeout(within):
                     _, screen = await loop.create_connection(
-                        lambda: Screen(target.key, tally, recording, _handshake(target)),
+                        lambda: Screen(target.key, tally, recording, _handshake(target), keep),
                         HOST,
                         target.port,
                     )
@@ -208,8 +222,8 @@ async def _generator(conn: multiprocessing.connection.Connection) -> None:
     while True:
         command, arg = await asyncio.to_thread(conn.recv)
         if command == "open":
-            targets, parallel, timeout = arg
-            opened, failures = await _open_all(targets, tally, recording, parallel, timeout)
+            targets, parallel, timeout, keep = arg
+            opened, failures = await _open_all(targets, tally, recording, parallel, timeout, keep)
             screens += opened
             conn.send((len(opened), failures[:20], len(failures)))
         elif command == "record":
@@ -222,6 +236,8 @@ async def _generator(conn: multiprocessing.connection.Connection) -> None:
             received = {s.key: (s.start, s.offsets.tolist()) for s in screens} if arg else {}
             closed = Counter(s.closed for s in screens if s.closed is not None)
             conn.send((tally.latencies_us.tobytes(), dict(tally.frames), received, dict(closed)))
+        elif command == "tails":  # each screen's newest offset, and how often it broke order
+            conn.send({s.key: (s.last, s.breaks) for s in screens})
         elif command == "close":
             for s in screens:
                 if s.transport is not None:
@@ -272,11 +288,17 @@ class Fleet:
         return out
 
     def open(
-        self, targets: list[Target], parallel: int = 64, timeout: float = 120.0
+        self,
+        targets: list[Target],
+        parallel: int = 64,
+        timeout: float = 120.0,
+        keep_offsets: bool = True,
     ) -> tuple[int, list[str]]:
-        """Open every target; return how many are live, and a sample of the failures."""
+        """Open every target; return how many are live, and a sample of the failures. Without
+        ``keep_offsets`` a screen keeps only its newest offset and its breaks of order (a run of
+        hours would otherwise hold every offset of every screen)."""
         n = len(self.pipes)
-        shares = [(targets[i::n], parallel, timeout) for i in range(n)]
+        shares = [(targets[i::n], parallel, timeout, keep_offsets) for i in range(n)]
         answers = self._all("open", shares, timeout + 30)
         failures = [f for _, sample, _ in answers for f in sample]
         return sum(opened for opened, _, _ in answers), failures
@@ -285,6 +307,14 @@ class Fleet:
         cpu = self._all("record", [on] * len(self.pipes))
         if not on:
             self.cpu = sum(cpu)
+
+    def tails(self) -> dict[str, tuple[int, int]]:
+        """Each screen's newest offset (where it stands in its clinic's stream) and how many of
+        its events were not the one after the previous (0: every event once and in order)."""
+        out: dict[str, tuple[int, int]] = {}
+        for part in self._all("tails", [None] * len(self.pipes)):
+            out.update(part)
+        return out
 
     def collect(self, offsets: bool = False) -> Collected:
         latency = HdrHistogram(1, MAX_MICROS, 3)

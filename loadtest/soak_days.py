@@ -18,12 +18,14 @@ other work on the machine disturbs less than latency, but still does: quote it f
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -37,25 +39,34 @@ from engine.clinic import parse_clinic
 from engine.errors import EngineError
 from engine.model.booking import slots_for
 from engine.runtime import close_engine, open_engine
+from loadtest.push_servers import ServerSet, start_push
 from loadtest.rebuild_bench import REPORTS
 from loadtest.scenario import synthetic_clinic
+from loadtest.screens import Fleet, Target
 from loadtest.stores import start_stores
+from loadtest.visits import make_tokens
 
 ZONE = ZoneInfo("Europe/Moscow")
 FIRST_DAY = date(2027, 1, 4)  # a Monday; every day is a working day in the synthetic clinic
 WARMUP_DAYS = 2  # the first days fill the booking window: growth then is the window filling
 STATE = ("redis_keys", "res", "slots", "tickets", "events")
-COST = ("cpu_ms_per_op", "redis_cpu_ms_per_op")
+# The CPU series are measured in CPU time and still move with other work on the machine; the
+# bytes Redis sends per operation do not, so that is the one a short run on a busy machine can
+# hold to the tolerance (it is what grew when every board read every reservation ever made).
+COST = ("cpu_ms_per_op", "redis_cpu_ms_per_op", "push_cpu_ms_per_frame", "redis_bytes_out_per_op")
+MEMORY = ("rss_bytes", "redis_used_memory")
 
 
 @dataclass
 class DaySample:
     day: int
     ops: int
+    wall_seconds: float
     cpu_ms_per_op: float
     redis_cpu_ms_per_op: float
+    redis_bytes_out_per_op: float  # every client's: run on a Redis of the soak's own
     redis_used_memory: int
-    redis_keys: int  # the clinic's own
+    redis_keys: int  # the soak's clinics' own
     res: int
     slots: int
     tickets: int
@@ -63,6 +74,26 @@ class DaySample:
     journal_rows: int
     journal_bytes: int
     rss_bytes: int
+    frames: int = 0  # delivered to the screens during the day
+    push_cpu_ms_per_frame: float = 0.0
+    push_rss_bytes: list[int] = field(default_factory=list)  # each push process's
+
+
+@dataclass(frozen=True)
+class Soak:
+    """What the soak lives through: ``clinics`` clinics, each with ``visits`` walk-ins and
+    ``bookings`` bookings a day, for ``days`` days or until ``hours`` of wall time have passed;
+    with ``push`` push processes serving ``screens`` screens a clinic (0: no push)."""
+
+    days: int
+    visits: int
+    bookings: int
+    clinics: int = 1
+    doctors: int = 4
+    board_reads: int = 20  # engine board reads a clinic a day (the dashboard's and the API's)
+    push: int = 0
+    screens: int = 0
+    hours: float | None = None
 
 
 class SimClock:
@@ -84,31 +115,153 @@ async def _redis_cpu(client: Any) -> float:
     return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
 
+async def _redis_bytes_out(client: Any) -> int:
+    return int((await client.info("stats"))["total_net_output_bytes"])
+
+
+def _cpu_of(pid: int) -> float:
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
+@dataclass
+class Screens:
+    """The push processes and the screens they serve, when the soak has them."""
+
+    servers: ServerSet
+    fleet: Fleet
+
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.servers.processes if p.pid is not None]
+
+
+async def _start_screens(
+    redis_url: str, database_url: str, clinics: list[str], soak: Soak
+) -> Screens:
+    servers = await asyncio.to_thread(start_push, soak.push, redis_url, database_url)
+    _, tokens = await make_tokens(database_url, clinics)
+    fleet = Fleet(1)
+    targets = [
+        Target(
+            f"{clinic}#{k}",
+            servers.port_for(i),
+            f"/ws/clinics/{clinic}?token={tokens[clinic, 'display'][0]}",
+        )
+        for i, clinic in enumerate(clinics)
+        for k in range(soak.screens)
+    ]
+    opened, failures = await asyncio.to_thread(fleet.open, targets, keep_offsets=False)
+    if opened != len(targets):
+        fleet.close()
+        servers.stop()
+        raise RuntimeError(f"{len(targets) - opened} screens did not join: {failures[:3]}")
+    return Screens(servers, fleet)
+
+
 async def run_days(
-    redis_url: str, database_url: str, *, days: int, visits: int, bookings: int, doctors: int = 4
-) -> list[DaySample]:
-    """Live ``days`` simulated days of one clinic; one sample at the end of each."""
+    redis_url: str, database_url: str, soak: Soak
+) -> tuple[list[DaySample], list[str]]:
+    """Live the soak's days; one sample at the end of each; with screens, also what they missed
+    (every screen must have every event of its clinic, once and in order)."""
     clock = SimClock()
     settings = Settings(redis_url=redis_url, database_url=database_url, database_pool_size=4)
     engine = await open_engine(settings, schemas=SCHEMAS, clock=clock)
-    clinic_id = f"soak-{uuid.uuid4().hex[:6]}"
-    clinic = parse_clinic(synthetic_clinic(clinic_id, doctors, slot_minutes=10, surgeons=False))
-    await engine.put_clinic(clinic)
-    booked: dict[date, list[tuple[str, str]]] = {}
+    run = uuid.uuid4().hex[:6]
+    clinics = {}
+    for i in range(soak.clinics):
+        clinic_id = f"soak-{run}-{i}"
+        clinics[clinic_id] = parse_clinic(
+            synthetic_clinic(clinic_id, soak.doctors, slot_minutes=10, surgeons=False)
+        )
+        await engine.put_clinic(clinics[clinic_id])
+    screens = (
+        await _start_screens(redis_url, database_url, list(clinics), soak) if soak.push else None
+    )
+    booked: dict[str, dict[date, list[tuple[str, str]]]] = {c: {} for c in clinics}
     samples: list[DaySample] = []
+    missed: list[str] = []
     me = psutil.Process()
+    began = time.monotonic()
+    # The clinics' days run side by side on one clock: each step moves it by a share of the day.
+    step = 8 * 3600 / max(1, soak.visits + soak.bookings) / soak.clinics
     try:
-        for n in range(days):
+        for n in range(soak.days):
             day = FIRST_DAY + timedelta(days=n)
             clock.at(day, 8)
-            cpu, redis_cpu = time.process_time(), await _redis_cpu(engine.store.client)
-            ops = await _one_day(engine, clinic, clinic_id, clock, day, booked, visits, bookings)
+            wall, cpu = time.monotonic(), time.process_time()
+            redis_cpu = await _redis_cpu(engine.store.client)
+            redis_out = await _redis_bytes_out(engine.store.client)
+            push_cpu = sum(map(_cpu_of, screens.pids())) if screens else 0.0
+            if screens:
+                await asyncio.to_thread(screens.fleet.record, True)
+            days = [
+                _one_day(engine, clinics[c], c, clock, day, booked[c], soak, step) for c in clinics
+            ]
+            ops = sum(await asyncio.gather(*days))
+            frames = 0
+            if screens:
+                await _settle(engine, screens, list(clinics))
+                await asyncio.to_thread(screens.fleet.record, False)
+                frames = sum(screens.fleet.collect().frames.values())
+                push_cpu = sum(map(_cpu_of, screens.pids())) - push_cpu
             cpu = time.process_time() - cpu
+            redis_out = await _redis_bytes_out(engine.store.client) - redis_out
             redis_cpu = await _redis_cpu(engine.store.client) - redis_cpu
-            samples.append(await _sample(engine, clinic_id, n, ops, cpu, redis_cpu, me))
+            sample = await _sample(engine, list(clinics), n, ops, me)  # not counted in the day's
+            sample.wall_seconds = time.monotonic() - wall
+            sample.cpu_ms_per_op = 1000 * cpu / max(1, ops)
+            sample.redis_cpu_ms_per_op = 1000 * redis_cpu / max(1, ops)
+            sample.redis_bytes_out_per_op = redis_out / max(1, ops)
+            if screens:
+                sample.frames = frames
+                sample.push_cpu_ms_per_frame = 1000 * push_cpu / max(1, frames)
+                sample.push_rss_bytes = [
+                    psutil.Process(p).memory_info().rss for p in screens.pids()
+                ]
+            samples.append(sample)
+            if soak.hours is not None and time.monotonic() - began >= soak.hours * 3600:
+                break
+        if screens:
+            missed = await _missed(engine, screens, list(clinics))
     finally:
+        if screens:
+            screens.fleet.close()
+            screens.servers.stop()
         await close_engine(engine)
-    return samples
+    return samples, missed
+
+
+async def _last_offsets(engine: Any, clinics: list[str]) -> dict[str, int]:
+    rows = await engine.pool.fetch(
+        "SELECT clinic, last_offset FROM journal_head WHERE clinic = any($1::text[])", clinics
+    )
+    return {r["clinic"]: int(r["last_offset"]) for r in rows}
+
+
+async def _settle(engine: Any, screens: Screens, clinics: list[str], within: float = 30.0) -> None:
+    """Wait (bounded) until every screen has its clinic's last event, so that a day's frames
+    are counted in that day: the push processes trail the engine by milliseconds."""
+    last = await _last_offsets(engine, clinics)
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        tails = await asyncio.to_thread(screens.fleet.tails)
+        if all(tail >= last.get(key.split("#", 1)[0], 0) for key, (tail, _) in tails.items()):
+            return
+        await asyncio.sleep(0.05)
+
+
+async def _missed(engine: Any, screens: Screens, clinics: list[str]) -> list[str]:
+    """The screens that did not get every event of their clinic once and in order, up to its
+    last: each counts the events that were not the one after its previous."""
+    await _settle(engine, screens, clinics)
+    tails = await asyncio.to_thread(screens.fleet.tails)
+    last = await _last_offsets(engine, clinics)
+    out = []
+    for key, (tail, breaks) in sorted(tails.items()):
+        clinic = key.split("#", 1)[0]
+        if breaks or tail != last.get(clinic, 0):
+            out.append(f"{key}: {breaks} breaks of order; at {tail} of {last.get(clinic)}")
+    return out
 
 
 async def _one_day(
@@ -118,8 +271,8 @@ async def _one_day(
     clock: SimClock,
     day: date,
     booked: dict[date, list[tuple[str, str]]],
-    visits: int,
-    bookings: int,
+    soak: Soak,
+    step: float,
 ) -> int:
     ops = 0
 
@@ -147,11 +300,14 @@ async def _one_day(
     # The day's bookings arrive and are seen first; then the walk-ins, each served in turn.
     for rid, patient in booked.pop(day, []):
         await run(cmd.CheckIn(rid, link=uuid.uuid4().hex, patient=patient))
-    step = 8 * 3600 / max(1, visits + bookings)
-    for i in range(visits):
+    read_every = max(1, soak.visits // max(1, soak.board_reads))
+    for i in range(soak.visits):
         clock.advance(step)
         await run(cmd.Issue("therapy", link=uuid.uuid4().hex))
         await serve_next(cabinets[i % len(cabinets)])
+        if soak.board_reads and i % read_every == 0:
+            ops += 1
+            await engine.board(clinic_id)
     for cabinet in cabinets:  # whoever checked in and is still waiting
         while await serve_next(cabinet):
             pass
@@ -159,8 +315,9 @@ async def _one_day(
     ahead = [s for d in range(1, 4) for s in slots_for(clinic, day + timedelta(days=d))]
     taken = 0
     for i, slot in enumerate(ahead):
-        if taken == bookings:
+        if taken == soak.bookings:
             break
+        clock.advance(step)
         patient = f"полис {day:%m%d}-{i}"
         try:
             made = await run(cmd.Reserve(slot, patient, confirm=True))
@@ -177,82 +334,156 @@ async def _one_day(
     return ops
 
 
-async def _sample(
-    engine: Any, clinic_id: str, n: int, ops: int, cpu: float, redis_cpu: float, me: Any
-) -> DaySample:
+async def _sample(engine: Any, clinics: list[str], n: int, ops: int, me: Any) -> DaySample:
     client = engine.store.client
     memory = await client.info("memory")
-    k = lambda name: keys.clinic_key(clinic_id, name)  # noqa: E731
+    counts = dict.fromkeys(("redis_keys", "res", "slots", "tickets", "events"), 0)
+    for clinic_id in clinics:
+        k = functools.partial(keys.clinic_key, clinic_id)
+        counts["redis_keys"] += len(
+            [key async for key in client.scan_iter(match=k("*"), count=1000)]
+        )
+        counts["res"] += int(await client.hlen(k("res")))
+        counts["slots"] += int(await client.hlen(k("slots")))
+        counts["tickets"] += int(await client.hlen(k("tickets")))
+        counts["events"] += int(await client.xlen(keys.events(clinic_id)))
     journal = await engine.pool.fetchrow(
-        "SELECT count(*) AS n, coalesce(sum(length(body)), 0) AS b FROM journal WHERE clinic = $1",
-        clinic_id,
+        "SELECT count(*) AS n, coalesce(sum(length(body)), 0) AS b FROM journal"
+        " WHERE clinic = any($1::text[])",
+        clinics,
     )
     return DaySample(
         day=n + 1,
         ops=ops,
-        cpu_ms_per_op=1000 * cpu / max(1, ops),
-        redis_cpu_ms_per_op=1000 * redis_cpu / max(1, ops),
+        wall_seconds=0.0,
+        cpu_ms_per_op=0.0,
+        redis_cpu_ms_per_op=0.0,
+        redis_bytes_out_per_op=0.0,
         redis_used_memory=int(memory["used_memory"]),
-        redis_keys=len([key async for key in client.scan_iter(match=k("*"), count=1000)]),
-        res=int(await client.hlen(k("res"))),
-        slots=int(await client.hlen(k("slots"))),
-        tickets=int(await client.hlen(k("tickets"))),
-        events=int(await client.xlen(keys.events(clinic_id))),
         journal_rows=int(journal["n"]),
         journal_bytes=int(journal["b"]),
         rss_bytes=int(me.memory_info().rss),
+        redis_keys=counts["redis_keys"],
+        res=counts["res"],
+        slots=counts["slots"],
+        tickets=counts["tickets"],
+        events=counts["events"],
     )
 
 
-def growth(samples: list[DaySample], name: str) -> float:
+def series(samples: list[DaySample]) -> dict[str, list[float]]:
+    """Every sampled series by name, one value a day; each push process's RSS on its own."""
+    out = {name: [float(getattr(s, name)) for s in samples] for name in (*STATE, *COST, *MEMORY)}
+    for i in range(len(samples[0].push_rss_bytes) if samples else 0):
+        out[f"push_{i}_rss_bytes"] = [float(s.push_rss_bytes[i]) for s in samples]
+    return out
+
+
+def growth(values: list[float]) -> float:
     """A series' least-squares slope over the days after the warm-up, times their number, as a
     share of its mean: 0.1 is 10% growth over the run."""
-    steady = samples[WARMUP_DAYS:]
-    values = [float(getattr(s, name)) for s in steady]
-    if len(values) < 2 or not any(values):
+    steady = values[WARMUP_DAYS:]
+    if len(steady) < 2 or not any(steady):
         return 0.0
-    xs = list(range(len(values)))
-    mx, my = sum(xs) / len(xs), sum(values) / len(values)
-    slope = sum((x - mx) * (y - my) for x, y in zip(xs, values, strict=True)) / sum(
+    xs = list(range(len(steady)))
+    mx, my = sum(xs) / len(xs), sum(steady) / len(steady)
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, steady, strict=True)) / sum(
         (x - mx) ** 2 for x in xs
     )
-    return slope * (len(values) - 1) / my
+    return slope * (len(steady) - 1) / my
 
 
 def verdict(samples: list[DaySample], *, tolerance: float = 0.10) -> dict[str, Any]:
-    """Each series' growth and whether the state and the cost are flat within ``tolerance``."""
-    series = {name: round(growth(samples, name), 4) for name in (*STATE, *COST, "rss_bytes")}
+    """Each series' growth and whether the state, the cost and the memory are flat within
+    ``tolerance``."""
+    grew = {name: round(growth(values), 4) for name, values in series(samples).items()}
     last = samples[-1]
     per_day = (last.journal_bytes - samples[0].journal_bytes) / max(1, len(samples) - 1)
+    rows_per_day = (last.journal_rows - samples[0].journal_rows) / max(1, len(samples) - 1)
+    memory = [n for n in grew if n.endswith("_bytes") or n == "redis_used_memory"]
     return {
-        "growth": series,
-        "state_flat": all(abs(series[n]) <= tolerance for n in STATE),
-        "cost_flat": all(abs(series[n]) <= tolerance for n in COST),
+        "growth": grew,
+        "tolerance": tolerance,
+        "state_flat": all(abs(grew[n]) <= tolerance for n in STATE),
+        "cost_flat": all(abs(grew[n]) <= tolerance for n in COST),
+        "memory_flat": all(abs(grew[n]) <= tolerance for n in memory),
+        "journal_rows_per_day": round(rows_per_day),
         "journal_bytes_per_day": round(per_day),
         "journal_bytes_per_year": round(per_day * 365),
         "samples": [asdict(s) for s in samples],
     }
 
 
-def main(
-    *, days: int, visits: int, bookings: int, redis_url: str | None, database_url: str | None
-) -> dict[str, Any]:
-    """Run the soak on its own embedded stores (unless given), write the report, return it."""
+def plot(report: dict[str, Any], path: Path) -> None:
+    """The report's series against the simulated day, one panel a question, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = report["samples"]
+    days = [r["day"] for r in rows]
+    fig, axes = plt.subplots(2, 2, figsize=(12, 7), sharex=True)
+    state, cost, memory, redis = axes[0][0], axes[0][1], axes[1][0], axes[1][1]
+    for name, label in (("res", "reservations"), ("slots", "slot claims"),
+                        ("tickets", "tickets"), ("events", "stream entries")):  # fmt: skip
+        state.plot(days, [r[name] for r in rows], label=label)
+    state.set_title("Live state in Redis (all the soak's clinics)")
+    state.set_ylabel("entries")
+    for name, label in (("cpu_ms_per_op", "engine, ms/operation"),
+                        ("redis_cpu_ms_per_op", "Redis, ms/operation"),
+                        ("push_cpu_ms_per_frame", "push, ms/delivered frame")):  # fmt: skip
+        if any(r[name] for r in rows):
+            cost.plot(days, [r[name] for r in rows], label=label)
+    cost.set_title("CPU per unit of work")
+    cost.set_ylabel("CPU ms")
+    cost.set_ylim(bottom=0)
+    memory.plot(days, [r["rss_bytes"] / 1e6 for r in rows], label="engine (and harness)")
+    for i in range(len(rows[0]["push_rss_bytes"])):
+        memory.plot(days, [r["push_rss_bytes"][i] / 1e6 for r in rows], label=f"push process {i}")
+    memory.set_title("Resident memory of each product process")
+    memory.set_ylabel("MB")
+    memory.set_ylim(bottom=0)
+    redis.plot(days, [r["redis_used_memory"] / 1e6 for r in rows], label="used_memory, MB")
+    redis.plot(days, [r["redis_keys"] for r in rows], label="the clinics' keys")
+    redis.set_title("Redis")
+    redis.set_ylim(bottom=0)
+    for ax in (state, cost, memory, redis):
+        ax.axvline(WARMUP_DAYS + 0.5, color="grey", linestyle=":", linewidth=1)
+        ax.legend(fontsize="small")
+    for ax in (memory, redis):
+        ax.set_xlabel("simulated day (dotted: the booking window has filled)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def main(soak: Soak, *, redis_url: str | None, database_url: str | None) -> dict[str, Any]:
+    """Run the soak on its own embedded stores (unless given), write the report and its plot,
+    return the report."""
     stores = None
     if not (redis_url and database_url):
         stores = start_stores("soak-days-")  # its own Valkey: no other client's CPU in Redis's
         redis_url, database_url = stores.redis.url, stores.postgres.url
+    began = datetime.now()
+    load_before = os.getloadavg()
     try:
-        samples = asyncio.run(
-            run_days(redis_url, database_url, days=days, visits=visits, bookings=bookings)
-        )
+        samples, missed = asyncio.run(run_days(redis_url, database_url, soak))
     finally:
         if stores is not None:
             stores.redis.stop()
             stores.postgres.stop()
-    report = {"kind": "soak-days", "days": days, "visits": visits, "bookings": bookings}
-    report |= verdict(samples) | {"load": os.getloadavg()}
+    report: dict[str, Any] = {
+        "kind": "soak-days",
+        "soak": asdict(soak),
+        "began": f"{began:%Y-%m-%d %H:%M}",
+    }
+    report |= {"wall_hours": round(sum(s.wall_seconds for s in samples) / 3600, 2)}
+    report |= {"load_before": load_before, "load_after": os.getloadavg()}
+    report |= {"screens_missed": missed[:20], "screens_missed_count": len(missed)}
+    report |= verdict(samples)
     REPORTS.mkdir(exist_ok=True)
-    path = REPORTS / f"soak-days-{datetime.now():%Y%m%d-%H%M%S}.json"
+    path = REPORTS / f"soak-days-{began:%Y%m%d-%H%M%S}.json"
     path.write_text(json.dumps(report, indent=2))
-    return report | {"path": str(path)}
+    plot(report, path.with_suffix(".png"))
+    return report | {"path": str(path), "plot": str(path.with_suffix(".png"))}
