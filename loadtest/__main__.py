@@ -261,5 +261,50 @@ def soak_days_command(
         raise SystemExit(1)
 
 
+@cli.command("memory")
+@click.option("--sockets", default="1000,2000,4000,8000", show_default=True,
+              help="screens open at each step, to one push process")  # fmt: skip
+@click.option("--screen-clinics", default=200, show_default=True, type=click.IntRange(1, 5000),
+              help="clinics the screens are spread over")  # fmt: skip
+@click.option("--clinics", default=10, show_default=True, type=click.IntRange(1, 200),
+              help="clinics living whole days for the Redis figure")  # fmt: skip
+@click.option("--doctors", default=30, show_default=True, type=click.IntRange(1, 200),
+              help="doctors a clinic (a Moscow polyclinic has about 35)")  # fmt: skip
+@click.option("--visits", default=400, show_default=True, type=click.IntRange(1, 100_000),
+              help="walk-ins a clinic a day")  # fmt: skip
+@click.option("--bookings", default=600, show_default=True, type=click.IntRange(0, 100_000),
+              help="bookings a clinic makes a day (a third cancelled)")  # fmt: skip
+def memory_command(
+    sockets: str, screen_clinics: int, clinics: int, doctors: int, visits: int, bookings: int
+) -> None:
+    """Memory a city needs: bytes per open screen socket in a push process (the slope of its RSS
+    over steps of open sockets) and bytes of Redis per active clinic after whole simulated days
+    (used_memory over an empty server), each scaled to Moscow (30,000 sockets, 660 clinics).
+    Memory is not timing: a busy machine does not change it. Writes
+    loadtest/reports/memory-*.json."""
+    from loadtest import memory_bench
+    from loadtest.soak_days import Soak
+
+    soak = Soak(days=4, clinics=clinics, doctors=doctors, visits=visits, bookings=bookings)
+    report = memory_bench.main(_counts(sockets), screen_clinics, soak)
+    click.echo(f"{'sockets':>8} {'push RSS MB':>12} {'USS MB':>8}")
+    for step in report["sockets"]["steps"]:
+        click.echo(f"{step['sockets']:>8} {step['rss_bytes'] / 1e6:>12.1f} "
+                   f"{step['uss_bytes'] / 1e6:>8.1f}")  # fmt: skip
+    s, r = report["sockets"], report["redis"]
+    click.echo(f"push: {s['rss_bytes_per_socket'] / 1e3:.1f} KB of RSS a socket; "
+               f"{s['city_sockets']:,} sockets: {s['city_socket_bytes'] / 1e9:.2f} GB")  # fmt: skip
+    click.echo(f"redis: {r['bytes_per_clinic'] / 1e6:.2f} MB a clinic at the end of day "
+               f"{len(r['bytes_per_clinic_by_day'])} (by day: "
+               + ", ".join(f"{b / 1e6:.2f}" for b in r["bytes_per_clinic_by_day"])
+               + f"); {r['city_clinics']} clinics: {r['city_bytes'] / 1e9:.2f} GB")  # fmt: skip
+    click.echo(f"of which the event stream (yesterday's and today's events): "
+               f"{r['stream_bytes_per_clinic'] / 1e6:.2f} MB a clinic; journal on disk: "
+               f"{r['journal_disk_bytes_per_clinic_day'] / 1e6:.2f} MB a clinic a day, "
+               f"{r['journal_disk_bytes_per_clinic_year'] / 1e9:.2f} GB a clinic a year "
+               f"({r['journal_rows_per_clinic_day']:,} entries a day)")  # fmt: skip
+    click.echo(f"report: {report['path']}")
+
+
 if __name__ == "__main__":
     cli()
