@@ -103,7 +103,7 @@ class Hub:
     async def build_board(self, clinic_id: str) -> dict[str, Any]:
         """The engine's board plus each doctor's suspended tickets (id and number)."""
         clinic = await self.engine.clinic(clinic_id)
-        state, epoch = await self.engine.live_state(clinic_id)
+        state, epoch = await self.engine.board_state(clinic_id)
         out = board(clinic, state, epoch=epoch, now=self.engine.clock())
         suspended = suspended_tickets(state)
         for doctor in out["doctors"]:

@@ -22,7 +22,7 @@ from engine.model.tickets import OPEN_STATES, transition_table_for_lua
 LUA_DIR = Path(__file__).with_name("lua")
 BOOKING_SCRIPTS = frozenset({"reserve", "confirm", "cancel", "move", "check_in"})
 NAMES = ("issue", "call_next", "act", "duty", *sorted(BOOKING_SCRIPTS))
-STANDALONE = ("fence",)  # housekeeping scripts without the decision prelude
+STANDALONE = ("fence", "board_state")  # housekeeping and reads: no decision prelude
 
 
 def lua_value(value: Any) -> str:

@@ -407,9 +407,16 @@ class Engine:
         await self.clinic(clinic_id)
         return await self._loaded(clinic_id, lambda: self.store.snapshot(clinic_id))
 
+    async def board_state(self, clinic_id: str) -> tuple[ClinicState, str]:
+        """What a board is built from (``store.board_state``: the live queues and the tickets in
+        doctors' hands, not the whole state) and its epoch, in one atomic read."""
+        clinic = await self.clinic(clinic_id)
+        services = [s.id for s in clinic.services]
+        return await self._loaded(clinic_id, lambda: self.store.board_state(clinic_id, services))
+
     async def board(self, clinic_id: str) -> dict[str, Any]:
         clinic = await self.clinic(clinic_id)
-        state, epoch = await self.live_state(clinic_id)
+        state, epoch = await self.board_state(clinic_id)
         return board(clinic, state, epoch=epoch, now=self.clock())
 
     async def ticket_by_link(self, clinic_id: str, link: str) -> tuple[Any, int]:

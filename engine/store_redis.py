@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -269,27 +270,23 @@ class RedisStore:
                 pipe.hgetall(k(name))
             pipe.lrange(k("calls"), 0, -1)
             meta, seq, tickets, doctors, res, slots, stats, calls = await pipe.execute()
-        if b"epoch" not in meta:
-            raise NotLoaded(clinic)
-        state = ClinicState(
-            day=meta.get(b"day", b"").decode(),
-            offset=int(meta.get(b"offset", 0)),
-            arrival=int(meta.get(b"arrival", 0)),
-            seq={s.decode(): int(n) for s, n in seq.items()},
-            tickets={i.decode(): msgspec.json.decode(v, type=Ticket) for i, v in tickets.items()},
-            doctors={
-                i.decode(): msgspec.json.decode(v, type=DoctorDuty) for i, v in doctors.items()
-            },
-            reservations={
-                i.decode(): msgspec.json.decode(v, type=Reservation) for i, v in res.items()
-            },
-            slots={s.decode(): r.decode() for s, r in slots.items()},
-            calls=[msgspec.json.decode(c, type=Call) for c in calls],
+        return _state(clinic, meta, seq, tickets, doctors, res, slots, stats, calls)
+
+    async def board_state(self, clinic: str, services: Sequence[str]) -> tuple[ClinicState, str]:
+        """The part of a clinic's live state a board is built from, and its epoch, in one atomic
+        read through the live indexes (``lua/board_state.lua``): the tickets waiting in walk-in
+        queues and in doctors' hands, never the day's finished ones or the booking window, so
+        that a board costs the same on day 300 as on day 1 and at 19:00 as at 08:00."""
+        try:
+            meta, doctors, stats, calls, tickets = await self._scripts["board_state"](
+                keys=[keys.meta(clinic)], args=[keys.prefix(clinic), *services]
+            )
+        except RedisError as exc:
+            raise Unavailable(f"the live store did not answer: {exc.__class__.__name__}") from exc
+        pairs = lambda flat: dict(zip(flat[::2], flat[1::2], strict=True))  # noqa: E731
+        return _state(
+            clinic, pairs(meta), {}, pairs(tickets), pairs(doctors), {}, {}, pairs(stats), calls
         )
-        for field, value in stats.items():
-            service, kind = field.decode().rsplit(":", 1)
-            setattr(state.stats.setdefault(service, ServiceStats()), kind, int(value))
-        return state, meta[b"epoch"].decode()
 
     async def restore(
         self,
@@ -374,3 +371,34 @@ def _queue_key(t: Ticket) -> str:
     if t.slot_time is not None:
         return f"bk:{t.doctor}"
     return f"wp:{t.service}" if t.priority else f"wn:{t.service}"
+
+
+def _state(
+    clinic: str,
+    meta: dict[bytes, bytes],
+    seq: dict[bytes, bytes],
+    tickets: dict[bytes, bytes],
+    doctors: dict[bytes, bytes],
+    res: dict[bytes, bytes],
+    slots: dict[bytes, bytes],
+    stats: dict[bytes, bytes],
+    calls: list[bytes],
+) -> tuple[ClinicState, str]:
+    """A ClinicState from the raw hashes of a clinic's keys, and its epoch."""
+    if b"epoch" not in meta:
+        raise NotLoaded(clinic)
+    state = ClinicState(
+        day=meta.get(b"day", b"").decode(),
+        offset=int(meta.get(b"offset", 0)),
+        arrival=int(meta.get(b"arrival", 0)),
+        seq={s.decode(): int(n) for s, n in seq.items()},
+        tickets={i.decode(): msgspec.json.decode(v, type=Ticket) for i, v in tickets.items()},
+        doctors={i.decode(): msgspec.json.decode(v, type=DoctorDuty) for i, v in doctors.items()},
+        reservations={i.decode(): msgspec.json.decode(v, type=Reservation) for i, v in res.items()},
+        slots={s.decode(): r.decode() for s, r in slots.items()},
+        calls=[msgspec.json.decode(c, type=Call) for c in calls],
+    )
+    for field, value in stats.items():
+        service, kind = field.decode().rsplit(":", 1)
+        setattr(state.stats.setdefault(service, ServiceStats()), kind, int(value))
+    return state, meta[b"epoch"].decode()
