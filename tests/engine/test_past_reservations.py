@@ -12,7 +12,6 @@ from typing import Any, get_args
 import asyncpg
 import pytest
 
-from engine import commands as cmd
 from engine.archive import archive
 from engine.auth import create_token
 from engine.clinic import parse_clinic
@@ -20,12 +19,9 @@ from engine.errors import NotFound
 from engine.journal_postgres import GENESIS, link_of
 from engine.model import events as ev
 from engine.model.booking import slots_for
-from engine.model.entities import Reservation
 from engine.reservations_postgres import CARRYING, EXPIRING, events_query, past_reservation
 from engine.service import Engine
-from tests.support import Clock, MakeClinic, clinic_config
-
-DAY = date(2026, 11, 2)  # a Monday, well before the real today
+from tests.support import PAST_DAY, Clock, MakeClinic, clinic_config, past_bookings
 
 
 def test_the_indexed_kinds_are_the_events_that_carry_a_reservation() -> None:
@@ -34,44 +30,6 @@ def test_the_indexed_kinds_are_the_events_that_carry_a_reservation() -> None:
     assert set(CARRYING) == {k for k, fields in kinds.items() if "reservation" in fields}
     expiring = {k for k, f in kinds.items() if "expired" in f and k != "day_opened"}
     assert set(EXPIRING) == expiring  # day_opened's ``expired`` lists ticket ids
-
-
-async def _past_bookings(
-    e: Engine, clock: Clock, clinic_id: str, owners: tuple[str, str]
-) -> dict[str, Reservation]:
-    """On Monday, bookings for Tuesday: one moved, one cancelled, one checked in on Tuesday, a
-    hold that lapsed and lost its slot; then Friday opens. Return the live state's reservations
-    as they stood on Tuesday evening, by name."""
-    clinic = await e.clinic(clinic_id)
-    first, second = owners
-    clock.set(f"{DAY}T08:30:00")
-    slots = slots_for(clinic, DAY + timedelta(days=1))
-
-    async def reserve(i: int, owner: str = "", confirm: bool = True) -> str:
-        made = await e.execute(
-            clinic_id, cmd.Reserve(slots[i], f"полис 77{i}", "partner", owner, confirm)
-        )
-        return str(made["reservation"].id)
-
-    moved = await reserve(0, first, confirm=False)
-    await e.execute(clinic_id, cmd.Confirm(moved, first))
-    await e.execute(clinic_id, cmd.Move(moved, slots[1], first))
-    cancelled = await reserve(2, second)
-    await e.execute(clinic_id, cmd.Cancel(reservation=cancelled, owner=second))
-    arrived = await reserve(3)
-    lapsed = await reserve(4, confirm=False)
-    clock.advance(30)  # the hold runs out; another patient takes the slot
-    taker = await reserve(4)
-    clock.set(f"{DAY + timedelta(days=1)}T08:05:00")
-    await e.execute(clinic_id, cmd.CheckIn(arrived, "link" + uuid.uuid4().hex))
-    live = (await e.store.snapshot(clinic_id))[0].reservations
-    clock.set(f"{DAY + timedelta(days=4)}T08:00:00")
-    await e.execute(clinic_id, cmd.Issue("therapy"))  # Friday opens: Tuesday's bookings go
-    names = {"moved": moved, "cancelled": cancelled, "arrived": arrived, "lapsed": lapsed}
-    names["taker"] = taker
-    for rid in names.values():
-        assert await e.store.reservation(clinic_id, rid) is None
-    return {name: live[rid] for name, rid in names.items()}
 
 
 @pytest.mark.integration
@@ -84,11 +42,11 @@ async def test_a_past_reservation_reads_its_final_state_from_the_journal(
     cc = await clinics("past")
     first_id, first = await create_token(db, "partner")
     second_id, second = await create_token(db, "partner")
-    was = await _past_bookings(e, clock, cc.clinic, (first_id, second_id))
+    was = await past_bookings(e, clock, cc.clinic, (first_id, second_id))
 
     for name, reservation in was.items():
         assert await e.past_reservation(cc.clinic, reservation.id) == reservation, name
-    target = slots_for(await e.clinic(cc.clinic), DAY + timedelta(days=1))[1]
+    target = slots_for(await e.clinic(cc.clinic), PAST_DAY + timedelta(days=1))[1]
     assert was["moved"].state == "confirmed" and was["moved"].slot == target.id
     assert was["cancelled"].state == "cancelled"
     assert was["arrived"].state == "checked_in" and was["arrived"].ticket
@@ -191,7 +149,7 @@ async def test_an_archived_month_is_read_while_kept_and_named_once_dropped(
     e, clock = engine
     made = f"arch-made-{uuid.uuid4().hex[:6]}"
     await e.put_clinic(parse_clinic(clinic_config(made)))  # type: ignore[arg-type]
-    was = await _past_bookings(e, clock, made, ("one", "two"))
+    was = await past_bookings(e, clock, made, ("one", "two"))
     bodies = await e.journal.bodies(made)
     # The same history, journaled for another clinic in an old month that only it uses.
     clinic_id = f"arch-res-{uuid.uuid4().hex[:6]}"
