@@ -12,7 +12,8 @@ transaction, for each month before that:
 3. writes a checkpoint per clinic: the stretch's last offset and hash and the entries counted so
    far, signed with ``CLINICQ_AUDIT_KEY`` (HMAC-SHA256) when one is set;
 4. detaches the partition. It stays in the database as a plain table until it is exported
-   (``pg_dump -t journal_YYYY_MM``) and dropped.
+   (``pg_dump -t journal_YYYY_MM``) and dropped; until then a past reservation is still read
+   from it (``engine/reservations_postgres.py``, through the table's copy of the indexes).
 
 ``audit verify`` then starts each chain from its newest checkpoint: the first attached entry's
 ``prev_hash`` must equal the checkpoint's hash, so the chain still holds across the boundary.
@@ -111,6 +112,10 @@ async def archive(pool: asyncpg.Pool, before: date, key: bytes = b"") -> list[Ar
                     [c[:6] for c in checkpoints],
                 )
                 await conn.execute(f'ALTER TABLE journal DETACH PARTITION "{partition}"')
+                # A past reservation is still read from the detached month while it is kept
+                # (engine/reservations_postgres.py): the engine's role reads it directly now.
+                if await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = 'clinicq_engine'"):
+                    await conn.execute(f'GRANT SELECT ON "{partition}" TO clinicq_engine')
         done.append(Archived(month, partition, len(checkpoints), sum(c[6] for c in checkpoints)))
     return done
 

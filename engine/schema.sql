@@ -36,6 +36,21 @@ CREATE TABLE IF NOT EXISTS journal (
 CREATE INDEX IF NOT EXISTS journal_clinic_offset ON journal (clinic, "offset");
 CREATE INDEX IF NOT EXISTS journal_clinic_recorded ON journal (clinic, recorded_at)
     WHERE idem_key IS NOT NULL;
+-- A past day's reservation is read from the journal (Redis drops it when a new day opens), by
+-- its id: these two indexes find the events that carry it (engine/reservations_postgres.py),
+-- as `reservation` or as the hold another booking marked `expired`, without reading the rest
+-- of the clinic's history. Expression indexes and not a side table: journal_append stays as it
+-- is, every month's partition (attached or already detached for the archive) carries its own
+-- copy, and nothing needs filling in for the entries journaled before them. Partial, so that
+-- only the booking events' bodies are parsed on append. The predicates are repeated verbatim
+-- in the lookup's query, which is what lets the planner use them.
+CREATE INDEX IF NOT EXISTS journal_reservation
+    ON journal (clinic, ((body::jsonb) #>> '{reservation,id}'))
+    WHERE kind IN ('slot_reserved', 'reservation_confirmed', 'reservation_cancelled',
+                   'reservation_moved', 'checked_in');
+CREATE INDEX IF NOT EXISTS journal_reservation_expired
+    ON journal (clinic, ((body::jsonb) #>> '{expired,id}'))
+    WHERE kind IN ('slot_reserved', 'reservation_moved');
 CREATE TABLE IF NOT EXISTS journal_default PARTITION OF journal DEFAULT;
 
 -- Each clinic's chain head: the last committed offset, its chain hash, and `last_link`, the

@@ -45,7 +45,9 @@ from engine.journal_postgres import (
 )
 from engine.model import events as ev
 from engine.model.clock import service_day
+from engine.model.entities import Reservation
 from engine.model.state import ClinicState
+from engine.reservations_postgres import past_reservation
 from engine.snapshots_postgres import Snapshots, fold_bodies
 from engine.store_redis import NotLoaded, RedisStore, ScriptAnswer
 
@@ -429,6 +431,10 @@ class Engine:
         if ticket_id is None:
             raise NotFound("no ticket with this link today", code="ticket_not_found")
         return await self.ticket(clinic_id, ticket_id)
+
+    async def past_reservation(self, clinic_id: str, rid: str) -> Reservation | None:
+        """A reservation as the journal has it (for one the live state no longer holds)."""
+        return await past_reservation(self.pool, clinic_id, rid)
 
     async def ticket(self, clinic_id: str, ticket_id: str) -> tuple[Any, int]:
         await self.clinic(clinic_id)

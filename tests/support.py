@@ -6,21 +6,28 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
 
+from engine import commands as cmd
 from engine.auth import ROLES, create_token
 from engine.embedded import free_port
+from engine.model.booking import slots_for
 from engine.redis_client import connect
 from engine.settings import Settings
 from loadtest.processes import ChildServer
 from loadtest.scenario import synthetic_clinic
+
+if TYPE_CHECKING:
+    from engine.model.entities import Reservation
+    from engine.service import Engine
 
 # What the environment says about the servers under test (REDIS_URL, DATABASE_URL, a cluster).
 ENVIRONMENT = Settings.from_env()
@@ -217,3 +224,45 @@ async def book_later_today(
     )
     assert made.status_code == 201, made.text
     return str(made.json()["id"]), slot
+
+
+# A Monday well before the real today: past_bookings books for its Tuesday.
+PAST_DAY = date(2026, 11, 2)
+
+
+async def past_bookings(
+    e: Engine, clock: Clock, clinic_id: str, owners: tuple[str, str]
+) -> dict[str, Reservation]:
+    """On Monday, bookings for Tuesday: one moved, one cancelled, one checked in on Tuesday, a
+    hold that lapsed and lost its slot; then Friday opens. Return the live state's reservations
+    as they stood on Tuesday evening, by name."""
+    clinic = await e.clinic(clinic_id)
+    first, second = owners
+    clock.set(f"{PAST_DAY}T08:30:00")
+    slots = slots_for(clinic, PAST_DAY + timedelta(days=1))
+
+    async def reserve(i: int, owner: str = "", confirm: bool = True) -> str:
+        made = await e.execute(
+            clinic_id, cmd.Reserve(slots[i], f"полис 77{i}", "partner", owner, confirm)
+        )
+        return str(made["reservation"].id)
+
+    moved = await reserve(0, first, confirm=False)
+    await e.execute(clinic_id, cmd.Confirm(moved, first))
+    await e.execute(clinic_id, cmd.Move(moved, slots[1], first))
+    cancelled = await reserve(2, second)
+    await e.execute(clinic_id, cmd.Cancel(reservation=cancelled, owner=second))
+    arrived = await reserve(3)
+    lapsed = await reserve(4, confirm=False)
+    clock.advance(30)  # the hold runs out; another patient takes the slot
+    taker = await reserve(4)
+    clock.set(f"{PAST_DAY + timedelta(days=1)}T08:05:00")
+    await e.execute(clinic_id, cmd.CheckIn(arrived, "link" + uuid.uuid4().hex))
+    live = (await e.store.snapshot(clinic_id))[0].reservations
+    clock.set(f"{PAST_DAY + timedelta(days=4)}T08:00:00")
+    await e.execute(clinic_id, cmd.Issue("therapy"))  # Friday opens: Tuesday's bookings go
+    names = {"moved": moved, "cancelled": cancelled, "arrived": arrived, "lapsed": lapsed}
+    names["taker"] = taker
+    for rid in names.values():
+        assert await e.store.reservation(clinic_id, rid) is None
+    return {name: live[rid] for name, rid in names.items()}

@@ -45,8 +45,18 @@
     });
   }
 
+  // A booking read from the journal (source "journal": a past day's, no longer in the live
+  // state) is shown for reference only: what became of it, and no button to change it.
+  const isPast = (r) => r.source === "journal";
+
   function renderReservations() {
     $("reservations").replaceChildren(...reservations.map((r) => {
+      if (isPast(r)) {
+        return el("li", { "data-reservation": r.id, "data-state": r.state, "data-source": "journal" },
+          el("span", { class: "booking" }, bookingText(r)), " ",
+          el("span", { class: "res-state" }, t("desk_res_" + r.state)), " ",
+          el("span", { class: "res-past" }, t("desk_res_past")));
+      }
       const open = r.state === "held" || r.state === "confirmed";
       const button = (cls, label, onclick, enabled) =>
         el("button", { type: "button", class: cls, onclick, disabled: !enabled }, label);
@@ -100,7 +110,9 @@
         tell("bookings", failText(err), true);
         return;
       }
-      tell("bookings", reservations.length ? t("desk_bookings_found", { count: reservations.length }) : t("desk_no_bookings"), false);
+      const [only] = reservations;
+      tell("bookings", only && isPast(only) ? t("desk_booking_past", { code: code(only.id), date: dayOf(only.start), time: timeOf(only.start) })
+        : reservations.length ? t("desk_bookings_found", { count: reservations.length }) : t("desk_no_bookings"), false);
     });
   });
 

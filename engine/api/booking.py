@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 from starlette.responses import Response
@@ -245,8 +245,14 @@ async def find_reservations(call: Call) -> Response:
 
 
 async def get_reservation(call: Call) -> Response:
+    """A reservation from the live state, or else from the journal: the live state drops a past
+    day's bookings when the next day opens, and a patient may ask about last week's."""
     engine, clinic, who = call.engine, await call.clinic(), call.principal
-    found = await engine.store.reservation(call.clinic_id, call.params["reservation"])
+    rid = call.params["reservation"]
+    found = await engine.store.reservation(call.clinic_id, rid)
+    source: Literal["live", "journal"] = "live"
+    if found is None:
+        found, source = await engine.past_reservation(call.clinic_id, rid), "journal"
     if found is None or (who.role == "partner" and found.owner != who.token_id):
         raise NotFound("no such reservation", code="reservation_not_found")
-    return JSON(reservation_view(clinic, found, engine.clock()))
+    return JSON(reservation_view(clinic, found, engine.clock(), source))

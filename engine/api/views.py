@@ -5,6 +5,7 @@ Typed, so that the OpenAPI document describes exactly what the handlers send."""
 from __future__ import annotations
 
 import secrets
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -65,6 +66,16 @@ class ReservationView(msgspec.Struct, omit_defaults=True):
     channel: str
     # The ticket's id once checked in; the whole ticket in the check-in's own answer.
     ticket: str | TicketView | None
+    source: Annotated[
+        Literal["live", "journal"],
+        msgspec.Meta(
+            description=(
+                "where the answer was read: the live state, or the journal for a reservation"
+                " the live state no longer holds (a past day's, dropped when the next day"
+                " opened): its final state, for reading only"
+            )
+        ),
+    ]
 
 
 def ticket_view(
@@ -137,7 +148,9 @@ def new_link() -> str:
     return secrets.token_urlsafe(16)
 
 
-def reservation_view(clinic: Clinic, r: Reservation, now: int) -> ReservationView:
+def reservation_view(
+    clinic: Clinic, r: Reservation, now: int, source: Literal["live", "journal"] = "live"
+) -> ReservationView:
     return ReservationView(
         id=r.id,
         slot=r.slot,
@@ -148,4 +161,5 @@ def reservation_view(clinic: Clinic, r: Reservation, now: int) -> ReservationVie
         hold_until=to_local(r.hold_until, clinic.timezone).isoformat() if r.hold_until else None,
         channel=r.channel,
         ticket=r.ticket,
+        source=source,
     )

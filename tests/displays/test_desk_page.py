@@ -10,15 +10,18 @@ from typing import Any
 import asyncpg
 import msgspec
 
+from engine.service import Engine
 from loadtest.scenario import synthetic_clinic
 from tests.displays.browsing import BROWSER, WAIT_MS, board, open_page, shot
 from tests.displays.support import PushServer
 from tests.support import (
     ClinicClient,
+    Clock,
     EngineServer,
     MakeClinic,
     book_later_today,
     midday_zone,
+    past_bookings,
     tomorrow,
 )
 
@@ -342,6 +345,42 @@ async def test_a_patient_who_arrived_is_checked_in(
     await page.keyboard.press("Enter")
     await expect(page.locator("#patient-shown")).to_have_text(f"Запись {rid.upper()}")
     await expect(row).to_contain_text("пациент пришёл", timeout=WAIT_MS)
+    assert page.errors == []
+    await page.close()
+
+
+async def test_a_past_booking_found_by_its_code_is_shown_for_reference_only(
+    clinics: MakeClinic,
+    engine_server: EngineServer,
+    push_server: PushServer,
+    browser: Any,
+    engine: tuple[Engine, Clock],
+) -> None:
+    """Last week's booking, gone from the live state, is found by its code: how it ended, from
+    the journal, with no button to check in, move or cancel it; an unknown code is not found."""
+    from playwright.async_api import expect
+
+    e, clock = engine
+    cc = await clinics("deskpast")
+    was = await past_bookings(e, clock, cc.clinic, ("", ""))
+    page = await desk_page(browser, engine_server, push_server, cc)
+    for name, label in (("moved", "подтверждена"), ("arrived", "пациент пришёл")):
+        rid = was[name].id
+        await page.fill("#patient-ref", rid.upper())
+        await page.keyboard.press("Enter")
+        row = page.locator(f"#reservations li[data-reservation={rid}]")
+        await expect(row).to_have_attribute("data-source", "journal", timeout=WAIT_MS)
+        await expect(row.locator(".res-state")).to_have_text(label)
+        await expect(row).to_contain_text("прошедшая, из журнала")
+        await expect(row.locator("button")).to_have_count(0)
+        await expect(page.locator("#bookings-result")).to_contain_text(f"Запись {rid.upper()} на ")
+        await expect(page.locator("#bookings-result")).to_contain_text("изменить её нельзя")
+        await page.click("#patient-clear")
+    await page.fill("#patient-ref", "R999999999")
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#bookings-error")).to_have_text(
+        "Запись не найдена: проверьте код и номер полиса", timeout=WAIT_MS
+    )
     assert page.errors == []
     await page.close()
 
