@@ -23,6 +23,7 @@ import json
 import os
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -159,7 +160,10 @@ async def _start_screens(
 
 
 async def run_days(
-    redis_url: str, database_url: str, soak: Soak
+    redis_url: str,
+    database_url: str,
+    soak: Soak,
+    progress: Callable[[DaySample], None] | None = None,
 ) -> tuple[list[DaySample], list[str]]:
     """Live the soak's days; one sample at the end of each; with screens, also what they missed
     (every screen must have every event of its clinic, once and in order)."""
@@ -219,6 +223,8 @@ async def run_days(
                     psutil.Process(p).memory_info().rss for p in screens.pids()
                 ]
             samples.append(sample)
+            if progress is not None:
+                progress(sample)
             if soak.hours is not None and time.monotonic() - began >= soak.hours * 3600:
                 break
         if screens:
@@ -458,7 +464,13 @@ def plot(report: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
-def main(soak: Soak, *, redis_url: str | None, database_url: str | None) -> dict[str, Any]:
+def main(
+    soak: Soak,
+    *,
+    redis_url: str | None,
+    database_url: str | None,
+    progress: Callable[[DaySample], None] | None = None,
+) -> dict[str, Any]:
     """Run the soak on its own embedded stores (unless given), write the report and its plot,
     return the report."""
     stores = None
@@ -468,7 +480,7 @@ def main(soak: Soak, *, redis_url: str | None, database_url: str | None) -> dict
     began = datetime.now()
     load_before = os.getloadavg()
     try:
-        samples, missed = asyncio.run(run_days(redis_url, database_url, soak))
+        samples, missed = asyncio.run(run_days(redis_url, database_url, soak, progress))
     finally:
         if stores is not None:
             stores.redis.stop()
