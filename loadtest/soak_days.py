@@ -24,6 +24,7 @@ import time
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -37,6 +38,7 @@ from engine.clinic import parse_clinic
 from engine.errors import EngineError
 from engine.model.booking import slots_for
 from engine.runtime import close_engine, open_engine
+from loadtest.ports import Ports
 from loadtest.rebuild_bench import REPORTS
 from loadtest.scenario import synthetic_clinic
 from loadtest.stores import start_stores
@@ -235,12 +237,22 @@ def verdict(samples: list[DaySample], *, tolerance: float = 0.10) -> dict[str, A
 
 
 def main(
-    *, days: int, visits: int, bookings: int, redis_url: str | None, database_url: str | None
+    *,
+    days: int,
+    visits: int,
+    bookings: int,
+    redis_url: str | None,
+    database_url: str | None,
+    ports: Ports | None = None,
+    out_dir: Path = REPORTS,
 ) -> dict[str, Any]:
-    """Run the soak on its own embedded stores (unless given), write the report, return it."""
+    """Run the soak on its own embedded stores (unless given; Valkey on the next of ``ports``),
+    write ``soak-days-YYYYMMDD-HHMMSS.json`` under ``out_dir``, return the report."""
     stores = None
     if not (redis_url and database_url):
-        stores = start_stores("soak-days-")  # its own Valkey: no other client's CPU in Redis's
+        stores = start_stores(
+            "soak-days-", ports
+        )  # its own Valkey: no other client's CPU in Redis's
         redis_url, database_url = stores.redis.url, stores.postgres.url
     try:
         samples = asyncio.run(
@@ -252,7 +264,7 @@ def main(
             stores.postgres.stop()
     report = {"kind": "soak-days", "days": days, "visits": visits, "bookings": bookings}
     report |= verdict(samples) | {"load": os.getloadavg()}
-    REPORTS.mkdir(exist_ok=True)
-    path = REPORTS / f"soak-days-{datetime.now():%Y%m%d-%H%M%S}.json"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"soak-days-{datetime.now():%Y%m%d-%H%M%S}.json"
     path.write_text(json.dumps(report, indent=2))
     return report | {"path": str(path)}
