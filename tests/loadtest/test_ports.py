@@ -22,19 +22,36 @@ def test_parse_accepts_a_range_or_one_port_and_refuses_the_rest() -> None:
             Ports.parse(bad)
 
 
+def _three_free_ports() -> int:
+    """The first of three consecutive ports that bind now (retried until found)."""
+    for _ in range(100):
+        with socket.socket() as first:
+            first.bind(("127.0.0.1", 0))
+            port = first.getsockname()[1]
+            if port + 2 > 65535:
+                continue
+            try:
+                with socket.socket() as a, socket.socket() as b:
+                    a.bind(("127.0.0.1", port + 1))
+                    b.bind(("127.0.0.1", port + 2))
+            except OSError:
+                continue
+            return int(port)
+    raise AssertionError("no three free consecutive ports")
+
+
 def test_take_walks_the_range_skipping_a_busy_port_until_it_is_used_up() -> None:
     """Ports come in order from the range, a port already listened on is skipped, and a used-up
     range raises rather than handing out a port outside it."""
+    low = _three_free_ports()
     with socket.socket() as busy:
-        busy.bind(("127.0.0.1", 0))
+        busy.bind(("127.0.0.1", low + 1))
         busy.listen()
-        port = busy.getsockname()[1]
-        ports = Ports(port - 1, port + 1)
-        first, second = ports.take(), ports.take()
-        assert (first, second) == (port - 1, port + 1)
+        ports = Ports(low, low + 2)
+        assert (ports.take(), ports.take()) == (low, low + 2)
         with pytest.raises(PortsError):
             ports.take()
-    assert ports.taken == [port - 1, port + 1]
+    assert ports.taken == [low, low + 2]
 
 
 def test_without_a_range_any_free_port_is_taken() -> None:
