@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-integration test-cluster fuzz lint bench bench-rebuild soak chromium wrk clean
+.PHONY: run test test-integration test-cluster fuzz lint bench bench-smoke bench-rebuild soak chromium wrk clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,7 +27,8 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: $(STAMP) chromium lint
+# The suite includes the benchmarks' smoke (tests/loadtest/test_bench_smoke.py), which needs wrk.
+test: $(STAMP) chromium wrk lint
 	$(BIN)/pytest -q
 
 # The integration tests alone, e.g. against the machine's servers:
@@ -46,8 +47,15 @@ fuzz: $(STAMP)
 	CLINICQ_FUZZ_EXAMPLES=250 CLINICQ_FUZZ_REPORT=var/fuzz-report.json $(BIN)/pytest -q tests/test_fuzz.py
 
 # The durable path against a bare endpoint, both driven by wrk (Debian's, installed when missing).
+# Options through BENCH_ARGS, e.g. `make bench BENCH_ARGS="--ports 20000-20099 --seconds 30"`.
 bench: $(STAMP) wrk
-	$(BIN)/python -m loadtest bench
+	$(BIN)/python -m loadtest bench $(BENCH_ARGS)
+
+# `bench`, `ws-bench` and `knee` end to end for a few seconds each (~40 s), on fresh embedded
+# stores: each must exit 0 and write its report with its figures; no timing is asserted.
+# `make test` runs the same tests as part of the suite.
+bench-smoke: $(STAMP) wrk
+	$(BIN)/pytest -q -m bench_smoke tests/loadtest/test_bench_smoke.py
 
 wrk:
 	@command -v wrk >/dev/null || { \

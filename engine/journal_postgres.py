@@ -11,6 +11,12 @@ last entry (``prev_link``, the SHA-1 of that entry's body). Anything else is ref
                               from the journal (``hole``). Nothing was committed.
     JournalGap                its predecessors did not arrive in time (a worker died holding
                               them): the caller fills the gap from the Redis stream.
+
+The flusher writes on a connection of its own, not the pool's: a pool resets every connection it
+gets back (``Connection.reset``, one more round trip a batch), and ``journal_append`` leaves
+nothing in the session to reset (no advisory lock, cursor, LISTEN or SET; its row locks end with
+its transaction). A broken connection is dropped and opened again for the next batch; the batch
+it broke under fails as ``Unavailable``, as any failed batch does.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ SCHEMA = Path(__file__).with_name("schema.sql")
 ROLES = Path(__file__).with_name("roles.sql")
 GAP_WAIT_SECONDS = 1.0  # how long an entry may wait for another worker's predecessors
 RETRY_PAUSE_SECONDS = 0.002  # between rounds when only waiting entries are left
+WRITER_NAME = "clinicq journal writer"  # the group commit's connection in pg_stat_activity
 
 
 @dataclass(frozen=True)
@@ -129,9 +136,13 @@ async def apply_roles(pool: asyncpg.Pool) -> None:
 
 
 class Journal:
-    def __init__(self, pool: asyncpg.Pool, *, max_batch: int = 500) -> None:
+    """The group commit (``append``) on its own connection to ``dsn``, reads on ``pool``."""
+
+    def __init__(self, pool: asyncpg.Pool, dsn: str, *, max_batch: int = 500) -> None:
         self.pool = pool
+        self.dsn = dsn
         self.max_batch = max_batch
+        self._conn: asyncpg.Connection | None = None  # the flusher's; opened on its first batch
         self._pending: list[_Pending] = []
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -148,6 +159,7 @@ class Journal:
                 await self._task
             except asyncio.CancelledError:
                 pass
+        await self._close_connection()
         for pending in self._pending:
             if not pending.done.done():
                 pending.done.set_exception(Unavailable("the journal is shutting down"))
@@ -208,9 +220,45 @@ class Journal:
                 waiting.append(p)
         return waiting
 
+    async def _connection(self) -> asyncpg.Connection:
+        """The flusher's connection, opened anew when there is none or it was closed (the
+        server restarted, the socket broke)."""
+        if self._conn is None or self._conn.is_closed():
+            self._conn = None
+            self._conn = await asyncpg.connect(
+                self.dsn, server_settings={"application_name": WRITER_NAME}
+            )
+        return self._conn
+
+    async def _close_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None or conn.is_closed():
+            return
+        try:
+            await conn.close(timeout=5)
+        except Exception:  # broken underneath: nothing to say goodbye to
+            conn.terminate()
+
     async def _write(self, entries: list[Entry]) -> dict[tuple[str, int], str]:
         """One round trip; the entries not committed, with why."""
-        rows = await self.pool.fetch(
+        conn = await self._connection()
+        try:
+            rows = await self._append(conn, entries)
+        except asyncpg.PostgresError:
+            raise  # the server answered with an error: the connection is idle and usable
+        except BaseException:
+            # Broken, or cut off mid-statement (cancelled, timed out): its state is unknown, so
+            # it is not used again; the next batch opens another.
+            conn.terminate()
+            self._conn = None
+            raise
+        self.batches += 1
+        self.entries_written += len(entries) - len(rows)
+        return {(r["r_clinic"], r["r_offset"]): r["r_status"] for r in rows}
+
+    @staticmethod
+    async def _append(conn: asyncpg.Connection, entries: list[Entry]) -> list[asyncpg.Record]:
+        return await conn.fetch(
             "SELECT r_clinic, r_offset, r_status FROM journal_append($1::text[], $2::bigint[], "
             "$3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])",
             [e.clinic for e in entries],
@@ -223,9 +271,6 @@ class Journal:
             [e.prev_link for e in entries],
             [e.link for e in entries],
         )
-        self.batches += 1
-        self.entries_written += len(entries) - len(rows)
-        return {(r["r_clinic"], r["r_offset"]): r["r_status"] for r in rows}
 
     # -- reads ---------------------------------------------------------------------------------
 

@@ -58,7 +58,7 @@ async def open_engine(
             idempotency_ttl=settings.idempotency_ttl_seconds,
         )
         await store.load_scripts()
-        journal = Journal(pool, max_batch=settings.group_commit_max_batch)
+        journal = Journal(pool, engine_url, max_batch=settings.group_commit_max_batch)
         engine = Engine(
             store,
             journal,

@@ -1,5 +1,8 @@
 """``make bench``: durable take-ticket throughput and latency against a bare baseline.
 
+What it writes: ``loadtest/reports/bench-YYYYMMDD-HHMMSS.json`` (or under ``out_dir``): the three
+wrk runs (baseline, durable, baseline again) and ``ratio_durable_to_baseline``.
+
 Both servers run on the same machine with the same number of uvicorn workers and are driven by
 the same load generator (wrk, closed loop, keep-alive) in the same run, so the ratio between them
 is the figure; absolute numbers depend on the machine. Traffic goes to 127.0.0.1 only, and every
@@ -23,8 +26,9 @@ from pathlib import Path
 import asyncpg
 
 from engine.auth import create_token
-from engine.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
+from engine.embedded import EmbeddedPostgres, EmbeddedRedis
 from engine.journal_postgres import apply_schema
+from loadtest.ports import Ports
 from loadtest.processes import ChildServer
 
 REPORTS = Path(__file__).with_name("reports")
@@ -44,6 +48,7 @@ class Run:
 def wrk(
     url: str, token: str, seconds: int, connections: int, threads: int = 2
 ) -> tuple[float, dict[str, float], int, int]:
+    threads = min(threads, connections)  # wrk refuses fewer connections than threads
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(
             'wrk.method = "POST"\n'
@@ -65,10 +70,13 @@ def wrk(
     return rps, percentiles, non_2xx, errors
 
 
-def serve(app: str, env: dict[str, str], workers: int) -> tuple[ChildServer, str]:
-    """``app`` under uvicorn with ``workers`` workers, once it answers HTTP (any status: the
-    baseline app has no /healthz); the caller stops it."""
-    port = free_port()
+def serve(
+    app: str, env: dict[str, str], workers: int, ports: Ports | None = None
+) -> tuple[ChildServer, str]:
+    """``app`` under uvicorn with ``workers`` workers on the next of ``ports`` (any free port
+    without them), once it answers HTTP (any status: the baseline app has no /healthz); the
+    caller stops it."""
+    port = (ports or Ports()).take()
     base = f"http://127.0.0.1:{port}"
     server = ChildServer(
         [sys.executable, "-m", "uvicorn", "--factory", app, "--port", str(port), "--workers", str(workers),
@@ -87,7 +95,18 @@ async def make_token(database_url: str) -> str:
         await pool.close()
 
 
-def main(seconds: int = 15, connections: int = 64, workers: int = 2) -> int:
+def main(
+    seconds: int = 15,
+    connections: int = 64,
+    workers: int = 2,
+    *,
+    warmup: int = 3,
+    ports: Ports | None = None,
+    out_dir: Path = REPORTS,
+) -> int:
+    """Start the stores (unless REDIS_URL / DATABASE_URL name some), both servers on ``ports``,
+    run wrk against each, print the table and write the report; 1 if any request failed."""
+    ports = ports or Ports()
     if shutil.which("wrk") is None:
         print("bench: wrk is not installed (Debian: apt-get install wrk)", file=sys.stderr)
         return 2
@@ -95,7 +114,7 @@ def main(seconds: int = 15, connections: int = 64, workers: int = 2) -> int:
     redis_server = pg_server = None
     env = dict(os.environ)
     if not env.get("REDIS_URL"):
-        redis_server = EmbeddedRedis(data / "redis").start()
+        redis_server = EmbeddedRedis(data / "redis", port=ports.take()).start()
         env["REDIS_URL"] = redis_server.url
     if not env.get("DATABASE_URL"):
         pg_server = EmbeddedPostgres(data / "pg").start()
@@ -103,9 +122,9 @@ def main(seconds: int = 15, connections: int = 64, workers: int = 2) -> int:
     env.update(CLINICQ_RATE_LIMIT="1000000", CLINICQ_RATE_BURST="1000000")
     processes = []
     try:
-        baseline, base_url = serve("loadtest.baseline:app", env, workers)
+        baseline, base_url = serve("loadtest.baseline:app", env, workers, ports)
         processes.append(baseline)
-        engine, engine_url = serve("clinicq.asgi:app", env, workers)
+        engine, engine_url = serve("clinicq.asgi:app", env, workers, ports)
         processes.append(engine)
         # After the engine has seeded the demo clinic: a token names an existing clinic.
         token = asyncio.run(make_token(env["DATABASE_URL"]))
@@ -117,7 +136,8 @@ def main(seconds: int = 15, connections: int = 64, workers: int = 2) -> int:
             ("durable", engine_url),
             ("baseline-again", base_url),
         ]:
-            wrk(url + path, token, 3, connections)  # warm-up
+            if warmup:
+                wrk(url + path, token, warmup, connections)
             rps, pct, non_2xx, errors = wrk(url + path, token, seconds, connections)
             runs.append(
                 Run(
@@ -128,12 +148,18 @@ def main(seconds: int = 15, connections: int = 64, workers: int = 2) -> int:
         report = {
             "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "machine": {"cores": os.cpu_count()},
-            "config": {"seconds": seconds, "connections": connections, "workers": workers},
+            "config": {
+                "seconds": seconds,
+                "warmup": warmup,
+                "connections": connections,
+                "workers": workers,
+                "ports": ports.taken,
+            },
             "runs": [asdict(r) for r in runs],
             "ratio_durable_to_baseline": round(runs[1].requests_per_second / base_rps, 3),
         }
-        REPORTS.mkdir(exist_ok=True)
-        out = REPORTS / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        out = out_dir / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
         out.write_text(json.dumps(report, indent=2))
         print(f"{'run':<16}{'req/s':>10}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'non-2xx':>9}")
         for r in runs:

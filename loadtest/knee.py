@@ -6,6 +6,9 @@ rate in turn (a short run each; reads at the profile's read/write proportion), a
 (from the scheduled start) is recorded. The stepping stops one step after p99 passes the bound.
 The knee is the highest offered rate whose write p99 stayed under the bound with no errors.
 
+What it writes: ``loadtest/reports/knee-PROFILE-YYYYMMDD-HHMMSS.json`` (or under ``out_dir``):
+every step of every worker count and each count's knee.
+
 The generator runs on the same two cores as the engine and the stores: its CPU time and its late
 starts are reported beside every step, since at high rates it competes with what it measures.
 """
@@ -29,6 +32,7 @@ import uvloop
 from loadtest.bench import serve
 from loadtest.http import LeanClient
 from loadtest.openloop import arrivals, drive
+from loadtest.ports import Ports
 from loadtest.profiles import Profile
 from loadtest.recorder import Recorder, _histogram
 from loadtest.run import _admin_token
@@ -121,10 +125,15 @@ def main(
     rates: list[float],
     bound_ms: float = 100.0,
     seed: int = 1,
+    *,
+    ports: Ports | None = None,
+    out_dir: Path = REPORTS,
 ) -> dict[str, Any]:
+    """Every worker count's steps and knee, the engine on the next of ``ports`` each time."""
     # SIGTERM ends the run through the ``finally`` below, which stops every child it started.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    run_stores = start_stores("clinicq-knee-")
+    ports = ports or Ports()
+    run_stores = start_stores("clinicq-knee-", ports)
     data_dir, redis_server, pg_server = run_stores.data_dir, run_stores.redis, run_stores.postgres
     env = run_stores.env
     stores = [redis_server.process.pid] if redis_server.process else []
@@ -137,7 +146,7 @@ def main(
     try:
         token = uvloop.run(_admin_token(pg_server.url))
         for count in workers:
-            engine, url = serve("clinicq.asgi:app", env, count)
+            engine, url = serve("clinicq.asgi:app", env, count, ports)
             try:
 
                 async def run(count: int = count, url: str = url, pid: int = engine.pid) -> Knee:
@@ -171,10 +180,11 @@ def main(
             "machine": {"cores": os.cpu_count()},
             "profile": {k: v for k, v in asdict(profile).items() if k != "mix"},
             "bound_ms": bound_ms,
+            "ports": ports.taken,
             "knees": [asdict(k) for k in knees],
         }
-        REPORTS.mkdir(exist_ok=True)
-        out = REPORTS / f"knee-{profile.name}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        out = out_dir / f"knee-{profile.name}-{time.strftime('%Y%m%d-%H%M%S')}.json"
         out.write_text(json.dumps(report, indent=2))
         report["path"] = str(out)
         return report

@@ -23,6 +23,7 @@ import json
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -35,6 +36,7 @@ from engine import commands as cmd
 from engine.clinic import parse_clinic
 from engine.keys import events
 from engine.runtime import close_engine, open_engine
+from loadtest.ports import Ports
 from loadtest.push_servers import start_push
 from loadtest.rebuild_bench import REPORTS
 from loadtest.scenario import synthetic_clinic
@@ -90,12 +92,12 @@ def _settled_memory(pid: int, seconds: float = 3.0) -> tuple[int, int]:
 
 
 def measure_sockets(
-    redis_url: str, database_url: str, steps: list[int], clinics: int
+    redis_url: str, database_url: str, steps: list[int], clinics: int, ports: Ports | None = None
 ) -> list[SocketStep]:
     """RSS of one push process with 0 and then each count of ``steps`` screens open."""
     names = asyncio.run(_clinics_with_boards(redis_url, database_url, clinics))
     _, tokens = asyncio.run(make_tokens(database_url, names))
-    push = start_push(1, redis_url, database_url)
+    push = start_push(1, redis_url, database_url, ports=ports)
     fleet = Fleet(max(1, -(-max(steps) // SOCKETS_PER_GENERATOR)))
     try:
         pid = push.processes[0].pid
@@ -170,12 +172,21 @@ def measure_clinics(redis_url: str, database_url: str, soak: Soak) -> dict[str, 
     }
 
 
-def main(steps: list[int], screen_clinics: int, soak: Soak) -> dict[str, Any]:
+def main(
+    steps: list[int],
+    screen_clinics: int,
+    soak: Soak,
+    *,
+    ports: Ports | None = None,
+    out_dir: Path = REPORTS,
+) -> dict[str, Any]:
     """Both measurements on embedded stores of their own; the report written and returned."""
     report: dict[str, Any] = {"kind": "memory", "when": f"{datetime.now():%Y-%m-%d %H:%M}"}
-    stores = start_stores("clinicq-memory-")
+    stores = start_stores("clinicq-memory-", ports)
     try:
-        socket_steps = measure_sockets(stores.redis.url, stores.postgres.url, steps, screen_clinics)
+        socket_steps = measure_sockets(
+            stores.redis.url, stores.postgres.url, steps, screen_clinics, ports
+        )
     finally:
         stores.redis.stop()
         stores.postgres.stop()
@@ -195,7 +206,7 @@ def main(steps: list[int], screen_clinics: int, soak: Soak) -> dict[str, Any]:
         "city_sockets": CITY_SOCKETS,
         "city_socket_bytes": round(per_socket * CITY_SOCKETS),
     }
-    stores = start_stores("clinicq-memory-")
+    stores = start_stores("clinicq-memory-", ports)
     try:
         clinics = measure_clinics(stores.redis.url, stores.postgres.url, soak)
     finally:
@@ -207,7 +218,7 @@ def main(steps: list[int], screen_clinics: int, soak: Soak) -> dict[str, Any]:
         "city_clinics": CITY_CLINICS,
         "city_bytes": clinics["bytes_per_clinic"] * CITY_CLINICS,
     }
-    REPORTS.mkdir(exist_ok=True)
-    path = REPORTS / f"memory-{datetime.now():%Y%m%d-%H%M%S}.json"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"memory-{datetime.now():%Y%m%d-%H%M%S}.json"
     path.write_text(json.dumps(report, indent=2))
     return report | {"path": str(path)}

@@ -24,7 +24,7 @@ import redis.asyncio as aioredis
 import uvloop
 
 from engine import keys
-from engine.embedded import free_port
+from loadtest.ports import Ports
 from loadtest.processes import wait_until_answers
 from loadtest.screens import HOST
 
@@ -95,13 +95,18 @@ class ServerSet:
 
 
 def _spawn(
-    name: str, count: int, target: Callable[..., None], args: Callable[[int, int], tuple[Any, ...]]
+    name: str,
+    count: int,
+    target: Callable[..., None],
+    args: Callable[[int, int], tuple[Any, ...]],
+    ports: Ports,
 ) -> ServerSet:
-    """``count`` processes running ``target(*args(i, port))``, each on its own free port, ready."""
+    """``count`` processes running ``target(*args(i, port))``, each on the next of ``ports``,
+    ready."""
     ctx = multiprocessing.get_context("spawn")
     servers = ServerSet(name)
     for i in range(count):
-        port = free_port()
+        port = ports.take()
         p = ctx.Process(target=target, args=args(i, port), name=f"{name}-{i}")
         p.start()
         servers.processes.append(p)
@@ -112,11 +117,20 @@ def _spawn(
 
 
 def start_push(
-    count: int, redis_url: str, database_url: str, gc_policy: bool = True, name: str = "push"
+    count: int,
+    redis_url: str,
+    database_url: str,
+    gc_policy: bool = True,
+    name: str = "push",
+    ports: Ports | None = None,
 ) -> ServerSet:
     """``count`` push processes, each on its own port (``--port-per-process`` in effect)."""
     return _spawn(
-        name, count, _push_main, lambda i, port: (redis_url, database_url, port, i, gc_policy)
+        name,
+        count,
+        _push_main,
+        lambda i, port: (redis_url, database_url, port, i, gc_policy),
+        ports or Ports(),
     )
 
 
@@ -191,14 +205,16 @@ def _bare_main(port: int, clinics: list[str], rate: float, seed: int) -> None:
     uvloop.run(_bare(port, clinics, rate, seed))
 
 
-def start_bare(count: int, clinics: list[str], rate: float) -> ServerSet:
+def start_bare(
+    count: int, clinics: list[str], rate: float, ports: Ports | None = None
+) -> ServerSet:
     """The calibration: ``count`` bare broadcast processes; clinic i on process i % count."""
 
     def args(i: int, port: int) -> tuple[Any, ...]:
         mine = clinics[i::count]
         return port, mine, rate * len(mine) / len(clinics), i
 
-    return _spawn("bare", count, _bare_main, args)
+    return _spawn("bare", count, _bare_main, args, ports or Ports())
 
 
 async def published(redis_url: str, clinics: list[str]) -> dict[str, list[int]]:

@@ -35,6 +35,7 @@ from engine.runtime import close_engine, open_engine
 from engine.service import Engine
 from engine.settings import Settings
 from engine.snapshots_postgres import SNAPSHOT_EVERY_ENTRIES
+from loadtest.ports import Ports
 from loadtest.stores import start_stores
 
 REPORTS = Path(__file__).with_name("reports")
@@ -166,10 +167,20 @@ async def measure(redis_url: str, database_url: str, sizes: list[int], repeat: i
     return results
 
 
-def main(sizes: list[int], repeat: int, redis_url: str | None, database_url: str | None) -> dict:
+def main(
+    sizes: list[int],
+    repeat: int,
+    redis_url: str | None,
+    database_url: str | None,
+    *,
+    ports: Ports | None = None,
+    out_dir: Path = REPORTS,
+) -> dict:
+    """Measure on the given stores, or on embedded ones (Valkey on the next of ``ports``); write
+    ``rebuild-YYYYMMDD-HHMMSS.json`` under ``out_dir``."""
     stores = None
     if not (redis_url and database_url):
-        stores = start_stores("rebuild-bench-")
+        stores = start_stores("rebuild-bench-", ports)
         redis_url, database_url = stores.redis.url, stores.postgres.url
     try:
         results = asyncio.run(measure(redis_url, database_url, sizes, repeat))
@@ -177,14 +188,14 @@ def main(sizes: list[int], repeat: int, redis_url: str | None, database_url: str
         if stores is not None:
             stores.redis.stop()
             stores.postgres.stop()
-    REPORTS.mkdir(exist_ok=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     report = {
         "kind": "rebuild",
         "at": stamp,
         "results": [asdict(r) | {"ratio": r.ratio} for r in results],
     }
-    path = REPORTS / f"rebuild-{stamp}.json"
+    path = out_dir / f"rebuild-{stamp}.json"
     path.write_text(json.dumps(report, indent=2))
     report["path"] = str(path)
     return report

@@ -33,6 +33,7 @@ from loadtest.bench import serve
 from loadtest.http import LeanClient
 from loadtest.invariants import Acknowledged
 from loadtest.openloop import arrivals, drive
+from loadtest.ports import Ports
 from loadtest.processes import ChildServer
 from loadtest.profiles import Profile
 from loadtest.push_servers import ServerSet, published, start_push
@@ -333,25 +334,28 @@ def self_hosted(
     screens: bool = True,
     push_processes: int = 3,
     generators: int = 4,
+    ports: Ports | None = None,
     **kwargs: Any,
 ) -> dict[str, Any]:
     """Start embedded stores and an engine, run the profile (with faults), stop everything.
 
     ``fault_plan`` maps "kill-worker", "restart-redis", "restart-postgres" to the second of the run
     at which to do it. With ``screens`` and a profile that has them, ``push_processes`` push
-    processes serve the profile's sockets, opened from ``generators`` processes.
+    processes serve the profile's sockets, opened from ``generators`` processes. Valkey, the
+    engine and the push processes listen on the next of ``ports`` (any free port without them).
     """
     # SIGTERM ends the run through the ``finally`` below, which stops every child it started.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    run_stores = start_stores("clinicq-load-")
+    ports = ports or Ports()
+    run_stores = start_stores("clinicq-load-", ports)
     data_dir, redis_server, pg_server = run_stores.data_dir, run_stores.redis, run_stores.postgres
     env = run_stores.env
     engine: ChildServer | None = None
     push: ServerSet | None = None
     try:
-        engine, url = serve("clinicq.asgi:app", {**os.environ, **env}, workers)
+        engine, url = serve("clinicq.asgi:app", {**os.environ, **env}, workers, ports)
         if screens and profile.screens_per_clinic:
-            push = start_push(push_processes, redis_server.url, pg_server.url)
+            push = start_push(push_processes, redis_server.url, pg_server.url, ports=ports)
             kwargs["screens"] = ScreenSetup(push, redis_server.url, generators)
         token = asyncio.run(_admin_token(pg_server.url))
         engine_pid = engine.pid

@@ -40,6 +40,7 @@ from engine.clinic import parse_clinic
 from engine.errors import EngineError
 from engine.model.booking import slots_for
 from engine.runtime import close_engine, open_engine
+from loadtest.ports import Ports
 from loadtest.push_servers import ServerSet, start_push
 from loadtest.rebuild_bench import REPORTS
 from loadtest.scenario import synthetic_clinic
@@ -137,9 +138,11 @@ class Screens:
 
 
 async def _start_screens(
-    redis_url: str, database_url: str, clinics: list[str], soak: Soak
+    redis_url: str, database_url: str, clinics: list[str], soak: Soak, ports: Ports | None
 ) -> Screens:
-    servers = await asyncio.to_thread(start_push, soak.push, redis_url, database_url)
+    servers = await asyncio.to_thread(
+        functools.partial(start_push, soak.push, redis_url, database_url, ports=ports)
+    )
     _, tokens = await make_tokens(database_url, clinics)
     fleet = Fleet(1)
     targets = [
@@ -164,6 +167,7 @@ async def run_days(
     database_url: str,
     soak: Soak,
     progress: Callable[[DaySample], None] | None = None,
+    ports: Ports | None = None,
 ) -> tuple[list[DaySample], list[str]]:
     """Live the soak's days; one sample at the end of each; with screens, also what they missed
     (every screen must have every event of its clinic, once and in order)."""
@@ -179,7 +183,9 @@ async def run_days(
         )
         await engine.put_clinic(clinics[clinic_id])
     screens = (
-        await _start_screens(redis_url, database_url, list(clinics), soak) if soak.push else None
+        await _start_screens(redis_url, database_url, list(clinics), soak, ports)
+        if soak.push
+        else None
     )
     booked: dict[str, dict[date, list[tuple[str, str]]]] = {c: {} for c in clinics}
     samples: list[DaySample] = []
@@ -470,17 +476,21 @@ def main(
     redis_url: str | None,
     database_url: str | None,
     progress: Callable[[DaySample], None] | None = None,
+    ports: Ports | None = None,
+    out_dir: Path = REPORTS,
 ) -> dict[str, Any]:
-    """Run the soak on its own embedded stores (unless given), write the report and its plot,
+    """Run the soak on its own embedded stores (unless given; Valkey and the push processes on
+    the next of ``ports``), write ``soak-days-YYYYMMDD-HHMMSS.json`` and its PNG under ``out_dir``,
     return the report."""
     stores = None
     if not (redis_url and database_url):
-        stores = start_stores("soak-days-")  # its own Valkey: no other client's CPU in Redis's
+        # Its own Valkey: no other client's CPU in Redis's, no other client's bytes in its output.
+        stores = start_stores("soak-days-", ports)
         redis_url, database_url = stores.redis.url, stores.postgres.url
     began = datetime.now()
     load_before = os.getloadavg()
     try:
-        samples, missed = asyncio.run(run_days(redis_url, database_url, soak, progress))
+        samples, missed = asyncio.run(run_days(redis_url, database_url, soak, progress, ports))
     finally:
         if stores is not None:
             stores.redis.stop()
@@ -494,8 +504,8 @@ def main(
     report |= {"load_before": load_before, "load_after": os.getloadavg()}
     report |= {"screens_missed": missed[:20], "screens_missed_count": len(missed)}
     report |= verdict(samples)
-    REPORTS.mkdir(exist_ok=True)
-    path = REPORTS / f"soak-days-{began:%Y%m%d-%H%M%S}.json"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"soak-days-{began:%Y%m%d-%H%M%S}.json"
     path.write_text(json.dumps(report, indent=2))
     plot(report, path.with_suffix(".png"))
     return report | {"path": str(path), "plot": str(path.with_suffix(".png"))}

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.embedded import EmbeddedPostgres, EmbeddedRedis
+from loadtest.ports import Ports
 
 
 @dataclass
@@ -18,10 +19,14 @@ class RunStores:
     env: dict[str, str]  # this process's environment plus what an engine needs for a load run
 
 
-def start_stores(prefix: str) -> RunStores:
-    """Start both servers; the caller stops them (``redis.stop()``, ``postgres.stop()``)."""
+def start_stores(prefix: str, ports: Ports | None = None) -> RunStores:
+    """Start both servers; the caller stops them (``redis.stop()``, ``postgres.stop()``).
+
+    Valkey listens on the next of ``ports`` (any free port without them); PostgreSQL on its unix
+    socket only (pgserver), so it needs no port.
+    """
     data_dir = Path(tempfile.mkdtemp(prefix=prefix))
-    redis = EmbeddedRedis(data_dir / "redis").start()
+    redis = EmbeddedRedis(data_dir / "redis", port=(ports or Ports()).take()).start()
     postgres = EmbeddedPostgres(data_dir / "pg").start()
     env = {
         **os.environ,

@@ -15,7 +15,8 @@ recording window divided by the frames the screens received in it; the ratio of 
 figure the issue asks for.
 
 The servers are ``loadtest.push_servers``, the event driver ``loadtest.visits``; this module runs
-the phases and writes the report. Everything listens on and connects to 127.0.0.1; every phase
+the phases and writes the report, ``loadtest/reports/ws-bench-YYYYMMDD-HHMMSS.json`` (or under
+``out_dir``): one phase per server set and screen count, with ``ratio_us_per_message_to_bare``. Everything listens on and connects to 127.0.0.1; every phase
 is bounded in time.
 """
 
@@ -40,6 +41,7 @@ from loadtest.bench import serve
 from loadtest.http import LeanClient
 from loadtest.invariants import screen_violations
 from loadtest.openloop import arrivals, drive
+from loadtest.ports import Ports
 from loadtest.profiles import Profile
 from loadtest.push_servers import ServerSet, published, start_bare, start_push
 from loadtest.recorder import Recorder
@@ -235,10 +237,15 @@ def main(
     warmup: float = 5.0,
     workers: int = 1,
     gc_variants: tuple[bool, ...] = (True,),
+    ports: Ports | None = None,
+    out_dir: Path = REPORTS,
 ) -> dict[str, Any]:
+    """Every phase (bare, then each of ``gc_variants``: True the GC policy, False CPython's
+    collector) at each screen count; every server on the next of ``ports``; the report."""
     # SIGTERM ends the run through the ``finally`` below, which stops every child it started.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    run_stores = start_stores("clinicq-wsbench-")
+    ports = ports or Ports()
+    run_stores = start_stores("clinicq-wsbench-", ports)
     data_dir, redis_server, pg_server = run_stores.data_dir, run_stores.redis, run_stores.postgres
     env = run_stores.env
     run_id = f"wsb{os.getpid() % 10000}"
@@ -246,7 +253,7 @@ def main(
     engine = None
     sets: list[ServerSet] = []
     try:
-        engine, url = serve("clinicq.asgi:app", env, workers)
+        engine, url = serve("clinicq.asgi:app", env, workers, ports)
         admin, _ = asyncio.run(make_tokens(pg_server.url, []))
 
         async def prepare() -> None:
@@ -261,12 +268,14 @@ def main(
             engine.pid, redis_server.process.pid if redis_server.process else None, url, admin,
             {c: tokens[c, "display"][0] for c in names},
         )  # fmt: skip
-        bare = start_bare(processes, names, rate)
+        bare = start_bare(processes, names, rate, ports)
         sets.append(bare)
         pushes = []
         for policy in gc_variants:
             name = "push" if policy else "push-nogc"
-            pushes.append(start_push(processes, redis_server.url, pg_server.url, policy, name))
+            pushes.append(
+                start_push(processes, redis_server.url, pg_server.url, policy, name, ports)
+            )
             sets.append(pushes[-1])
         phases: list[Phase] = []
         for n in screens:
@@ -286,6 +295,8 @@ def main(
                 "seconds": seconds,
                 "warmup": warmup,
                 "engine_workers": workers,
+                "gc": ["policy" if v else "default" for v in gc_variants],
+                "ports": ports.taken,
             },
             "phases": [
                 {
@@ -295,8 +306,8 @@ def main(
                 for p in phases
             ],
         }
-        REPORTS.mkdir(exist_ok=True)
-        out = REPORTS / f"ws-bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        out = out_dir / f"ws-bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
         out.write_text(json.dumps(report, indent=2))
         report["path"] = str(out)
         return report

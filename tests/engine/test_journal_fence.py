@@ -5,20 +5,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import asyncpg
 import pytest
 
-from engine.journal_postgres import Entry, Journal, JournalGap, JournalRefused, chained, link_of
+from engine.errors import Unavailable
+from engine.journal_postgres import (
+    WRITER_NAME,
+    Entry,
+    Journal,
+    JournalGap,
+    JournalRefused,
+    chained,
+    link_of,
+)
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-async def journals(db: asyncpg.Pool) -> AsyncIterator[tuple[Journal, Journal]]:
+async def journals(db: asyncpg.Pool, database_url: str) -> AsyncIterator[tuple[Journal, Journal]]:
     """Two writers on one database, as two engine workers are."""
-    pair = (Journal(db), Journal(db))
+    pair = (Journal(db, database_url), Journal(db, database_url))
     for j in pair:
         j.start()
     yield pair
@@ -105,3 +114,92 @@ async def test_a_predecessor_that_never_comes_is_a_gap(journals: tuple[Journal, 
     with contextlib.suppress(JournalRefused):
         await a.append(_events(clinic, 1, 1))
     assert (await a.head(clinic)).offset == 1
+
+
+async def _writers(db: asyncpg.Pool) -> dict[int, str]:
+    """The group commit connections PostgreSQL has now, each with its last statement."""
+    rows = await db.fetch(
+        "SELECT pid, query FROM pg_stat_activity WHERE application_name = $1", WRITER_NAME
+    )
+    return {r["pid"]: r["query"] for r in rows}
+
+
+async def _wait_until(check: Callable[[], Awaitable[bool]], what: str) -> None:
+    for _ in range(100):
+        if await check():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting until {what}")
+
+
+async def test_batches_share_one_connection_that_is_never_reset(
+    journals: tuple[Journal, Journal], db: asyncpg.Pool
+) -> None:
+    """Every batch goes over the writer's own connection, and nothing runs on it between them:
+    no pool release, so no ``Connection.reset`` round trip after a commit."""
+    a, _ = journals
+    clinic = f"fence-{uuid.uuid4().hex[:6]}"
+    before = await _writers(db)
+    await a.append(_events(clinic, 1, 1))
+    [pid] = (await _writers(db)).keys() - before.keys()
+    events = _events(clinic, 1, 4)
+    for i in range(1, 4):
+        await a.append(events[i : i + 1])
+        writers = await _writers(db)
+        assert writers.keys() - before.keys() == {pid}, "one connection for every batch"
+        assert "journal_append" in writers[pid], f"ran after the commit: {writers[pid]!r}"
+    assert await _offsets(db, clinic) == [1, 2, 3, 4]
+
+
+async def test_a_connection_ended_between_batches_is_replaced_unnoticed(
+    journals: tuple[Journal, Journal], db: asyncpg.Pool
+) -> None:
+    """PostgreSQL ends the writer's idle connection (a restart, an administrator): the next
+    batch commits over a new one, without an error."""
+    a, _ = journals
+    clinic = f"fence-{uuid.uuid4().hex[:6]}"
+    before = await _writers(db)
+    await a.append(_events(clinic, 1, 1))
+    [pid] = (await _writers(db)).keys() - before.keys()
+    assert await db.fetchval("SELECT pg_terminate_backend($1)", pid)
+    await _wait_until(lambda: _gone(db, pid), "the backend is gone")
+    await asyncio.sleep(0.1)  # the client reads the server's goodbye
+    await a.append(_events(clinic, 1, 2)[1:])
+    [again] = (await _writers(db)).keys() - before.keys()
+    assert again != pid
+    assert await _offsets(db, clinic) == [1, 2]
+
+
+async def _gone(db: asyncpg.Pool, pid: int) -> bool:
+    return not await db.fetchval("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid)
+
+
+async def test_a_connection_lost_mid_batch_fails_that_batch_only(
+    journals: tuple[Journal, Journal], db: asyncpg.Pool
+) -> None:
+    """The writer's connection dies while its batch waits for a lock: that batch's callers are
+    told the journal is unavailable, nothing of it is committed, and the retry commits it."""
+    a, _ = journals
+    clinic = f"fence-{uuid.uuid4().hex[:6]}"
+    before = await _writers(db)
+    first = _events(clinic, 1, 2)
+    await a.append(first[:1])
+    [pid] = (await _writers(db)).keys() - before.keys()
+    async with db.acquire() as holder:
+        locked = holder.transaction()
+        await locked.start()
+        await holder.execute("SELECT 1 FROM journal_head WHERE clinic = $1 FOR UPDATE", clinic)
+        batch = asyncio.create_task(a.append(first[1:]))
+
+        async def waiting() -> bool:
+            query = "SELECT wait_event_type FROM pg_stat_activity WHERE pid = $1"
+            return await db.fetchval(query, pid) == "Lock"
+
+        await _wait_until(waiting, "the batch waits for the head's lock")
+        assert await db.fetchval("SELECT pg_terminate_backend($1)", pid)
+        with pytest.raises(Unavailable):
+            await batch
+        await locked.rollback()
+    assert await _offsets(db, clinic) == [1]
+    await a.append(first[1:])
+    assert await _offsets(db, clinic) == [1, 2]

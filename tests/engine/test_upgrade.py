@@ -21,26 +21,28 @@ V1 = Path(__file__).with_name("data") / "schema_v1.sql"
 
 
 @pytest.fixture
-async def old_database(db: asyncpg.Pool, database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    """A new database holding the first release's schema."""
+async def old_database(
+    db: asyncpg.Pool, database_url: str
+) -> AsyncIterator[tuple[asyncpg.Pool, str]]:
+    """A new database holding the first release's schema: a pool on it and its URL."""
     name = f"clinicq_v1_{uuid.uuid4().hex[:8]}"
     await db.execute(f'CREATE DATABASE "{name}"')
-    parts = urlsplit(database_url)
-    pool = await asyncpg.create_pool(
-        urlunsplit(parts._replace(path=f"/{name}")), min_size=1, max_size=2
-    )
+    url = urlunsplit(urlsplit(database_url)._replace(path=f"/{name}"))
+    pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
     try:
         await pool.execute(V1.read_text())
-        yield pool
+        yield pool, url
     finally:
         await pool.close()
         await db.execute(f'DROP DATABASE "{name}"')
 
 
-async def test_the_first_releases_journal_is_re_chained(old_database: asyncpg.Pool) -> None:
+async def test_the_first_releases_journal_is_re_chained(
+    old_database: tuple[asyncpg.Pool, str],
+) -> None:
     """Entries journaled by the first release verify under the full encoding after the upgrade,
     in order, and the next entry the engine commits follows them."""
-    pool = old_database
+    pool, url = old_database
     clinic = load_clinics(DEMO_CLINICS)[0]
     written = {}
     for name in ("old-a", "old-b"):
@@ -68,7 +70,7 @@ async def test_the_first_releases_journal_is_re_chained(old_database: asyncpg.Po
         assert [r["body"] for r in kept] == bodies
         assert kept[0]["idem_key"] == "k1"
 
-    journal = Journal(pool)
+    journal = Journal(pool, url)
     journal.start()
     try:
         last = written["old-a"][-1]
