@@ -481,7 +481,8 @@ def memory_command(
         click.echo(f"{step['sockets']:>8} {step['rss_bytes'] / 1e6:>12.1f} "
                    f"{step['uss_bytes'] / 1e6:>8.1f}")  # fmt: skip
     s, r = report["sockets"], report["redis"]
-    click.echo(f"push: {s['rss_bytes_per_socket'] / 1e3:.1f} KB of RSS a socket; "
+    click.echo(f"push: {s['rss_bytes_per_clinic_feed'] / 1e3:.1f} KB of RSS a clinic's feed, "
+               f"{s['rss_bytes_per_socket'] / 1e3:.1f} KB a socket; "
                f"{s['city_sockets']:,} sockets: {s['city_socket_bytes'] / 1e9:.2f} GB")  # fmt: skip
     click.echo(f"redis: {r['bytes_per_clinic'] / 1e6:.2f} MB a clinic at the end of day "
                f"{len(r['bytes_per_clinic_by_day'])} (by day: "

@@ -190,19 +190,23 @@ def main(
     finally:
         stores.redis.stop()
         stores.postgres.stop()
-    per_socket = slope(
-        [float(s.sockets) for s in socket_steps], [float(s.rss_bytes) for s in socket_steps]
+    # The first screens of a clinic start its feed (a reader, a board): that is per clinic, not
+    # per socket, so the slope is taken over the steps after every clinic has screens.
+    steady = [s for s in socket_steps if s.sockets >= screen_clinics] or socket_steps
+    if len(steady) < 2:
+        steady = socket_steps
+    xs = [float(s.sockets) for s in steady]
+    per_socket = slope(xs, [float(s.rss_bytes) for s in steady])
+    first = steady[0]
+    per_clinic = (first.rss_bytes - socket_steps[0].rss_bytes - per_socket * first.sockets) / max(
+        1, min(screen_clinics, first.sockets)
     )
     report["sockets"] = {
         "clinics": screen_clinics,
         "steps": [s.__dict__ for s in socket_steps],
         "rss_bytes_per_socket": round(per_socket),
-        "uss_bytes_per_socket": round(
-            slope(
-                [float(s.sockets) for s in socket_steps],
-                [float(s.uss_bytes) for s in socket_steps],
-            )
-        ),
+        "uss_bytes_per_socket": round(slope(xs, [float(s.uss_bytes) for s in steady])),
+        "rss_bytes_per_clinic_feed": round(per_clinic),
         "city_sockets": CITY_SOCKETS,
         "city_socket_bytes": round(per_socket * CITY_SOCKETS),
     }
