@@ -21,6 +21,8 @@ NGINX_SITE = DEPLOY / "nginx" / "clinicq.conf"
 SYSTEMD = DEPLOY / "systemd"
 UNITS = ("clinicq-engine.service", "clinicq-push.service", "clinicq-sms.service")
 ENV_FILE = SYSTEMD / "clinicq.env"
+PG_PRIMARY = DEPLOY / "postgresql" / "primary.conf"
+PG_STANDBY = DEPLOY / "postgresql" / "standby.conf"
 INSTALLED = "/opt/clinicq/.venv/bin/clinicq"  # where the units expect the product
 SITE_NAMES = ("CLINICQ_LISTEN", "CLINICQ_APP1", "CLINICQ_APP2", "CLINICQ_APP3")
 
@@ -46,15 +48,20 @@ http {{
 """
 
 
-def render_site(values: dict[str, str]) -> str:
-    """The nginx site with its ``${CLINICQ_...}`` names filled in (nginx's own $vars kept)."""
-    if set(values) != set(SITE_NAMES):
-        raise ValueError(f"the site needs exactly {SITE_NAMES}")
-    text = Template(NGINX_SITE.read_text()).safe_substitute(values)
+def render(path: Path, values: dict[str, str]) -> str:
+    """A kit file with its ``${CLINICQ_...}`` names filled in (nginx's own $vars kept)."""
+    text = Template(path.read_text()).safe_substitute(values)
     left = re.findall(r"\$\{CLINICQ_\w+\}", text)
     if left:
-        raise ValueError(f"unfilled in {NGINX_SITE.name}: {left}")
+        raise ValueError(f"unfilled in {path.name}: {left}")
     return text
+
+
+def render_site(values: dict[str, str]) -> str:
+    """The nginx site for these addresses."""
+    if set(values) != set(SITE_NAMES):
+        raise ValueError(f"the site needs exactly {SITE_NAMES}")
+    return render(NGINX_SITE, values)
 
 
 def write_nginx(folder: Path, values: dict[str, str]) -> Path:

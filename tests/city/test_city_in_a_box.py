@@ -1,22 +1,27 @@
 """The city in a box: the product on several hosts (network namespaces) behind nginx, losing one
-host and cutting another off from the stores while tickets, bookings and screens go on.
+host, cutting another off from the stores and losing the PostgreSQL primary while tickets,
+bookings and screens go on.
 
 Hosts: app1-app3 each run one engine worker and one push process, started from the systemd
-units' commands with the kit's environment file; `store` runs the machine's redis-server and a
-PostgreSQL cluster made with initdb; nginx (the root namespace) renders deploy/nginx/clinicq.conf.
-Through nginx, an open-loop load takes tickets, calls, completes, reserves and moves slots while
-screens watch every clinic over /ws/. Then: the app host holding most screens is killed (every
-process in it, SIGKILL); later another is cut off from the store host for 10 s and restored.
+units' commands with the kit's environment file; `store` runs the machine's redis-server and the
+PostgreSQL primary (initdb in a temporary folder), `pg2` its synchronous standby; nginx (the
+root namespace) serves deploy/nginx/clinicq.conf. The engine reaches PostgreSQL through a
+multi-host URL with target_session_attrs=read-write. Through nginx, an open-loop load takes
+tickets, calls, completes, reserves and moves slots while screens watch every clinic over /ws/.
+Then: the app host holding most screens is killed (every process in it, SIGKILL); another is cut
+off from the stores for 10 s and restored; the primary's PostgreSQL is killed and the standby
+promoted.
 
-What must hold: every acknowledged ticket and reservation is in the journal; no number or slot
-was given twice; every screen got every event of its clinic once and in order, up to the
-clinic's last (reconnecting with its last offset, as screens do); the journal's chains verify.
-Measured and printed: each fault's errors and recovery times (HTTP and screens).
+What must hold: every acknowledged ticket and reservation is in the journal (read from the new
+primary); no number or slot was given twice; every screen got every event of its clinic once
+and in order, up to the clinic's last (reconnecting with its last offset, as screens do); the
+journal's chains verify. Measured and printed: each fault's errors and recovery times.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -29,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import psutil
 import pytest
 
 from engine import audit, keys
@@ -42,7 +48,15 @@ from loadtest.processes import wait_until_answers
 from loadtest.profiles import Profile
 from loadtest.run import journaled
 from loadtest.scenario import Scenario
-from tests.city.kit import nginx_binary, unit_command, unit_environment, write_nginx
+from tests.city.kit import (
+    PG_PRIMARY,
+    PG_STANDBY,
+    nginx_binary,
+    render,
+    unit_command,
+    unit_environment,
+    write_nginx,
+)
 from tests.city.netns import BACK, FRONT, City, links, namespaces
 from tests.city.watch import Screen
 
@@ -50,7 +64,8 @@ pytestmark = pytest.mark.city
 
 APPS = ("app1", "app2", "app3")
 STORE = f"{BACK}.20"
-LOAD_SECONDS, KILL_AT, CUT_AT, CUT_FOR = 40.0, 6.0, 20.0, 10.0
+STANDBY = f"{BACK}.21"
+LOAD_SECONDS, KILL_AT, CUT_AT, CUT_FOR, FAILOVER_AT = 40.0, 5.0, 13.0, 10.0, 28.0
 PROFILE = Profile("city-box", seconds=LOAD_SECONDS, clinics=8, ops_per_second=40)
 SCREENS_PER_CLINIC = 2
 LATE = 1.0  # seconds: an event later than this on a screen counts as not yet recovered
@@ -72,14 +87,16 @@ def redis_bin() -> str:
 
 
 @pytest.fixture
-def city(tmp_path: Path) -> Iterator[City]:
-    """The hosts; torn down however the test ends, and checked to leave nothing behind."""
+def city(tmp_path: Path, pgdata: Path) -> Iterator[City]:
+    """The hosts; torn down however the test ends (before ``pgdata`` is removed from under
+    PostgreSQL), and checked to leave nothing behind."""
     town = City(tmp_path / "logs")
     try:
         yield town.build(
             {
                 **{a: {"front": 11 + i, "back": 11 + i} for i, a in enumerate(APPS)},
                 "store": {"back": 20},
+                "pg2": {"back": 21},
             }
         )
     finally:
@@ -102,26 +119,64 @@ def as_postgres(args: list[str]) -> list[str]:
     return ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--", *args]
 
 
-async def start_store(city: City, pgdata: Path) -> tuple[str, str]:
-    """Redis and PostgreSQL on the store host; their URLs."""
+@dataclass
+class Stores:
+    redis_url: str
+    database_url: str  # both PostgreSQL hosts; connections go to whichever is read-write
+    primary: subprocess.Popen[bytes]
+    standby_data: Path
+
+
+async def connect_when_up(url: str) -> asyncpg.Connection:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            return await asyncpg.connect(url, timeout=2)
+        except (OSError, asyncpg.PostgresError):
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)
+
+
+def include(data: Path, text: str, name: str) -> None:
+    """``text`` as ``name`` in a cluster's folder, included from its postgresql.conf."""
+    (data / name).write_text(text)
+    shutil.chown(data / name, "postgres", "postgres")
+    with (data / "postgresql.conf").open("a") as conf:
+        conf.write(f"include '{name}'\n")
+
+
+def start_postgres(city: City, host: str, data: Path, address: str) -> subprocess.Popen[bytes]:
+    # The socket's lock file outside the data folder, or pg_basebackup would copy it along.
+    sockets = data.parent / f"sockets-{host}"
+    sockets.mkdir()
+    shutil.chown(sockets, "postgres", "postgres")
+    return city.run(
+        host,
+        as_postgres([str(postgres_bin() / "postgres"), "-D", str(data),
+                     "-c", f"listen_addresses={address}", "-c", "port=5432",
+                     "-c", f"unix_socket_directories={sockets}", "-c", "max_connections=200"]),
+        f"{host}-postgres",
+    )  # fmt: skip
+
+
+async def start_stores(city: City, pgdata: Path) -> Stores:
+    """Redis and the PostgreSQL primary on the store host, a synchronous standby on pg2: a
+    commit is acknowledged only once the standby has it, so losing the primary loses nothing."""
     shutil.chown(pgdata, "postgres", "postgres")
-    data = pgdata / "data"
+    primary, standby = pgdata / "primary", pgdata / "standby"
     pg = postgres_bin()
     await asyncio.to_thread(
         subprocess.run,
-        as_postgres([str(pg / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust",
+        as_postgres([str(pg / "initdb"), "-D", str(primary), "-U", "postgres", "-A", "trust",
                      "-E", "UTF8", "--locale=C", "--no-sync"]),
         check=True, capture_output=True,
     )  # fmt: skip
-    with (data / "pg_hba.conf").open("a") as hba:
-        hba.write(f"host all all {BACK}.0/24 trust\n")
-    city.run(
-        "store",
-        as_postgres([str(pg / "postgres"), "-D", str(data), "-c", f"listen_addresses={STORE}",
-                     "-c", "port=5432", "-c", f"unix_socket_directories={pgdata}",
-                     "-c", "max_connections=200"]),
-        "store-postgres",
-    )  # fmt: skip
+    # Trust on the test's own back network only (a deployment uses scram-sha-256 passwords).
+    with (primary / "pg_hba.conf").open("a") as hba:
+        hba.write(f"host all all {BACK}.0/24 trust\nhost replication all {BACK}.0/24 trust\n")
+    include(primary, PG_PRIMARY.read_text(), "clinicq-primary.conf")
+    process = start_postgres(city, "store", primary, STORE)
     redis_dir = city.logs.parent / "redis"
     redis_dir.mkdir()
     city.run(
@@ -131,17 +186,29 @@ async def start_store(city: City, pgdata: Path) -> tuple[str, str]:
          "--dir", str(redis_dir)],
         "store-redis",
     )  # fmt: skip
-    admin = f"postgresql://postgres@{STORE}:5432/postgres"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            conn = await asyncpg.connect(admin, timeout=2)
-            break
-        except (OSError, asyncpg.PostgresError):
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.2)
+    conn = await connect_when_up(f"postgresql://postgres@{STORE}:5432/postgres")
     try:
+        # The standby first, the database after: it reaches the standby as WAL, as it would in a
+        # replicated cluster set up before the application.
+        await asyncio.to_thread(
+            subprocess.run,
+            as_postgres([str(pg / "pg_basebackup"), "-h", STORE, "-U", "postgres",
+                         "-D", str(standby), "-X", "stream", "--no-sync",
+                         "--checkpoint=fast"]),
+            check=True, capture_output=True,
+        )  # fmt: skip
+        values = {"CLINICQ_PG_PRIMARY": STORE, "CLINICQ_PG_REPLICATION_USER": "postgres"}
+        include(standby, render(PG_STANDBY, values), "clinicq-standby.conf")
+        (standby / "standby.signal").touch()
+        shutil.chown(standby / "standby.signal", "postgres", "postgres")
+        start_postgres(city, "pg2", standby, STANDBY)
+        deadline = time.monotonic() + 60
+        while not await conn.fetchval(
+            "SELECT count(*) FROM pg_stat_replication WHERE application_name = 'pg2' "
+            "AND sync_state = 'sync'"
+        ):
+            assert time.monotonic() < deadline, "the standby did not become synchronous"
+            await asyncio.sleep(0.2)
         await conn.execute("CREATE DATABASE clinicq")
     finally:
         await conn.close()
@@ -156,7 +223,24 @@ async def start_store(city: City, pgdata: Path) -> tuple[str, str]:
                 await asyncio.sleep(0.1)
     finally:
         await client.aclose()
-    return redis_url, f"postgresql://postgres@{STORE}:5432/clinicq"
+    database_url = (
+        f"postgresql://postgres@{STORE}:5432,{STANDBY}:5432/clinicq?target_session_attrs=read-write"
+    )
+    return Stores(redis_url, database_url, process, standby)
+
+
+def fail_over(stores: Stores) -> None:
+    """The primary's PostgreSQL dies at once (its processes SIGKILLed); the standby is promoted,
+    as a failover manager would do."""
+    tree = psutil.Process(stores.primary.pid).children(recursive=True)
+    for process in [psutil.Process(stores.primary.pid), *tree]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
+    stores.primary.wait(timeout=10)
+    subprocess.run(
+        as_postgres([str(postgres_bin() / "pg_ctl"), "promote", "-w", "-D", str(stores.standby_data)]),
+        check=True, capture_output=True,
+    )  # fmt: skip
 
 
 def app_environment(host: str, redis_url: str, database_url: str, public: str) -> dict[str, str]:
@@ -197,8 +281,7 @@ async def start_apps(city: City, redis_url: str, database_url: str, public: str)
             timeout=90,
         )
 
-    # The first engine applies the schema alone; the others then start side by side.
-    await asyncio.to_thread(start, APPS[0], "clinicq-engine.service", "8000/readyz")
+    # All at once, as a city's hosts boot: the engine serialises its schema changes itself.
     await asyncio.gather(
         *(
             asyncio.to_thread(start, host, unit, ready)
@@ -207,7 +290,6 @@ async def start_apps(city: City, redis_url: str, database_url: str, public: str)
                 ("clinicq-engine.service", "8000/readyz"),
                 ("clinicq-push.service", "8001/healthz"),
             )
-            if (host, unit) != (APPS[0], "clinicq-engine.service")
         )
     )
 
@@ -322,7 +404,8 @@ def measure(
 ) -> dict[str, Any]:
     """What one fault cost: failed requests and how long until screens were in step again."""
     span = until_wall - fault.wall
-    window = [r for r in requests if fault.mono <= r.start < fault.mono + span]
+    # A request counts where it ended: one in flight when the fault struck fails after it.
+    window = [r for r in requests if fault.mono <= r.end < fault.mono + span]
     errors = [r for r in window if r.outcome == "error"]
     arrived = [
         a
@@ -336,6 +419,8 @@ def measure(
         "fault": fault.name,
         "host": fault.host,
         "screens_on_host": fault.screens_on_host,
+        # The partition's length; the failover's kill-to-promoted time.
+        "fault_lasted_s": round(fault.ended - fault.wall, 2) if fault.ended else 0.0,
         "requests": len(window),
         "errors": len(errors),
         "last_error_s": round(max(r.end for r in errors) - fault.mono, 2) if errors else 0.0,
@@ -349,15 +434,17 @@ def measure(
     }
 
 
-async def test_city_survives_a_lost_host_and_a_partition(
+async def test_city_survives_a_lost_host_a_partition_and_a_failover(
     city: City, pgdata: Path, tmp_path: Path
 ) -> None:
     """No acknowledged ticket or booking lost, none given twice, every screen gets every event
-    once and in order, through a killed app host and an app host cut off from the stores."""
+    once and in order, through a killed app host, an app host cut off from the stores, and the
+    PostgreSQL primary lost and its synchronous standby promoted."""
     began = time.monotonic()
     port = free_port()
     public = f"http://127.0.0.1:{port}"
-    redis_url, database_url = await start_store(city, pgdata)
+    stores = await start_stores(city, pgdata)
+    redis_url, database_url = stores.redis_url, stores.database_url
     await start_apps(city, redis_url, database_url, public)
     start_nginx(city, port)
     ready_s = time.monotonic() - began
@@ -405,20 +492,25 @@ async def test_city_survives_a_lost_host_and_a_partition(
         await asyncio.to_thread(city.cut, host, "back", True)
         faults[-1].ended = time.time()
 
-    requests = await drive(scenario, [(KILL_AT, kill), (CUT_AT, cut)])
+    async def failover() -> None:
+        faults.append(Fault("failover", "store", time.monotonic(), time.time()))
+        await asyncio.to_thread(fail_over, stores)
+        faults[-1].ended = time.time()
+
+    requests = await drive(scenario, [(KILL_AT, kill), (CUT_AT, cut), (FAILOVER_AT, failover)])
     load_ended = time.time()
 
     # Settle: what the killed worker left in Redis is journaled by `reconcile`, and every screen
     # catches up to its clinic's last offset.
     settle_began = time.monotonic()
-    async with asyncio.timeout(60):
-        while True:
-            now = await heads(database_url, redis_url, clinics)
-            if all(live == journal for live, journal in now.values()) and all(
-                s.last == now[s.clinic][1] for s in screens
-            ):
-                break
-            await asyncio.sleep(0.5)
+    while True:
+        now = await heads(database_url, redis_url, clinics)
+        settled = all(live == journal for live, journal in now.values()) and all(
+            s.last == now[s.clinic][1] for s in screens
+        )
+        if settled or time.monotonic() - settle_began > 60:
+            break
+        await asyncio.sleep(0.5)
     settle_s = time.monotonic() - settle_began
     stop.set()
     await asyncio.gather(*watching)
@@ -427,6 +519,11 @@ async def test_city_survives_a_lost_host_and_a_partition(
     found, cancelled = await journaled(database_url, clinics)
     acks = scenario.acknowledged
     violations = [
+        *[
+            invariants.Violation("Redis and the journal disagree after 60 s", f"{c}: {pair}")
+            for c, pair in now.items()
+            if pair[0] != pair[1]
+        ],
         *invariants.no_number_twice(acks),
         *invariants.no_slot_twice(acks, cancelled),
         *invariants.all_journaled(acks, found),
@@ -449,7 +546,7 @@ async def test_city_survives_a_lost_host_and_a_partition(
     finally:
         await pool.close()
 
-    kill_fault, cut_fault = faults
+    kill_fault, cut_fault, failover_fault = faults
     report = {
         "hosts_ready_s": round(ready_s, 1),
         "load": {
@@ -469,7 +566,8 @@ async def test_city_survives_a_lost_host_and_a_partition(
         },
         "faults": [
             measure(kill_fault, cut_fault.wall, requests, screens),
-            measure(cut_fault, load_ended + settle_s, requests, screens),
+            measure(cut_fault, failover_fault.wall, requests, screens),
+            measure(failover_fault, load_ended + settle_s, requests, screens),
         ],
         "settle_s": round(settle_s, 1),
         "wall_s": round(time.monotonic() - began, 1),
@@ -479,5 +577,5 @@ async def test_city_survives_a_lost_host_and_a_partition(
     print("\ncity in a box:", json.dumps(report, indent=2, ensure_ascii=False))
 
     assert kill_fault.screens_on_host > 0, "the killed host held no screens: nothing was tested"
-    assert not violations, violations[:20]
+    assert not violations, f"{violations[:20]}; the hosts' logs: {city.logs}"
     assert len(scenario.tickets) > 100 and len(scenario.reservations) > 20

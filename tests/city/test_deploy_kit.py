@@ -3,6 +3,7 @@ systemd-analyze verify) and agree with the product (commands, variables)."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -17,11 +18,14 @@ from engine.settings import ENGINE_VARIABLES
 from tests.city.kit import (
     ENV_FILE,
     INSTALLED,
+    PG_PRIMARY,
+    PG_STANDBY,
     SYSTEMD,
     UNITS,
     nginx_binary,
     read_env_file,
     read_unit,
+    render,
     render_site,
     unit_command,
     write_nginx,
@@ -120,3 +124,18 @@ def test_environment_file_names_only_what_is_read() -> None:
     }
     assert names <= known, names - known
     assert {"REDIS_URL", "DATABASE_URL", "CLINICQ_HOST"} <= set(read_env_file())
+
+
+def test_postgresql_primary_waits_for_the_standby_it_names() -> None:
+    """The standby's application_name is the one the primary's synchronous_standby_names waits
+    for, and the standby, once promoted, waits for no standby of its own."""
+    primary = PG_PRIMARY.read_text()
+    standby = render(
+        PG_STANDBY, {"CLINICQ_PG_PRIMARY": "10.0.2.20", "CLINICQ_PG_REPLICATION_USER": "r"}
+    )
+    name = re.search(r"application_name=(\w+)", standby)
+    assert name is not None
+    names = re.search(r"^synchronous_standby_names = '(.*)'$", primary, re.M)
+    assert names is not None and re.search(rf"\b{name[1]}\b", names[1])
+    assert re.search(r"^synchronous_standby_names = ''$", standby, re.M)
+    assert "host=10.0.2.20 " in standby
