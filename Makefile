@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-integration test-cluster fuzz lint bench bench-smoke bench-rebuild soak chromium wrk clean
+.PHONY: run test test-integration test-cluster city-smoke fuzz lint bench bench-smoke bench-rebuild soak chromium wrk nginx clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,18 @@ test-integration: $(STAMP)
 # started on loopback (the browser tests once are enough).
 test-cluster: $(STAMP)
 	CLINICQ_REDIS_CLUSTER=1 $(BIN)/pytest -q -m "integration and not browser" tests/engine tests/displays tests/test_embedded.py
+
+# The city in a box (~2 minutes, root): three app hosts, a store host and nginx on network
+# namespaces; kills one app host and cuts another off from the stores while load and screens run
+# (tests/city, docs/DEPLOYMENT.md); its figures go to var/city-smoke.json. Needs Debian's nginx.
+city-smoke: $(STAMP) nginx
+	CLINICQ_CITY=1 $(BIN)/pytest -q -s tests/city
+
+nginx:
+	@test -x /usr/sbin/nginx || { \
+	  echo "installing Debian's nginx for the city drill"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null) \
+	  || { echo "could not install nginx: apt-get install nginx"; exit 1; }; }
 
 # The long schema fuzz: schemathesis from /openapi.json, 250 examples per operation and token
 # (over 10,000 cases, ~10 minutes); `make test` runs a short one. Counts in var/fuzz-report.json.

@@ -67,8 +67,10 @@ def _need_database(settings: Settings) -> str:
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """Clinic Queue: a real-time queue engine for polyclinics."""
+    # force: python-escpos calls logging.basicConfig() when imported (ticketing imports it),
+    # which would make this call a no-op and hide every INFO line (a unit's journal needs them).
     logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
     )
     settings = _settings()
     if settings.database_url and settings.sms_enabled:

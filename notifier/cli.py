@@ -7,6 +7,7 @@ reads the environment). Bad input ends with a one-line error and exit status 1.
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -100,6 +101,12 @@ def send_due(ctx: click.Context, loop: bool) -> None:
 
     async def job(pool: asyncpg.Pool, settings: NotifierSettings) -> dict[str, int]:
         worker = Worker(pool, settings, name="sms-cli")
+        if loop:
+            # A service manager stops the sender with SIGTERM (deploy/systemd/clinicq-sms.service):
+            # drain the rows in hand and exit 0, as on Ctrl-C, instead of dying mid-send.
+            running = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                running.add_signal_handler(signum, worker.request_stop)
         try:
             await worker.run(burst=not loop)
         finally:

@@ -307,6 +307,10 @@ class Worker:
         self._task = asyncio.create_task(self.run(), name=self.name)
         return self
 
+    def request_stop(self) -> None:
+        """Ask ``run`` to return once the rows in hand are done (safe from a signal handler)."""
+        self._stopping.set()
+
     async def stop(self) -> None:
         """Graceful drain: finish the rows in hand (their leases cover us), then return."""
         self._stopping.set()

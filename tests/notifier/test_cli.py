@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import sys
 
 import pytest
 from click.testing import CliRunner, Result
@@ -72,3 +75,39 @@ async def test_missing_configuration_is_one_line() -> None:
     """Without the engine's settings the command says so in one line."""
     result = await invoke(None, "status")
     assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1
+
+
+async def test_send_due_loop_stops_gracefully_on_sigterm(
+    database_url: str, settings: NotifierSettings
+) -> None:
+    """`send-due --loop` (the systemd unit's command) drains and exits 0 on SIGTERM."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "CLINICQ_ENCRYPTION_KEY": settings.encryption_key.hex(),
+        "CLINICQ_SMSC_URL": settings.smsc_url,
+        "CLINICQ_SMSC_LOGIN": settings.smsc_login,
+        "CLINICQ_SMSC_PASSWORD": settings.smsc_password,
+    }
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "clinicq.cli", "sms", "send-due", "--loop",
+        env=env, stdin=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert child.stderr is not None
+    log = b""
+    try:
+        async with asyncio.timeout(60):
+            while b"sms-cli: started" not in log:
+                line = await child.stderr.readline()
+                assert line, f"the sender exited before it started: {log.decode()}"
+                log += line
+        child.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(20):
+            log += await child.stderr.read()
+            code = await child.wait()
+    finally:
+        if child.returncode is None:
+            child.kill()
+            await child.wait()
+    assert code == 0, log.decode()
+    assert b"sms-cli: stopped" in log

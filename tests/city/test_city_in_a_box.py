@@ -1,0 +1,581 @@
+"""The city in a box: the product on several hosts (network namespaces) behind nginx, losing one
+host, cutting another off from the stores and losing the PostgreSQL primary while tickets,
+bookings and screens go on.
+
+Hosts: app1-app3 each run one engine worker and one push process, started from the systemd
+units' commands with the kit's environment file; `store` runs the machine's redis-server and the
+PostgreSQL primary (initdb in a temporary folder), `pg2` its synchronous standby; nginx (the
+root namespace) serves deploy/nginx/clinicq.conf. The engine reaches PostgreSQL through a
+multi-host URL with target_session_attrs=read-write. Through nginx, an open-loop load takes
+tickets, calls, completes, reserves and moves slots while screens watch every clinic over /ws/.
+Then: the app host holding most screens is killed (every process in it, SIGKILL); another is cut
+off from the stores for 10 s and restored; the primary's PostgreSQL is killed and the standby
+promoted.
+
+What must hold: every acknowledged ticket and reservation is in the journal (read from the new
+primary); no number or slot was given twice; every screen got every event of its clinic once
+and in order, up to the clinic's last (reconnecting with its last offset, as screens do); the
+journal's chains verify. Measured and printed: each fault's errors and recovery times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import psutil
+import pytest
+
+from engine import audit, keys
+from engine.auth import create_token
+from engine.embedded import free_port, valkey_binary
+from engine.redis_client import connect
+from loadtest import invariants
+from loadtest.http import LeanClient
+from loadtest.openloop import Operation, arrivals
+from loadtest.processes import wait_until_answers
+from loadtest.profiles import Profile
+from loadtest.run import journaled
+from loadtest.scenario import Scenario
+from tests.city.kit import (
+    PG_PRIMARY,
+    PG_STANDBY,
+    nginx_binary,
+    render,
+    unit_command,
+    unit_environment,
+    write_nginx,
+)
+from tests.city.netns import BACK, FRONT, City, links, namespaces
+from tests.city.watch import Screen
+
+pytestmark = pytest.mark.city
+
+APPS = ("app1", "app2", "app3")
+STORE = f"{BACK}.20"
+STANDBY = f"{BACK}.21"
+LOAD_SECONDS, KILL_AT, CUT_AT, CUT_FOR, FAILOVER_AT = 40.0, 5.0, 13.0, 10.0, 28.0
+PROFILE = Profile("city-box", seconds=LOAD_SECONDS, clinics=8, ops_per_second=40)
+SCREENS_PER_CLINIC = 2
+LATE = 1.0  # seconds: an event later than this on a screen counts as not yet recovered
+REPORT = Path("var/city-smoke.json")
+
+
+def postgres_bin() -> Path:
+    """The machine's PostgreSQL (Debian's), else the pgserver wheel's."""
+    for folder in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
+        if (folder / "initdb").exists():
+            return folder
+    import pgserver
+
+    return Path(pgserver.__file__).parent / "pginstall" / "bin"
+
+
+def redis_bin() -> str:
+    return shutil.which("redis-server") or valkey_binary()
+
+
+@pytest.fixture
+def city(tmp_path: Path, pgdata: Path) -> Iterator[City]:
+    """The hosts; torn down however the test ends (before ``pgdata`` is removed from under
+    PostgreSQL), and checked to leave nothing behind."""
+    town = City(tmp_path / "logs")
+    try:
+        yield town.build(
+            {
+                **{a: {"front": 11 + i, "back": 11 + i} for i, a in enumerate(APPS)},
+                "store": {"back": 20},
+                "pg2": {"back": 21},
+            }
+        )
+    finally:
+        town.close()
+        assert not namespaces() and not links(), "the drill left namespaces or links behind"
+
+
+@pytest.fixture
+def pgdata() -> Iterator[Path]:
+    """A folder the postgres user may own (pytest's own are root's, mode 0700)."""
+    folder = Path(tempfile.mkdtemp(prefix="city-pg-"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def as_postgres(args: list[str]) -> list[str]:
+    # PostgreSQL refuses to run as root.
+    return ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--", *args]
+
+
+@dataclass
+class Stores:
+    redis_url: str
+    database_url: str  # both PostgreSQL hosts; connections go to whichever is read-write
+    primary: subprocess.Popen[bytes]
+    standby_data: Path
+
+
+async def connect_when_up(url: str) -> asyncpg.Connection:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            return await asyncpg.connect(url, timeout=2)
+        except (OSError, asyncpg.PostgresError):
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)
+
+
+def include(data: Path, text: str, name: str) -> None:
+    """``text`` as ``name`` in a cluster's folder, included from its postgresql.conf."""
+    (data / name).write_text(text)
+    shutil.chown(data / name, "postgres", "postgres")
+    with (data / "postgresql.conf").open("a") as conf:
+        conf.write(f"include '{name}'\n")
+
+
+def start_postgres(city: City, host: str, data: Path, address: str) -> subprocess.Popen[bytes]:
+    # The socket's lock file outside the data folder, or pg_basebackup would copy it along.
+    sockets = data.parent / f"sockets-{host}"
+    sockets.mkdir()
+    shutil.chown(sockets, "postgres", "postgres")
+    return city.run(
+        host,
+        as_postgres([str(postgres_bin() / "postgres"), "-D", str(data),
+                     "-c", f"listen_addresses={address}", "-c", "port=5432",
+                     "-c", f"unix_socket_directories={sockets}", "-c", "max_connections=200"]),
+        f"{host}-postgres",
+    )  # fmt: skip
+
+
+async def start_stores(city: City, pgdata: Path) -> Stores:
+    """Redis and the PostgreSQL primary on the store host, a synchronous standby on pg2: a
+    commit is acknowledged only once the standby has it, so losing the primary loses nothing."""
+    shutil.chown(pgdata, "postgres", "postgres")
+    primary, standby = pgdata / "primary", pgdata / "standby"
+    pg = postgres_bin()
+    await asyncio.to_thread(
+        subprocess.run,
+        as_postgres([str(pg / "initdb"), "-D", str(primary), "-U", "postgres", "-A", "trust",
+                     "-E", "UTF8", "--locale=C", "--no-sync"]),
+        check=True, capture_output=True,
+    )  # fmt: skip
+    # Trust on the test's own back network only (a deployment uses scram-sha-256 passwords).
+    with (primary / "pg_hba.conf").open("a") as hba:
+        hba.write(f"host all all {BACK}.0/24 trust\nhost replication all {BACK}.0/24 trust\n")
+    include(primary, PG_PRIMARY.read_text(), "clinicq-primary.conf")
+    process = start_postgres(city, "store", primary, STORE)
+    redis_dir = city.logs.parent / "redis"
+    redis_dir.mkdir()
+    city.run(
+        "store",
+        [redis_bin(), "--bind", STORE, "--port", "6379", "--protected-mode", "no",
+         "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
+         "--dir", str(redis_dir)],
+        "store-redis",
+    )  # fmt: skip
+    conn = await connect_when_up(f"postgresql://postgres@{STORE}:5432/postgres")
+    try:
+        # The standby first, the database after: it reaches the standby as WAL, as it would in a
+        # replicated cluster set up before the application.
+        await asyncio.to_thread(
+            subprocess.run,
+            as_postgres([str(pg / "pg_basebackup"), "-h", STORE, "-U", "postgres",
+                         "-D", str(standby), "-X", "stream", "--no-sync",
+                         "--checkpoint=fast"]),
+            check=True, capture_output=True,
+        )  # fmt: skip
+        values = {"CLINICQ_PG_PRIMARY": STORE, "CLINICQ_PG_REPLICATION_USER": "postgres"}
+        include(standby, render(PG_STANDBY, values), "clinicq-standby.conf")
+        (standby / "standby.signal").touch()
+        shutil.chown(standby / "standby.signal", "postgres", "postgres")
+        start_postgres(city, "pg2", standby, STANDBY)
+        deadline = time.monotonic() + 60
+        while not await conn.fetchval(
+            "SELECT count(*) FROM pg_stat_replication WHERE application_name = 'pg2' "
+            "AND sync_state = 'sync'"
+        ):
+            assert time.monotonic() < deadline, "the standby did not become synchronous"
+            await asyncio.sleep(0.2)
+        await conn.execute("CREATE DATABASE clinicq")
+    finally:
+        await conn.close()
+    redis_url = f"redis://{STORE}:6379/0"
+    client = connect(redis_url)
+    try:
+        for _ in range(100):
+            try:
+                await client.ping()
+                break
+            except Exception:
+                await asyncio.sleep(0.1)
+    finally:
+        await client.aclose()
+    database_url = (
+        f"postgresql://postgres@{STORE}:5432,{STANDBY}:5432/clinicq?target_session_attrs=read-write"
+    )
+    return Stores(redis_url, database_url, process, standby)
+
+
+def fail_over(stores: Stores) -> None:
+    """The primary's PostgreSQL dies at once (its processes SIGKILLed); the standby is promoted,
+    as a failover manager would do."""
+    tree = psutil.Process(stores.primary.pid).children(recursive=True)
+    for process in [psutil.Process(stores.primary.pid), *tree]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
+    stores.primary.wait(timeout=10)
+    subprocess.run(
+        as_postgres([str(postgres_bin() / "pg_ctl"), "promote", "-w", "-D", str(stores.standby_data)]),
+        check=True, capture_output=True,
+    )  # fmt: skip
+
+
+def app_environment(host: str, redis_url: str, database_url: str, public: str) -> dict[str, str]:
+    """The kit's environment file for one host, with this city's addresses."""
+    address = f"{FRONT}.{11 + APPS.index(host)}"
+    base = {k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ}
+    return {
+        **base,
+        **unit_environment(
+            {
+                "REDIS_URL": redis_url,
+                "DATABASE_URL": database_url,
+                "CLINICQ_HOST": address,
+                "CLINICQ_PORT": "8000",
+                "CLINICQ_WORKERS": "1",
+                "CLINICQ_PUSH_PROCESSES": "1",
+                "CLINICQ_PUBLIC_URL": public,
+                "FORWARDED_ALLOW_IPS": f"{FRONT}.1",
+                # The whole load comes from one client address (the test's) through nginx.
+                "CLINICQ_RATE_LIMIT": "100000",
+                "CLINICQ_RATE_BURST": "100000",
+                "CLINICQ_ENCRYPTION_KEY": "5" * 64,
+            }
+        ),
+    }
+
+
+async def start_apps(city: City, redis_url: str, database_url: str, public: str) -> None:
+    """Each app host: the engine unit's command and the push unit's, as systemd would run them."""
+
+    def start(host: str, unit: str, ready: str) -> None:
+        env = app_environment(host, redis_url, database_url, public)
+        process = city.run(host, unit_command(unit, env), f"{host}-{unit.split('.')[0]}", env)
+        wait_until_answers(
+            f"http://{env['CLINICQ_HOST']}:{ready}",
+            alive=lambda: process.poll() is None,
+            what=f"{unit} on {host}",
+            timeout=90,
+        )
+
+    # All at once, as a city's hosts boot: the engine serialises its schema changes itself.
+    await asyncio.gather(
+        *(
+            asyncio.to_thread(start, host, unit, ready)
+            for host in APPS
+            for unit, ready in (
+                ("clinicq-engine.service", "8000/readyz"),
+                ("clinicq-push.service", "8001/healthz"),
+            )
+        )
+    )
+
+
+def start_nginx(city: City, port: int) -> None:
+    binary = nginx_binary()
+    assert binary, "nginx is missing: `make city-smoke` installs Debian's"
+    folder = city.logs.parent / "nginx"
+    main = write_nginx(
+        folder,
+        {
+            "CLINICQ_LISTEN": f"127.0.0.1:{port}",
+            **{f"CLINICQ_APP{i + 1}": f"{FRONT}.{11 + i}" for i in range(len(APPS))},
+        },
+    )
+    process = city.run(
+        None, [binary, "-p", str(folder), "-c", str(main), "-e", str(folder / "error.log")], "nginx"
+    )
+    wait_until_answers(
+        f"http://127.0.0.1:{port}/healthz", alive=lambda: process.poll() is None, what="nginx"
+    )
+
+
+def push_sockets(city: City, host: str) -> int:
+    """Screens connected to ``host``'s push process now (through nginx)."""
+    out = subprocess.run(
+        ["ip", "netns", "exec", city.hosts[host].netns, "ss", "-Htn", "state", "established",
+         "( sport = :8001 )"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    return len(out.stdout.splitlines())
+
+
+def write_report(report: dict[str, Any]) -> None:
+    REPORT.parent.mkdir(exist_ok=True)
+    REPORT.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+
+
+@dataclass
+class Request:
+    start: float
+    end: float
+    name: str
+    outcome: str
+
+
+@dataclass
+class Fault:
+    name: str
+    host: str
+    mono: float  # time.monotonic() when it began
+    wall: float  # time.time() when it began
+    ended: float | None = None  # wall time it was undone (the partition)
+    screens_on_host: int = 0
+
+
+async def drive(scenario: Scenario, faults: list[Any]) -> list[Request]:
+    """The open-loop load, with each fault's action fired at its second."""
+    schedule = arrivals(PROFILE, seed=14)
+    done: list[Request] = []
+    tasks: set[asyncio.Task[None]] = set()
+    start = time.monotonic()
+
+    async def fire(name: str, op: Operation) -> None:
+        began = time.monotonic()
+        try:
+            outcome = await op()
+        except Exception:  # a refused connection, a reset, a time-out: the client was not told
+            outcome = "error"
+        done.append(Request(began, time.monotonic(), name, outcome))
+
+    async def at(second: float, action: Any) -> None:
+        await asyncio.sleep(max(0.0, start + second - time.monotonic()))
+        await action()
+
+    fault_tasks = [asyncio.create_task(at(s, a)) for s, a in faults]
+    for offset in schedule:
+        await asyncio.sleep(max(0.0, start + offset - time.monotonic()))
+        name, op = scenario.pick()
+        task = asyncio.create_task(fire(name, op))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+    await asyncio.gather(*fault_tasks)
+    if tasks:
+        await asyncio.wait(tasks, timeout=40)
+    return done
+
+
+async def heads(
+    database_url: str, redis_url: str, clinics: list[str]
+) -> dict[str, tuple[int, int]]:
+    """Per clinic: (Redis's offset, the journal's head offset)."""
+    conn = await asyncpg.connect(database_url)
+    client = connect(redis_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT clinic, last_offset FROM journal_head WHERE clinic = ANY($1::text[])", clinics
+        )
+        journal = {r["clinic"]: r["last_offset"] for r in rows}
+        out = {}
+        for clinic in clinics:
+            live = await client.hget(keys.meta(clinic), "offset")
+            out[clinic] = (int(live or 0), journal.get(clinic, 0))
+        return out
+    finally:
+        await client.aclose()
+        await conn.close()
+
+
+def measure(
+    fault: Fault, until_wall: float, requests: list[Request], screens: list[Screen]
+) -> dict[str, Any]:
+    """What one fault cost: failed requests and how long until screens were in step again."""
+    span = until_wall - fault.wall
+    # A request counts where it ended: one in flight when the fault struck fails after it.
+    window = [r for r in requests if fault.mono <= r.end < fault.mono + span]
+    errors = [r for r in window if r.outcome == "error"]
+    arrived = [
+        a
+        for s in screens
+        for a in s.arrivals
+        if fault.wall <= a.wall < until_wall and a.at is not None
+    ]
+    late = [a for a in arrived if a.wall - a.at > LATE]
+    since = fault.ended or fault.wall
+    return {
+        "fault": fault.name,
+        "host": fault.host,
+        "screens_on_host": fault.screens_on_host,
+        # The partition's length; the failover's kill-to-promoted time.
+        "fault_lasted_s": round(fault.ended - fault.wall, 2) if fault.ended else 0.0,
+        "requests": len(window),
+        "errors": len(errors),
+        "last_error_s": round(max(r.end for r in errors) - fault.mono, 2) if errors else 0.0,
+        "events_delivered": len(arrived),
+        "max_event_delay_s": round(max((a.wall - a.at for a in arrived), default=0.0), 2),
+        # From the fault's end (the kill's moment; the partition's restore) until the last
+        # event later than LATE reached a screen: after it, every screen was in step.
+        "screens_back_in_step_s": round(max(0.0, max(a.wall for a in late) - since), 2)
+        if late
+        else 0.0,
+    }
+
+
+async def test_city_survives_a_lost_host_a_partition_and_a_failover(
+    city: City, pgdata: Path, tmp_path: Path
+) -> None:
+    """No acknowledged ticket or booking lost, none given twice, every screen gets every event
+    once and in order, through a killed app host, an app host cut off from the stores, and the
+    PostgreSQL primary lost and its synchronous standby promoted."""
+    began = time.monotonic()
+    port = free_port()
+    public = f"http://127.0.0.1:{port}"
+    stores = await start_stores(city, pgdata)
+    redis_url, database_url = stores.redis_url, stores.database_url
+    await start_apps(city, redis_url, database_url, public)
+    start_nginx(city, port)
+    ready_s = time.monotonic() - began
+
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+    try:
+        admin = (await create_token(pool, "admin", label="city"))[1]
+        http = LeanClient(public, max_connections=64, timeout=20)
+        scenario = Scenario(http, admin, PROFILE, seed=14)
+        await scenario.setup()
+        clinics = [c.id for c in scenario.clinics]
+        tokens = {c: (await create_token(pool, "display", clinic=c))[1] for c in clinics}
+    finally:
+        await pool.close()
+
+    stop = asyncio.Event()
+    screens = [
+        Screen(f"ws://127.0.0.1:{port}", c, tokens[c], f"{c}#{n}")
+        for c in clinics
+        for n in range(SCREENS_PER_CLINIC)
+    ]
+    watching = [asyncio.create_task(s.run(stop)) for s in screens]
+    async with asyncio.timeout(30):
+        while True:
+            if all(s.last >= 0 for s in screens):
+                break
+            await asyncio.sleep(0.1)
+
+    faults: list[Fault] = []
+
+    async def kill() -> None:
+        # The host holding most screens, so that the drill moves some.
+        counts = {h: push_sockets(city, h) for h in APPS}
+        host = max(APPS, key=lambda h: counts[h])
+        faults.append(Fault("kill", host, time.monotonic(), time.time(), None, counts[host]))
+        await asyncio.to_thread(city.kill, host)
+
+    async def cut() -> None:
+        alive = [h for h in APPS if h != faults[0].host]
+        counts = {h: push_sockets(city, h) for h in alive}
+        host = max(alive, key=lambda h: counts[h])
+        faults.append(Fault("partition", host, time.monotonic(), time.time(), None, counts[host]))
+        await asyncio.to_thread(city.cut, host, "back", False)
+        await asyncio.sleep(CUT_FOR)
+        await asyncio.to_thread(city.cut, host, "back", True)
+        faults[-1].ended = time.time()
+
+    async def failover() -> None:
+        faults.append(Fault("failover", "store", time.monotonic(), time.time()))
+        await asyncio.to_thread(fail_over, stores)
+        faults[-1].ended = time.time()
+
+    requests = await drive(scenario, [(KILL_AT, kill), (CUT_AT, cut), (FAILOVER_AT, failover)])
+    load_ended = time.time()
+
+    # Settle: what the killed worker left in Redis is journaled by `reconcile`, and every screen
+    # catches up to its clinic's last offset.
+    settle_began = time.monotonic()
+    while True:
+        now = await heads(database_url, redis_url, clinics)
+        settled = all(live == journal for live, journal in now.values()) and all(
+            s.last == now[s.clinic][1] for s in screens
+        )
+        if settled or time.monotonic() - settle_began > 60:
+            break
+        await asyncio.sleep(0.5)
+    settle_s = time.monotonic() - settle_began
+    stop.set()
+    await asyncio.gather(*watching)
+    await http.aclose()
+
+    found, cancelled = await journaled(database_url, clinics)
+    acks = scenario.acknowledged
+    violations = [
+        *[
+            invariants.Violation("Redis and the journal disagree after 60 s", f"{c}: {pair}")
+            for c, pair in now.items()
+            if pair[0] != pair[1]
+        ],
+        *invariants.no_number_twice(acks),
+        *invariants.no_slot_twice(acks, cancelled),
+        *invariants.all_journaled(acks, found),
+    ]
+    for s in screens:
+        if s.refused or s.repeated or s.resyncs or s.last != now[s.clinic][1]:
+            violations.append(
+                invariants.Violation(
+                    "screen not every event once and in order",
+                    f"{s.key}: refused={s.refused} repeated={s.repeated} resyncs={s.resyncs} "
+                    f"last={s.last} head={now[s.clinic][1]}",
+                )
+            )
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+    try:
+        for clinic in clinics:
+            chain = await audit.verify(pool, clinic, {}, b"")
+            if not chain.ok:
+                violations.append(invariants.Violation("journal chain broken", str(chain)))
+    finally:
+        await pool.close()
+
+    kill_fault, cut_fault, failover_fault = faults
+    report = {
+        "hosts_ready_s": round(ready_s, 1),
+        "load": {
+            "seconds": LOAD_SECONDS,
+            "requests": len(requests),
+            "ok": sum(r.outcome == "ok" for r in requests),
+            "refused": sum(r.outcome == "refused" for r in requests),
+            "errors": sum(r.outcome == "error" for r in requests),
+            "tickets_acknowledged": len(scenario.tickets),
+            "reservations_acknowledged": len(scenario.reservations),
+        },
+        "screens": {
+            "count": len(screens),
+            "events_delivered": sum(len(s.arrivals) for s in screens),
+            "reconnects": sum(s.connects - 1 for s in screens),
+            "gaps_refilled": sum(s.gaps for s in screens),
+        },
+        "faults": [
+            measure(kill_fault, cut_fault.wall, requests, screens),
+            measure(cut_fault, failover_fault.wall, requests, screens),
+            measure(failover_fault, load_ended + settle_s, requests, screens),
+        ],
+        "settle_s": round(settle_s, 1),
+        "wall_s": round(time.monotonic() - began, 1),
+        "violations": [f"{v.invariant}: {v.detail}" for v in violations],
+    }
+    await asyncio.to_thread(write_report, report)
+    print("\ncity in a box:", json.dumps(report, indent=2, ensure_ascii=False))
+
+    assert kill_fault.screens_on_host > 0, "the killed host held no screens: nothing was tested"
+    assert not violations, f"{violations[:20]}; the hosts' logs: {city.logs}"
+    assert len(scenario.tickets) > 100 and len(scenario.reservations) > 20
