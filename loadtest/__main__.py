@@ -221,9 +221,10 @@ def ws_bench_command(
 @click.argument("profile", type=click.Choice(sorted(PROFILES)))
 @click.option("--url", default=None, help="a running engine on loopback (default: start one)")
 @click.option("--token", default=None, help="an admin token for --url")
-@click.option(
-    "--seconds", default=None, type=click.FloatRange(1, 4 * 3600), help="override the duration"
-)
+@click.option("--seconds", default=None, type=click.FloatRange(1, 24 * 3600),
+              help="override the duration (up to a day)")  # fmt: skip
+@click.option("--clinics", default=None, type=click.IntRange(1, 2000),
+              help="override the number of clinics")  # fmt: skip
 @click.option("--seed", default=1, show_default=True)
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 16))
 @click.option("--plant-duplicate", is_flag=True, help="plant a duplicate number: the run must fail")
@@ -242,7 +243,8 @@ def ws_bench_command(
 @ports_option
 @out_option
 def run_command(
-    profile: str, url: str | None, token: str | None, seconds: float | None, seed: int, workers: int,
+    profile: str, url: str | None, token: str | None, seconds: float | None, clinics: int | None,
+    seed: int, workers: int,
     plant_duplicate: bool, kill_worker: float | None, restart_redis: float | None,
     restart_postgres: float | None, screens: bool, push_processes: int, generators: int,
     ports: Ports, out_dir: Path,
@@ -265,6 +267,8 @@ def run_command(
     chosen = PROFILES[profile]
     if seconds:
         chosen = dataclasses.replace(chosen, seconds=seconds)
+    if clinics:
+        chosen = dataclasses.replace(chosen, clinics=clinics)
     plan = {
         name: at
         for name, at in (

@@ -1,13 +1,16 @@
 """What must hold over a whole run, checked from what clients were told and what was journaled.
 
-Pure functions over plain records, so a test can plant a violation and see it caught.
+Pure functions and plain objects over plain records, so a test can plant a violation and see it
+caught. A run may last a day, so what a check keeps is compact: ticket numbers as one bit each
+(``TicketNumbers``), an acknowledgement only until the journal is read past it (``Journaled``),
+a screen only its newest offset and its breaks of order (``screens_by_tails``).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -28,14 +31,50 @@ class Violation:
     detail: str
 
 
+# A number past this is kept as text, not as a bit (a day's numbers are in the thousands).
+MAX_NUMBER_BIT = 1 << 20
+
+
+class TicketNumbers:
+    """No clinic issued the same ticket number twice on one day, one bit a number: "Т-042" is bit
+    42 of (clinic, day, "Т"); a number not in the engine's form is kept as text."""
+
+    def __init__(self) -> None:
+        self.bits: dict[tuple[str, str, str], bytearray] = {}
+        self.text: dict[tuple[str, str], set[str]] = {}
+        self.twice: Counter[tuple[str, str, str]] = Counter()  # repeats beyond the first
+
+    def add(self, clinic: str, day: str, number: str) -> None:
+        prefix, dash, digits = number.rpartition("-")
+        n = int(digits) if dash and digits.isascii() and digits.isdigit() else -1
+        if 0 <= n < MAX_NUMBER_BIT and number == f"{prefix}-{n:03d}":
+            bits = self.bits.setdefault((clinic, day, prefix), bytearray())
+            byte, bit = divmod(n, 8)
+            if byte >= len(bits):
+                bits.extend(bytes(byte + 1 - len(bits)))
+            seen = bits[byte] >> bit & 1
+            bits[byte] |= 1 << bit
+        else:
+            numbers = self.text.setdefault((clinic, day), set())
+            seen = number in numbers
+            numbers.add(number)
+        if seen:
+            self.twice[clinic, day, number] += 1
+
+    def violations(self) -> list[Violation]:
+        return [
+            Violation("ticket number issued twice", f"{c} {d} {n} x{k + 1}")
+            for (c, d, n), k in self.twice.items()
+        ]
+
+
 def no_number_twice(acks: Iterable[Acknowledged]) -> list[Violation]:
     """No clinic issued the same ticket number twice on one day."""
-    seen = Counter((a.clinic, a.day, a.number) for a in acks if a.kind == "ticket")
-    return [
-        Violation("ticket number issued twice", f"{c} {d} {n} x{k}")
-        for (c, d, n), k in seen.items()
-        if k > 1
-    ]
+    numbers = TicketNumbers()
+    for a in acks:
+        if a.kind == "ticket":
+            numbers.add(a.clinic, a.day, a.number)
+    return numbers.violations()
 
 
 def no_slot_twice(acks: Iterable[Acknowledged], cancelled: set[str]) -> list[Violation]:
@@ -46,13 +85,80 @@ def no_slot_twice(acks: Iterable[Acknowledged], cancelled: set[str]) -> list[Vio
     return [Violation("slot issued twice", f"{c} {s} x{k}") for (c, s), k in live.items() if k > 1]
 
 
+class Journaled:
+    """Every acknowledged ticket and reservation is in the journal, matched while the journal is
+    read forward: an acknowledgement waits until its entry is read, an entry read first waits for
+    its acknowledgement. ``forget`` drops entries nobody acknowledged (a lost answer); an
+    acknowledgement that comes after its entry was dropped keeps waiting, and the run looks the
+    ones still waiting up in the journal at its end (``violations(found)``)."""
+
+    def __init__(self) -> None:
+        self.waiting: dict[tuple[str, str], Acknowledged] = {}
+        self.unclaimed: dict[tuple[str, str], float] = {}  # (clinic, id) -> when it was read
+
+    def acknowledged(self, ack: Acknowledged) -> None:
+        key = (ack.clinic, ack.id)
+        if self.unclaimed.pop(key, None) is None:
+            self.waiting[key] = ack
+
+    def read(self, clinic: str, id: str, now: float) -> None:
+        key = (clinic, id)
+        if self.waiting.pop(key, None) is None:
+            self.unclaimed[key] = now
+
+    def forget(self, before: float) -> None:
+        """Drop the unacknowledged entries read before ``before`` (oldest first, in read order)."""
+        while self.unclaimed:
+            key, at = next(iter(self.unclaimed.items()))
+            if at >= before:
+                return
+            del self.unclaimed[key]
+
+    def violations(self, found: set[tuple[str, str]] | None = None) -> list[Violation]:
+        """The acknowledgements still waiting, but for those in ``found`` (looked up at the end)."""
+        return [
+            Violation("acknowledged but not journaled", f"{a.clinic} {a.kind} {a.id}")
+            for key, a in self.waiting.items()
+            if key not in (found or set())
+        ]
+
+
 def all_journaled(acks: Iterable[Acknowledged], journaled: set[tuple[str, str]]) -> list[Violation]:
     """Every acknowledged ticket and reservation is in the journal."""
-    return [
-        Violation("acknowledged but not journaled", f"{a.clinic} {a.kind} {a.id}")
-        for a in acks
-        if (a.clinic, a.id) not in journaled
-    ]
+    check = Journaled()
+    for clinic, id in journaled:
+        check.read(clinic, id, 0.0)
+    for a in acks:
+        check.acknowledged(a)
+    return check.violations()
+
+
+@dataclass
+class Ledger:
+    """What clients were told, kept for the checks: each ticket's number (as a bit) and, until
+    the journal shows it, its acknowledgement; each reservation by id (as many as the run's slots,
+    whatever its length)."""
+
+    numbers: TicketNumbers = field(default_factory=TicketNumbers)
+    journaled: Journaled = field(default_factory=Journaled)
+    reservations: dict[str, Acknowledged] = field(default_factory=dict)
+    tickets: int = 0
+    first_ticket: Acknowledged | None = None
+
+    def ticket(self, ack: Acknowledged) -> None:
+        self.tickets += 1
+        if self.first_ticket is None:
+            self.first_ticket = ack
+        self.numbers.add(ack.clinic, ack.day, ack.number)
+        self.journaled.acknowledged(ack)
+
+    def reserved(self, ack: Acknowledged) -> None:
+        self.reservations[ack.id] = ack
+        self.journaled.acknowledged(ack)
+
+    def moved(self, ack: Acknowledged) -> None:
+        """The same reservation (journaled when it was made) on another slot."""
+        self.reservations[ack.id] = ack
 
 
 def screens_in_order(
@@ -102,3 +208,23 @@ def screen_violations(
         *screens_in_order(lists, stream),
         *screens_complete(received, last),
     ]
+
+
+def screens_by_tails(tails: dict[str, tuple[int, int]], last: dict[str, int]) -> list[Violation]:
+    """``screens_complete`` from what a screen keeps on a long run: its newest offset and its
+    breaks of order (events that were not the one after the previous; the first must be the one
+    after the snapshot). No break and the clinic's newest offset: every event from the snapshot
+    on, once and in order. ``tails`` maps a screen ("clinic#n") to (newest offset, breaks), -1
+    before its snapshot; ``last`` is each clinic's newest published offset."""
+    out = []
+    for screen, (newest, breaks) in tails.items():
+        clinic = screen.split("#", 1)[0]
+        if newest < 0:
+            out.append(Violation("screen never joined", screen))
+        elif breaks:
+            out.append(Violation("screen missed or repeated events", f"{screen}: {breaks} breaks"))
+        elif newest != last.get(clinic, newest):
+            out.append(
+                Violation("screen missed events", f"{screen}: at {newest} of {last.get(clinic)}")
+            )
+    return out

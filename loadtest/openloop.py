@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 
 from loadtest.profiles import Profile
 from loadtest.recorder import Recorder
@@ -19,29 +19,34 @@ from loadtest.recorder import Recorder
 Operation = Callable[[], Awaitable[str]]  # returns "ok", "refused" or "error"
 
 
-def arrivals(profile: Profile, seed: int, rate_scale: float = 1.0) -> list[float]:
-    """Offsets in seconds from the start, bounded by the profile's time and request count."""
+def schedule(profile: Profile, seed: int, rate_scale: float = 1.0) -> Iterator[float]:
+    """Offsets in seconds from the start, bounded by the profile's time and request count; drawn
+    as they are needed (a day's schedule would be millions of floats)."""
     rng = random.Random(seed)
-    out: list[float] = []
     t = 0.0
-    while len(out) < profile.max_requests:
+    for _ in range(profile.max_requests):
         rate = profile.rate_at(t) * rate_scale
         t += rng.expovariate(rate) if rate > 0 else 1.0
         if t >= profile.seconds:
-            return out
-        out.append(t)
-    return out
+            return
+        yield t
+
+
+def arrivals(profile: Profile, seed: int, rate_scale: float = 1.0) -> list[float]:
+    """The whole schedule as a list (short runs and tests)."""
+    return list(schedule(profile, seed, rate_scale))
 
 
 async def drive(
-    schedule: list[float],
+    offsets: Iterable[float],
     pick: Callable[[], tuple[str, Operation]],
     recorder: Recorder,
     *,
     drain_seconds: float = 30.0,
     on_tick: Callable[[float], None] | None = None,
-) -> None:
-    """Fire ``pick()`` at each scheduled offset; wait at most ``drain_seconds`` for stragglers."""
+) -> int:
+    """Fire ``pick()`` at each scheduled offset; wait at most ``drain_seconds`` for stragglers.
+    Returns how many were fired."""
     start = time.monotonic()
     recorder.started = start
     tasks: set[asyncio.Task[None]] = set()
@@ -54,7 +59,9 @@ async def drive(
             outcome = "error"
         recorder.record(name, scheduled, began, time.monotonic(), outcome)
 
-    for offset in schedule:
+    fired = 0
+    for offset in offsets:
+        fired += 1
         scheduled = start + offset
         delay = scheduled - time.monotonic()
         if delay > 0:
@@ -70,3 +77,4 @@ async def drive(
         await asyncio.wait(tasks, timeout=drain_seconds)
     for task in tasks:
         task.cancel()
+    return fired

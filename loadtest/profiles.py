@@ -69,7 +69,15 @@ PROFILES = {
         spike_factor=10,
         spike_window=(60, 120),
     ),
-    "soak": Profile("soak", seconds=3600, clinics=50, ops_per_second=100, reads_per_second=20),
+    # Up to a day with --seconds 86400: 8.6 million writes, drawn as they are due.
+    "soak": Profile(
+        "soak",
+        seconds=3600,
+        clinics=50,
+        ops_per_second=100,
+        reads_per_second=20,
+        max_requests=10_000_000,
+    ),
     # The 2013 release: walk-ins added 40% on top of an autumn surge (1.5-2x) at once.
     "outage-2013": Profile(
         "outage-2013",

@@ -228,3 +228,16 @@ async def published(redis_url: str, clinics: list[str]) -> dict[str, list[int]]:
         return out
     finally:
         await client.aclose()
+
+
+async def newest(redis_url: str, clinics: list[str]) -> dict[str, int]:
+    """Every clinic's newest stream offset (0 for an empty stream), without reading the stream."""
+    client: Any = aioredis.from_url(redis_url)
+    try:
+        out = {}
+        for clinic in clinics:
+            rows = await client.xrevrange(keys.events(clinic), max="+", min="-", count=1)
+            out[clinic] = int(rows[0][0].split(b"-", 1)[0]) if rows else 0
+        return out
+    finally:
+        await client.aclose()

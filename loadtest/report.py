@@ -25,15 +25,12 @@ def _svg(fig: Any) -> str:
 
 
 def plots(recorder: Recorder) -> list[tuple[str, str]]:
-    seconds = sorted(recorder.by_second)
+    points = recorder.by_second.points()
+    seconds = [s for s, _, _ in points]
     out = []
     fig, ax = plt.subplots(figsize=(9, 3.2))
-    for p in (50, 99):
-        ax.plot(
-            seconds,
-            [recorder.by_second[s].get_value_at_percentile(p) / 1000 for s in seconds],
-            label=f"p{p}",
-        )
+    for p, column in ((50, 1), (99, 2)):
+        ax.plot(seconds, [point[column] / 1000 for point in points], label=f"p{p}")
     ax.set_xlabel("second of the run")
     ax.set_ylabel("latency, ms")
     ax.set_yscale("log")

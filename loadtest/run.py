@@ -21,7 +21,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
-import msgspec
 import psutil
 import uvloop
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -31,12 +30,12 @@ from engine.journal_postgres import apply_schema
 from loadtest import invariants, report
 from loadtest.bench import serve
 from loadtest.http import LeanClient
-from loadtest.invariants import Acknowledged
-from loadtest.openloop import arrivals, drive
+from loadtest.journal_reader import JournalReader
+from loadtest.openloop import drive, schedule
 from loadtest.ports import Ports
 from loadtest.processes import ChildServer
 from loadtest.profiles import Profile
-from loadtest.push_servers import ServerSet, published, start_push
+from loadtest.push_servers import ServerSet, newest, start_push
 from loadtest.recorder import Recorder
 from loadtest.scenario import Scenario
 from loadtest.screens import Collected, Fleet, Target
@@ -53,29 +52,6 @@ def check_loopback(url: str) -> None:
         raise SystemExit(
             f"loadtest: {host!r} is not a loopback address; refusing to send load there"
         )
-
-
-async def journaled(database_url: str, clinics: list[str]) -> tuple[set[tuple[str, str]], set[str]]:
-    """(clinic, id) of every journaled ticket and reservation, and the cancelled reservations."""
-    conn = await asyncpg.connect(database_url)
-    try:
-        rows = await conn.fetch(
-            "SELECT clinic, kind, body FROM journal WHERE clinic = ANY($1::text[]) "
-            "AND kind IN ('ticket_issued', 'slot_reserved', 'reservation_cancelled', 'checked_in')",
-            clinics,
-        )
-    finally:
-        await conn.close()
-    found, cancelled = set(), set()
-    for row in rows:
-        body = msgspec.json.decode(row["body"])
-        if row["kind"] == "ticket_issued":
-            found.add((row["clinic"], body["ticket"]["id"]))
-        elif row["kind"] == "slot_reserved":
-            found.add((row["clinic"], body["reservation"]["id"]))
-        elif row["kind"] == "reservation_cancelled":
-            cancelled.add(body["reservation"]["id"])
-    return found, cancelled
 
 
 Fault = tuple[float, str, Callable[[], Awaitable[None]]]  # (second, name, action)
@@ -165,7 +141,8 @@ async def _open_screens(
     targets = screen_targets(profile, ids, setup.push, tokens)
     fleet = Fleet(setup.generators)
     began = time.monotonic()
-    opened, failures = await asyncio.to_thread(fleet.open, targets, 64, 300.0)
+    # Screens keep their newest offset and breaks of order, not every offset: a run may last a day.
+    opened, failures = await asyncio.to_thread(fleet.open, targets, 64, 300.0, False)
     open_seconds = round(time.monotonic() - began, 1)
     if not quiet:
         print(f"{opened} of {len(targets)} sockets open in {open_seconds} s")
@@ -178,9 +155,9 @@ async def _drive_load(
     profile: Profile, scenario: Scenario, seed: int, faults: list[Fault], quiet: bool
 ) -> _Load:
     """The profile's writes and reads, open loop, with the faults at their seconds."""
-    writes = arrivals(profile, seed)
+    writes = schedule(profile, seed)
     reads_profile = replace(profile, ops_per_second=profile.reads_per_second)
-    reads = arrivals(reads_profile, seed + 1) if profile.reads_per_second else []
+    reads = schedule(reads_profile, seed + 1) if profile.reads_per_second else iter(())
     recorder = Recorder()
     fault_log: list[dict[str, Any]] = []
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
@@ -189,7 +166,7 @@ async def _drive_load(
         TimeRemainingColumn(), disable=quiet,
     ) as progress:  # fmt: skip
         bar = progress.add_task("run", total=profile.seconds)
-        await asyncio.gather(
+        fired_writes, fired_reads, _ = await asyncio.gather(
             drive(
                 writes, scenario.pick, recorder, on_tick=lambda t: progress.update(bar, completed=t)
             ),
@@ -199,7 +176,7 @@ async def _drive_load(
         progress.update(bar, completed=profile.seconds)
     cpu_after = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (cpu_after.ru_utime + cpu_after.ru_stime) - (cpu_before.ru_utime + cpu_before.ru_stime)
-    return _Load(recorder, len(writes) + len(reads), fault_log, cpu)
+    return _Load(recorder, fired_writes + fired_reads, fault_log, cpu)
 
 
 async def _close_screens(
@@ -211,7 +188,8 @@ async def _close_screens(
         await asyncio.to_thread(fleet.record, False)
         push_cpu = push.cpu_seconds() - watching.push_cpu_before
         await asyncio.sleep(3.0)  # the last events reach every screen
-        collected = await asyncio.to_thread(fleet.collect, True)
+        collected = await asyncio.to_thread(fleet.collect)
+        tails = await asyncio.to_thread(fleet.tails)
         delivered = sum(collected.frames.values())
         data = {
             "open_seconds": watching.open_seconds,
@@ -220,8 +198,8 @@ async def _close_screens(
             "push_cpu_seconds": round(push_cpu, 2),
             "push_us_per_message": round(push_cpu * 1e6 / max(1, delivered), 2),
         }
-        stream = await published(watching.setup.redis_url, clinics)
-        bad = invariants.screen_violations(collected.received, stream)
+        last = await newest(watching.setup.redis_url, clinics)
+        bad = invariants.screens_by_tails(tails, last)
         if watching.opened < len(targets):
             missing = f"{len(targets) - watching.opened} of {len(targets)}"
             bad.append(invariants.Violation("screens did not open", missing))
@@ -232,20 +210,21 @@ async def _close_screens(
 
 async def _violations(
     scenario: Scenario,
-    database_url: str,
+    reader: JournalReader,
     plant_duplicate: bool,
     screen_bad: list[invariants.Violation],
 ) -> list[invariants.Violation]:
     """Every invariant over what clients were told, what was journaled and what screens saw."""
-    acks: list[Acknowledged] = scenario.acknowledged
-    if plant_duplicate and scenario.tickets:
-        first = scenario.tickets[0]
-        acks.append(replace(first, id=first.id + "-planted"))
-    found, cancelled = await journaled(database_url, [c.id for c in scenario.clinics])
+    ledger = scenario.ledger
+    if plant_duplicate and ledger.first_ticket is not None:
+        first = ledger.first_ticket
+        ledger.ticket(replace(first, id=first.id + "-planted"))
+    await reader.read()  # the journal's end; what still waits is looked up once more
+    found = await reader.lookup()
     return [
-        *invariants.no_number_twice(acks),
-        *invariants.no_slot_twice(acks, cancelled),
-        *invariants.all_journaled(acks, found),
+        *ledger.numbers.violations(),
+        *invariants.no_slot_twice(ledger.reservations.values(), reader.cancelled),
+        *ledger.journaled.violations(found),
         *screen_bad,
     ]
 
@@ -266,8 +245,8 @@ def _summary(
         "seed": seed,
         "requests": load.requests,
         "acknowledged": {
-            "tickets": len(scenario.tickets),
-            "reservations": len(scenario.reservations),
+            "tickets": scenario.ledger.tickets,
+            "reservations": len(scenario.ledger.reservations),
         },
         "operations": recorder.summary(),
         "late_start_p99_ms": recorder.late_starts_ms.get_value_at_percentile(99) / 1000,
@@ -300,15 +279,21 @@ async def run_profile(
     async with LeanClient(url, max_connections=400, timeout=60) as http:
         scenario = Scenario(http, token, profile, seed)
         await scenario.setup()
+        ids = [c.id for c in scenario.clinics]
+        reader = JournalReader(database_url, ids, scenario.ledger.journaled)
         if screens is not None and profile.screens_per_clinic:
             watching = await _open_screens(profile, scenario, database_url, screens, quiet)
-        load = await _drive_load(profile, scenario, seed, faults or [], quiet)
+        following = asyncio.create_task(reader.follow())
+        try:
+            load = await _drive_load(profile, scenario, seed, faults or [], quiet)
+        finally:
+            following.cancel()
+            await asyncio.gather(following, return_exceptions=True)
     screen_data: dict[str, Any] = {}
     screen_bad: list[invariants.Violation] = []
     if watching is not None:
-        clinics = [c.id for c in scenario.clinics]
-        screen_data, screen_bad = await _close_screens(watching, profile, clinics)
-    violations = await _violations(scenario, database_url, plant_duplicate, screen_bad)
+        screen_data, screen_bad = await _close_screens(watching, profile, ids)
+    violations = await _violations(scenario, reader, plant_duplicate, screen_bad)
     data = _summary(profile, seed, scenario, load, screen_data, violations)
     name = f"{profile.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     json_path, html_path = report.write(out_dir, name, data, load.recorder)

@@ -1,7 +1,7 @@
 """What the load does to the engine: synthetic clinics, and the operations of a clinic's day.
 
 Every operation goes through the public HTTP API with an admin token (the same auth path as any
-role). What clients were told is kept as ``Acknowledged`` records for the invariant checks.
+role). What clients were told goes to a ``Ledger`` for the invariant checks.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from loadtest.http import LeanClient, Response
-from loadtest.invariants import Acknowledged
+from loadtest.invariants import Acknowledged, Ledger
 from loadtest.openloop import Operation
 from loadtest.profiles import Profile
 
@@ -83,14 +83,8 @@ class Scenario:
     profile: Profile
     seed: int = 1
     clinics: list[ClinicLoad] = field(default_factory=list)
-    tickets: list[Acknowledged] = field(default_factory=list)
-    reservations: dict[str, Acknowledged] = field(default_factory=dict)
-    cancelled: set[str] = field(default_factory=set)
+    ledger: Ledger = field(default_factory=Ledger)
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:6])
-
-    @property
-    def acknowledged(self) -> list[Acknowledged]:
-        return [*self.tickets, *self.reservations.values()]
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -165,7 +159,7 @@ class Scenario:
             if r.status_code == 201:
                 t = r.json()
                 day = t["issued_at"][:10]
-                self.tickets.append(Acknowledged(c.id, "ticket", t["id"], t["number"], day))
+                self.ledger.ticket(Acknowledged(c.id, "ticket", t["id"], t["number"], day))
             return _outcome(r)
 
         return op
@@ -213,9 +207,7 @@ class Scenario:
             if r.status_code == 201:
                 res = r.json()
                 c.reservations.append(res["id"])
-                self.reservations[res["id"]] = Acknowledged(
-                    c.id, "reservation", res["id"], slot=res["slot"]
-                )
+                self.ledger.reserved(Acknowledged(c.id, "reservation", res["id"], slot=res["slot"]))
             return _outcome(r)
 
         return op
@@ -233,9 +225,7 @@ class Scenario:
                 headers=headers,
             )
             if r.status_code == 200:
-                self.reservations[rid] = Acknowledged(
-                    c.id, "reservation", rid, slot=r.json()["slot"]
-                )
+                self.ledger.moved(Acknowledged(c.id, "reservation", rid, slot=r.json()["slot"]))
             return _outcome(r)
 
         return op

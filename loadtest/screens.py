@@ -5,7 +5,9 @@ sockets receiving tens of thousands of frames a second share the machine's two c
 servers they measure, so the client parses only what it needs (the frame header, the ``offset``
 and the event's ``at``) and keeps no task per socket. Each screen keeps the offsets it received
 after its snapshot, so the invariant "every screen received every event of its clinic once and in
-order" can be checked afterwards.
+order" can be checked afterwards; for a long run it keeps only its newest offset and how often
+order broke (``keep_offsets=False``), which is enough for the same check. The latencies go into
+a histogram in batches (``FOLD``), so a generator's memory does not grow with the run.
 
 Latency is measured at the client as wall-clock now minus the event's ``at`` (milliseconds, set
 by the engine when it took the request, or by the calibration server when it made the event):
@@ -33,6 +35,8 @@ from typing import Any, cast
 
 from hdrh.histogram import HdrHistogram
 
+from loadtest.recorder import record_many
+
 HOST = "127.0.0.1"
 EVENT_PREFIX = b'{"type":"event","offset":'
 AT = b'"at":'
@@ -41,6 +45,7 @@ OFFSET = b'"offset":'
 # payload goes as is (the server only requires that client frames be masked).
 PONG = b"\x81\x8f\x00\x00\x00\x00" + b'{"type":"pong"}'
 MAX_MICROS = 120_000_000
+FOLD = 65_536  # latencies kept raw before they go into the histogram
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,12 @@ class Tally:
 
     latencies_us: array[int] = field(default_factory=lambda: array("q"))
     frames: Counter[str] = field(default_factory=Counter)
+    latency: HdrHistogram = field(default_factory=lambda: HdrHistogram(1, MAX_MICROS, 3))
+
+    def fold(self) -> None:
+        """Move the raw latencies into the histogram."""
+        record_many(self.latency, self.latencies_us)
+        self.latencies_us = array("q")
 
 
 class Screen(asyncio.Protocol):
@@ -151,6 +162,8 @@ class Screen(asyncio.Protocol):
                     stop += 1
                 micros = time.time_ns() // 1000 - int(payload[at + 5 : stop]) * 1000
                 self.tally.latencies_us.append(micros)
+                if len(self.tally.latencies_us) >= FOLD:
+                    self.tally.fold()
                 self.tally.frames["event"] += 1
             return
         kind = payload[9 : payload.index(b'"', 9)].decode()
@@ -229,13 +242,15 @@ async def _generator(conn: multiprocessing.connection.Connection) -> None:
         elif command == "record":
             if arg:
                 tally.latencies_us, tally.frames = array("q"), Counter()
+                tally.latency = HdrHistogram(1, MAX_MICROS, 3)
                 cpu_at_record = _cpu_seconds()
             recording[0] = bool(arg)
             conn.send(_cpu_seconds() - cpu_at_record)
         elif command == "collect":
             received = {s.key: (s.start, s.offsets.tolist()) for s in screens} if arg else {}
             closed = Counter(s.closed for s in screens if s.closed is not None)
-            conn.send((tally.latencies_us.tobytes(), dict(tally.frames), received, dict(closed)))
+            tally.fold()
+            conn.send((tally.latency.encode(), dict(tally.frames), received, dict(closed)))
         elif command == "tails":  # each screen's newest offset, and how often it broke order
             conn.send({s.key: (s.last, s.breaks) for s in screens})
         elif command == "close":
@@ -321,9 +336,8 @@ class Fleet:
         frames: Counter[str] = Counter()
         closed: Counter[int] = Counter()
         received: dict[str, tuple[int, list[int]]] = {}
-        for raw, kinds, screens, codes in self._all("collect", [offsets] * len(self.pipes)):
-            for micros in array("q", raw):
-                latency.record_value(max(1, min(MAX_MICROS, micros)))
+        for encoded, kinds, screens, codes in self._all("collect", [offsets] * len(self.pipes)):
+            latency.decode_and_add(encoded)
             frames.update(kinds)
             received.update(screens)
             closed.update(codes)
