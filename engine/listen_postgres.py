@@ -104,11 +104,11 @@ class Listener:
             self._conn = None
             lost_at = time.monotonic()
             log.warning("%s: the connection to PostgreSQL was lost; reconnecting", self.name)
-            await self._reconnect()
+            attempts = await self._reconnect()
             self.reconnects += 1
             log.warning(
-                "%s: listening again after %.1f s; refreshing what notifications were lost",
-                self.name, time.monotonic() - lost_at,
+                "%s: listening again after %.1f s (%d attempts); what was missed is refreshed",
+                self.name, time.monotonic() - lost_at, attempts,
             )  # fmt: skip
 
     async def _watch(self, conn: asyncpg.Connection) -> None:
@@ -127,15 +127,17 @@ class Listener:
             except Exception:
                 return
 
-    async def _reconnect(self) -> None:
-        """Open a connection, listen, refresh; until all three succeed, with a growing pause."""
-        pause = FIRST_PAUSE_SECONDS
+    async def _reconnect(self) -> int:
+        """Open a connection, listen, refresh; until all three succeed, with a growing pause.
+        Returns how many attempts it took."""
+        pause, attempts = FIRST_PAUSE_SECONDS, 0
         while True:
+            attempts += 1
             try:
                 self._conn = await self._open()
                 for refresh in self._refreshes:
                     await refresh()
-                return
+                return attempts
             except Exception as exc:
                 # A refresh that failed has not refreshed: start over on a new connection, so
                 # that the refresh runs again after every notification it could have missed.

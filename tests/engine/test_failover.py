@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -219,10 +220,12 @@ async def terminate_listener(db: asyncpg.Pool, listener: Listener) -> None:
 
 
 async def test_config_listener_comes_back_and_refreshes(
-    engine: tuple[Engine, Any], db: asyncpg.Pool
+    engine: tuple[Engine, Any], db: asyncpg.Pool, caplog: pytest.LogCaptureFixture
 ) -> None:
     """After the LISTEN connection is terminated, a change whose notification was lost is
-    picked up (the refresh on reconnection), and a later change is heard again."""
+    picked up (the refresh on reconnection), a later change is heard again, and the outage is
+    logged once as lost and once as over."""
+    caplog.set_level(logging.WARNING, logger="engine.listen_postgres")
     eng, _clock = engine
     clinic_id = f"listen-{uuid.uuid4().hex[:6]}"
     await eng.put_clinic(parse_clinic(clinic_config(clinic_id)))
@@ -257,6 +260,9 @@ async def test_config_listener_comes_back_and_refreshes(
         assert clinic_id in changed
         await rename("Поликлиника после переподключения", notify=True)
         await eventually(named("Поликлиника после переподключения"), "a NOTIFY heard again")
+        outage = [r.getMessage() for r in caplog.records if r.name == "engine.listen_postgres"]
+        assert len(outage) == 2, outage
+        assert "lost" in outage[0] and "listening again" in outage[1]
     finally:
         await listener.close()
 
@@ -303,3 +309,52 @@ async def test_token_listener_comes_back_and_refreshes(
 
 async def _has(seen: list[str], *wanted: str) -> bool:
     return set(wanted) <= set(seen)
+
+
+async def test_an_outage_of_many_attempts_is_logged_once(
+    engine: tuple[Engine, Any], db: asyncpg.Pool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """While the server refuses the listener's role, it keeps trying (quietly); once let in it
+    listens again, hears a NOTIFY, and the outage made two warnings in all."""
+    caplog.set_level(logging.DEBUG, logger="engine.listen_postgres")
+    eng, _clock = engine
+    heard: list[str] = []
+    listener = Listener(eng.database_url)
+    await listener.listen(CONFIG_CHANNEL, heard.append)
+    await listener.start()
+    conn = listener.connection
+    assert conn is not None
+    role = await db.fetchval(
+        "SELECT usename FROM pg_stat_activity WHERE pid = $1", conn.get_server_pid()
+    )
+    try:
+        await db.execute(f'ALTER ROLE "{role}" NOLOGIN')
+        try:
+            await terminate_listener(db, listener)
+
+            async def refused_twice() -> bool:
+                return sum("reconnecting failed" in r.getMessage() for r in caplog.records) >= 2
+
+            await eventually(refused_twice, "two refused attempts")
+        finally:
+            await db.execute(f'ALTER ROLE "{role}" LOGIN')
+
+        async def back() -> bool:
+            return listener.reconnects >= 1
+
+        await eventually(back, "the listener back")
+        payload = uuid.uuid4().hex
+        await db.execute("SELECT pg_notify($1, $2)", CONFIG_CHANNEL, payload)
+
+        async def notified() -> bool:
+            return payload in heard
+
+        await eventually(notified, "a NOTIFY on the new connection")
+        warnings = [
+            r
+            for r in caplog.records
+            if r.name == "engine.listen_postgres" and r.levelno >= logging.WARNING
+        ]
+        assert len(warnings) == 2, [r.getMessage() for r in warnings]
+    finally:
+        await listener.close()
