@@ -10,8 +10,6 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
-import asyncpg
-from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
@@ -26,6 +24,7 @@ from clinicq.settings import Settings
 from engine.api import endpoint
 from engine.api.allow import AnswerOptions
 from engine.api.http import (
+    STORE_DOWN,
     on_client_gone,
     on_engine_error,
     on_http_error,
@@ -35,6 +34,7 @@ from engine.api.http import (
 from engine.api.ops import Metrics, MetricsMiddleware, RecoveryCollector
 from engine.auth import RateLimiter, TokenBook
 from engine.errors import EngineError
+from engine.listen_postgres import Listener
 from engine.runtime import close_engine, open_engine, upkeep
 from notifier import worker as sms_worker
 from ticketing.records_postgres import PrintJournal
@@ -76,8 +76,12 @@ def create_app(settings: Settings) -> Starlette:
         if settings.sms_sending:
             sender = await sms_worker.start_worker(engine.pool, settings.notifier)
         task = asyncio.create_task(upkeep(engine))
-        listener = await engine.listen_for_config(engine.database_url)
+        # One LISTEN connection for configuration changes and revoked tokens, reopened when it
+        # is lost (a failover), and then both caches are refreshed.
+        listener = Listener(engine.database_url)
+        await engine.follow_config(listener)
         await app.state.tokens.follow_revocations(listener)
+        await listener.start()
         journal = PrintJournal(engine.pool)  # print jobs outlive a Redis loss
         app.state.printing = PrintService(PrintRecords(engine.store.client, journal))
         await app.state.printing.start()
@@ -101,10 +105,7 @@ def create_app(settings: Settings) -> Starlette:
             ClientDisconnect: on_client_gone,
             EngineError: on_engine_error,
             HTTPException: on_http_error,
-            RedisError: on_store_down,
-            OSError: on_store_down,
-            asyncpg.PostgresConnectionError: on_store_down,
-            asyncpg.InterfaceError: on_store_down,
+            **dict.fromkeys(STORE_DOWN, on_store_down),
             Exception: on_unexpected,
         },
     )

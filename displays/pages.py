@@ -33,13 +33,11 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import jinja2
 import msgspec
 import qrcode
 from babel import Locale
 from babel.numbers import format_decimal
-from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Mount, Route
@@ -47,6 +45,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from displays.messages import DEFAULT_LOCALE, MESSAGES, catalogue
+from engine.api.http import STORE_DOWN
 from engine.clinic import ID_PATTERN, Clinic
 from engine.errors import EngineError, NotFound, Unavailable
 from engine.model.tickets import CANCEL_REASONS
@@ -149,8 +148,6 @@ def error_page(request: Request, exc: EngineError, locale: str | None = None) ->
 
 
 PageHandler = Callable[[Request], Awaitable[Response]]
-# A store that does not answer: the API's 503 (clinicq.app), here as a page.
-STORE_DOWN = (RedisError, OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
 
 
 def as_page(handler: PageHandler) -> PageHandler:
@@ -162,6 +159,7 @@ def as_page(handler: PageHandler) -> PageHandler:
             return await handler(request)
         except EngineError as exc:
             return error_page(request, exc, request.scope.get("cq_locale"))
+        # A store that does not answer: the API's 503 (clinicq.app), here as a page.
         except STORE_DOWN as exc:
             log.warning("store unavailable on page %s: %s", handler.__name__, type(exc).__name__)
             down = Unavailable("a store did not answer")

@@ -36,7 +36,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import asyncpg
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
@@ -45,10 +44,12 @@ from displays.feed import Feed, FeedOptions
 from displays.frames import PONG, hello_frame, parse_offset
 from displays.gcpolicy import GcPolicy
 from displays.public import suspended_tickets
+from engine.api.http import STORE_DOWN
 from engine.auth import ALL_STAFF, TokenBook
 from engine.board import board
 from engine.clinic import ID_PATTERN
-from engine.errors import BadRequest, EngineError, NotFound, RateLimited
+from engine.errors import BadRequest, EngineError, NotFound, RateLimited, Unavailable
+from engine.listen_postgres import Listener
 from engine.runtime import close_engine, open_engine
 from engine.service import Engine
 from engine.settings import Settings
@@ -131,6 +132,10 @@ class Hub:
                 self._admit(ws, holder)
             except EngineError as exc:
                 await ws.close(4000 + exc.status, exc.code)
+                return
+            except STORE_DOWN as exc:  # as the API's 503: the screen tries again
+                log.warning("store unavailable on a socket's start: %s", type(exc).__name__)
+                await ws.close(4503, Unavailable.code)
                 return
             await ws.send(self._hello, text=True)
             feed = self.feed(clinic)
@@ -234,17 +239,13 @@ class Hub:
             feed.reconfigured()
 
     async def reload_clinics(self) -> None:
-        """A safety net for a change NOTIFY did not bring (the listening connection was lost):
-        load every clinic's configuration now and then and reconfigure the ones that changed."""
+        """A safety net for a change NOTIFY did not bring (beyond the listener's own refresh
+        when it reconnects): now and then read every clinic's configuration again; the engine
+        calls ``config_changed`` for each one that changed."""
         while True:
             await asyncio.sleep(RELOAD_CLINICS_EVERY)
-            before = self.engine.clinics
             with contextlib.suppress(Exception):
-                await self.engine.load_clinics()
-                for clinic_id, clinic in self.engine.clinics.items():
-                    if clinic_id in before and before[clinic_id] != clinic:
-                        log.warning("clinic %s: configuration change missed; reloading", clinic_id)
-                        self.config_changed(clinic_id)
+                await self.engine.refresh_clinics()
 
     async def close(self) -> None:
         for feed in self.feeds.values():
@@ -267,9 +268,10 @@ async def serve_process(settings: Settings, options: PushOptions, index: int = 0
         failures_burst=settings.auth_failures_burst,
     )
     hub = Hub(engine, tokens, options, index)
-    listener = await asyncpg.connect(engine.database_url)
+    listener = Listener(engine.database_url)
     await hub.tokens.follow_revocations(listener, hub.revoked)
     await engine.follow_config(listener, hub.config_changed)
+    await listener.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

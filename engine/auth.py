@@ -19,12 +19,14 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 import asyncpg
 from cachetools import TTLCache
 
 from engine.clinic import stored_clinic
 from engine.errors import Forbidden, RateLimited, Unauthorized, ValidationFailed
+from engine.listen_postgres import Listener
 
 ROLES = ("kiosk", "registrar", "doctor", "head", "display", "partner", "icu_doctor", "admin")
 ALL_STAFF = ("kiosk", "registrar", "doctor", "head", "display", "icu_doctor")
@@ -34,6 +36,7 @@ BUCKETS_KEPT = 100_000  # rate-limit buckets per process
 FAILURES_PER_SECOND = 1.0  # failed authentications an address may make, after a burst of
 FAILURES_BURST = 30
 REVOKED_CHANNEL = "clinicq_token_revoked"
+REVOKED_MARGIN_SECONDS = 300.0  # how far before the listening a missed revocation is looked for
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,23 +145,44 @@ class TokenBook:
         # one query, not one a request), and must not grow the process without end.
         self._cache: TTLCache[bytes, Principal | None] = TTLCache(CACHE_SIZE, CACHE_SECONDS)
         self._on_revoke: list[Callable[[str], None]] = []
+        # PostgreSQL's time when revocations were last known to be heard (``refresh``).
+        self._heard_since: datetime | None = None
         # Failed authentications per client address: guessing tokens costs the guesser time,
         # and past the budget costs PostgreSQL nothing.
         self._failures = RateLimiter(failures_per_second, failures_burst)
         self._failure_pause = 1.0 / failures_per_second
 
     async def follow_revocations(
-        self, conn: asyncpg.Connection, on_revoke: Callable[[str], None] | None = None
+        self, listener: Listener, on_revoke: Callable[[str], None] | None = None
     ) -> None:
-        """Listen on ``conn`` for revoked tokens: forget them, then call ``on_revoke(token_id)``
-        (the push server closes the token's sockets there)."""
+        """Listen for revoked tokens: forget them, then call ``on_revoke(token_id)`` (the push
+        server closes the token's sockets there). After the listener reconnects, ``refresh``
+        makes up for the revocations not heard meanwhile."""
         if on_revoke is not None:
             self._on_revoke.append(on_revoke)
+        if self._heard_since is None:
+            self._heard_since = await self.pool.fetchval("SELECT now()")
+        await listener.listen(REVOKED_CHANNEL, self.forget)
+        listener.on_reconnect(self.refresh)
 
-        def revoked(_conn: object, _pid: int, _channel: str, token_id: object) -> None:
-            self.forget(str(token_id))
-
-        await conn.add_listener(REVOKED_CHANNEL, revoked)
+    async def refresh(self) -> None:
+        """After revocations may have gone unheard: forget every cached token (each is read
+        again on its next use) and tell ``on_revoke`` of each token revoked since the listener
+        last started listening (a revocation heard twice is harmless)."""
+        now = await self.pool.fetchval("SELECT now()")
+        rows = []
+        if self._on_revoke and self._heard_since is not None:
+            # revoked_at is its transaction's start, which may precede the listening by as long
+            # as that transaction ran, and another primary's clock may differ a little.
+            rows = await self.pool.fetch(
+                "SELECT id FROM tokens WHERE revoked_at >= $1::timestamptz - make_interval(secs => $2)",
+                self._heard_since,
+                REVOKED_MARGIN_SECONDS,
+            )
+        self._heard_since = now
+        self._cache.clear()
+        for row in rows:
+            self.forget(row["id"])
 
     def forget(self, token_id: str) -> None:
         for key in [k for k, p in self._cache.items() if p and p.token_id == token_id]:

@@ -43,6 +43,7 @@ from engine.journal_postgres import (
     chained,
     link_of,
 )
+from engine.listen_postgres import Listener
 from engine.model import events as ev
 from engine.model.clock import service_day
 from engine.model.entities import Reservation
@@ -124,26 +125,37 @@ class Engine:
         if not await self.store.is_loaded(clinic.id):
             await self.rebuild(clinic.id)
 
-    async def listen_for_config(self, database_url: str) -> asyncpg.Connection:
+    async def listen_for_config(self, database_url: str) -> Listener:
         """Forget a clinic's cached configuration when any worker changes it; returns the
-        listening connection, which the caller closes at shutdown."""
-        conn = await asyncpg.connect(database_url)
-        await self.follow_config(conn)
-        return conn
+        listener (which reconnects by itself), which the caller closes at shutdown."""
+        listener = Listener(database_url)
+        await self.follow_config(listener)
+        await listener.start()
+        return listener
 
     async def follow_config(
-        self, conn: asyncpg.Connection, on_change: Callable[[str], None] | None = None
+        self, listener: Listener, on_change: Callable[[str], None] | None = None
     ) -> None:
-        """Listen on ``conn`` for configuration changes: forget the clinic's cached configuration
-        (fetched again on next use), then call ``on_change(clinic_id)`` (the push server tells
-        the clinic's open pages to reload there)."""
+        """Listen for configuration changes: forget the clinic's cached configuration (fetched
+        again on next use), then call ``on_change(clinic_id)`` (the push server tells the
+        clinic's open pages to reload there). After the listener reconnects, every clinic is
+        read again, as the changes made meanwhile were not heard."""
         if on_change is not None:
             self._on_config.append(on_change)
+        await listener.listen(CONFIG_CHANNEL, self.forget_clinic)
+        listener.on_reconnect(self.refresh_clinics)
 
-        def changed(_conn: Any, _pid: int, _channel: str, clinic_id: object) -> None:
-            self.forget_clinic(str(clinic_id))
-
-        await conn.add_listener(CONFIG_CHANNEL, changed)
+    async def refresh_clinics(self) -> None:
+        """Read every clinic's configuration again, and tell ``on_change`` of each one that
+        changed or went (a change whose notification was lost)."""
+        before = self.clinics
+        self._config_changes += 1  # a fetch in flight may predate what is read now
+        await self.load_clinics()
+        for clinic_id, clinic in before.items():
+            if self.clinics.get(clinic_id) != clinic:
+                log.warning("clinic %s: a configuration change was missed; reloaded", clinic_id)
+                for callback in self._on_config:
+                    callback(clinic_id)
 
     def forget_clinic(self, clinic_id: str) -> None:
         self._config_changes += 1

@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Any, TypeVar
 
+import asyncpg
 import msgspec
+from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -23,6 +25,28 @@ from engine.errors import (
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 _encoder = msgspec.json.Encoder()
+
+# The third-party errors that mean a store did not answer, or answered that it cannot serve now:
+# the socket broke (OSError, time-outs), PostgreSQL's connection-level errors (class 08, and
+# asyncpg's own on a connection cut mid-operation: ``InterfaceError``, ``InternalClientError``
+# "cannot switch to state ...; another operation is in progress"), a server shutting down or
+# not yet up (57P01-57P05), one out of connections (53300), and a demoted primary or a standby
+# that can only read (25006). During a failover any of them can escape any query a request
+# makes; nothing was acknowledged, so each is a 503 the client may retry with its
+# Idempotency-Key. One list, for every edge: the API's handlers (clinicq.app), the pages, push.
+STORE_DOWN: tuple[type[Exception], ...] = (
+    RedisError,
+    OSError,  # TimeoutError and ConnectionError too
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.IdleSessionTimeoutError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.ReadOnlySQLTransactionError,
+)
 
 
 class JSON(Response):

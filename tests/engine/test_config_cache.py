@@ -43,7 +43,7 @@ async def test_a_fetch_overlapping_a_change_is_not_cached(engine: tuple[Engine, 
     listener = await eng.listen_for_config(eng.database_url)
     heard = asyncio.Event()
     # Listeners on one connection run in order: this one runs after the engine's own.
-    await listener.add_listener(CONFIG_CHANNEL, lambda *_: heard.set())
+    await listener.listen(CONFIG_CHANNEL, lambda _: heard.set())
     renamed = {**clinic_config(clinic_id), "name": "Поликлиника после правки"}
 
     async def change() -> None:
