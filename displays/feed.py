@@ -1,16 +1,20 @@
-"""One clinic's live feed in one push process: a single stream reader and its sockets.
+"""One clinic's live feed in one push process: its sockets, fed by the process's reader.
 
-    Redis stream q:{c}:events ──XREAD BLOCK──> Feed ──encode once──> websockets.broadcast(sockets)
+    Redis stream q:{c}:events ──Reader (one XREAD for every clinic)──> Feed ──encode once──>
+        websockets.broadcast(sockets)
 
-However many screens a clinic has in this process, one task reads its stream and each event is
-encoded once. ``broadcast`` applies no back-pressure, so after every batch the feed looks at each
-socket's transport write buffer and drops a socket that falls behind (the client reconnects with
-its last offset and catches up from the stream); a socket silent for too long is dropped too.
+However many screens a clinic has in this process, each event is encoded once. The process's
+``Reader`` (``displays/reader.py``) reads every clinic's stream in one loop and hands the entries
+over (``take``). ``broadcast`` applies no back-pressure, so after every batch the feed looks at
+each socket's transport write buffer and drops a socket that falls behind (the client reconnects
+with its last offset and catches up from the stream); a socket silent for too long is dropped too.
 
 A joining socket is brought up to the feed's last offset by its own replay (XRANGE, awaited on that
 socket only), and added to the broadcast set with no ``await`` between the last check and the
 add, so it misses nothing and sees nothing twice. When the clinic's epoch changes (Redis lost it
-and the engine rebuilt it from the journal) every socket gets a fresh snapshot.
+and the engine rebuilt it from the journal) every socket gets a fresh snapshot: the feed leaves
+the reader's set, builds the board in a task of its own and is read again from that board's
+offset.
 """
 
 from __future__ import annotations
@@ -39,8 +43,9 @@ class FeedOptions:
     board_every: float = 1.0  # at most one board refresh a second, after events
     idle_board_every: float = 30.0  # waits grow while nothing happens: refresh anyway
     linger: float = 30.0  # keep reading this long after the last socket left
-    block_ms: int = 1000  # XREAD BLOCK; also how often heartbeats and epochs are checked
-    batch: int = 500  # stream entries read at once
+    block_ms: int = 1000  # XREAD BLOCK; also how often heartbeats are checked
+    batch: int = 500  # stream entries read at once, per stream
+    epoch_every: float = 1.0  # every clinic's epoch, in one round trip (``displays/reader.py``)
 
 
 # Builds a clinic's board (with its offset and epoch), rebuilding the clinic if Redis lost it.
@@ -53,9 +58,15 @@ class Resync(Exception):
 
 class Feed:
     def __init__(
-        self, clinic: str, redis: Any, build_board: BoardSource, options: FeedOptions
+        self,
+        clinic: str,
+        redis: Any,
+        build_board: BoardSource,
+        options: FeedOptions,
+        on_ready: Callable[[Feed], None] = lambda feed: None,
     ) -> None:
         self.clinic = clinic
+        self.on_ready = on_ready  # called when a resync is done: the reader reads us again
         self.redis = redis
         self.build_board = build_board
         self.options = options
@@ -80,94 +91,129 @@ class Feed:
         self._pending_board: tuple[int, bytes] | None = None
         self._dirty = False
         self._board_at = self._ping_at = 0.0
-        self.task: asyncio.Task[None] | None = None
-
-    def start(self) -> Feed:
-        self.task = asyncio.get_running_loop().create_task(self.run(), name=f"feed:{self.clinic}")
-        return self
+        self.cursor = b"0-0"  # the id of the last entry read from the clinic's stream
+        self.stopped = False
+        self._reason = "join"  # why the next resync happens
+        self._resyncing: asyncio.Task[None] | None = None
+        self._refreshing: asyncio.Task[None] | None = None
+        self._idle_since: float | None = None
 
     @property
     def alive(self) -> bool:
-        return self.task is not None and not self.task.done()
+        return not self.stopped
 
-    # -- the reader ----------------------------------------------------------------------------
+    # -- driven by the process's reader (``displays/reader.py``) ------------------------------
 
-    async def run(self) -> None:
-        loop = asyncio.get_running_loop()
-        idle_since: float | None = None
+    @property
+    def reading(self) -> bool:
+        """Whether the reader should read this feed's stream: it is at a known position."""
+        return self.epoch is not None and self._resyncing is None and not self.stopped
+
+    def streams(self) -> dict[bytes, bytes]:
+        """This feed's keys and the ids to read after, for the reader's XREAD."""
+        return {self.key: self.cursor, self.printer_key: self._printer_last or b"0-0"}
+
+    def take(self, name: bytes, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
+        """Entries the reader read for one of this feed's keys."""
+        if name == self.printer_key:
+            for entry_id, fields in entries:
+                self._printer_last = entry_id
+                broadcast(self.members, printer_frame(fields[b"k"].decode()), text=True)
+            return
+        reason = self._deliver(entries)
+        if reason:
+            self.lost(reason)
+
+    def lost(self, reason: str) -> None:
+        """The stream no longer continues what screens have (a rebuild, a gap): resync."""
+        self.epoch = None
+        self._reason = reason
+        self.resync()
+
+    def resync(self) -> None:
+        """Start over from a fresh board, in a task of its own: a slow rebuild of one clinic
+        never holds the reader, which leaves this feed out until it is done."""
+        if self._resyncing is None and not self.stopped:
+            self._resyncing = asyncio.get_running_loop().create_task(
+                self._resync_until_done(), name=f"resync:{self.clinic}"
+            )
+
+    async def _resync_until_done(self) -> None:
         backoff = 0.05
-        resync_reason = "join"
-        while True:
-            now = loop.time()
-            if self.members or self.joining:
-                idle_since = None
-            elif idle_since is None:
-                idle_since = now
-            elif now - idle_since > self.options.linger:
-                return
-            try:
-                if self.epoch is None:
-                    await self._resync(resync_reason)
-                    resync_reason = "epoch"
-                if self._printer_last is None:
-                    newest = await self.redis.xrevrange(self.printer_key, count=1)
-                    self._printer_last = newest[0][0] if newest else b"0-0"
-                reply = await self.redis.xread(
-                    {self.key: f"{self.last}-0", self.printer_key: self._printer_last},
-                    count=self.options.batch,
-                    block=self.options.block_ms,
-                )
-                reply = self._printers(reply)
-                epoch = await self.redis.hget(keys.meta(self.clinic), "epoch")
-                if epoch is None or epoch.decode() != self.epoch:
-                    self.epoch = None
-                    continue
-                if reply and not self._deliver(reply[0][1]):
-                    self.epoch, resync_reason = None, "gap"
-                    continue
-                now = loop.time()
-                self._sweep(now)
-                await self._refresh_board(now)
-                backoff = 0.05
-            except asyncio.CancelledError:
-                raise
-            except (RedisError, OSError) as exc:
-                # Redis restarting or failing over: keep the sockets, retry, check the epoch.
-                log.warning("feed %s: %s; retrying", self.clinic, exc.__class__.__name__)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 2.0)
-            except Exception:
-                log.exception("feed %s failed; retrying", self.clinic)
-                self.epoch = None
-                await asyncio.sleep(1.0)
+        try:
+            while True:
+                try:
+                    if self._printer_last is None:
+                        newest = await self.redis.xrevrange(self.printer_key, count=1)
+                        self._printer_last = newest[0][0] if newest else b"0-0"
+                    await self._resync(self._reason)
+                    self._reason = "epoch"
+                    break
+                except (RedisError, OSError) as exc:
+                    # Redis restarting or failing over: keep the sockets and try again.
+                    log.warning("feed %s: %s; retrying", self.clinic, exc.__class__.__name__)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 2.0)
+                except Exception:
+                    log.exception("feed %s: resync failed; retrying", self.clinic)
+                    await asyncio.sleep(1.0)
+        finally:
+            self._resyncing = None
+        self.on_ready(self)
 
-    def _deliver(self, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> bool:
-        """Broadcast stream entries in order; False on a gap (the stream was trimmed past us)."""
+    def tick(self, now: float) -> None:
+        """After a batch of this feed's events, and once a second: sweep, ping, refresh."""
+        self._sweep(now)
+        every = self.options.board_every if self._dirty else self.options.idle_board_every
+        if (
+            self.reading
+            and self.members
+            and now - self._board_at >= every
+            and (self._refreshing is None or self._refreshing.done())
+        ):
+            self._board_at, self._dirty = now, False
+            self._refreshing = asyncio.get_running_loop().create_task(self._refresh_board())
+
+    def idle_for(self, now: float) -> float:
+        """How long this feed has had no socket (0 while it has one or one is joining)."""
+        if self.members or self.joining:
+            self._idle_since = None
+            return 0.0
+        if self._idle_since is None:
+            self._idle_since = now
+        return now - self._idle_since
+
+    def stop(self) -> None:
+        self.stopped = True
+        for task in (self._resyncing, self._refreshing):
+            if task is not None:
+                task.cancel()
+
+    def _deliver(self, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> str:
+        """Broadcast stream entries in order; the reason to resync instead ("gap": the stream
+        was trimmed past us; "epoch": a rebuild's entries), or "" when all were delivered."""
         for entry_id, fields in entries:
+            # A rebuild tags the entries it writes, and a marker after them, with its epoch.
+            tag = fields.get(b"x")
+            if tag is not None and tag.decode() != self.epoch:
+                log.info("feed %s: rebuilt (epoch %s); resyncing", self.clinic, tag.decode())
+                return "epoch"
+            body = fields.get(b"e")
+            if body is None:  # the marker of the rebuild we are already on
+                self.cursor = entry_id
+                continue
             offset = int(entry_id.split(b"-", 1)[0])
             if offset != self.last + 1:
                 log.warning("feed %s: gap %d -> %d; resyncing", self.clinic, self.last, offset)
-                return False
-            broadcast(self.members, event_frame(offset, fields[b"e"]), text=True)
-            self.last = offset
+                return "gap"
+            broadcast(self.members, event_frame(offset, body), text=True)
+            self.last, self.cursor = offset, entry_id
             self._dirty = True
             if self._pending_board and self._pending_board[0] == offset:
                 broadcast(self.members, self._pending_board[1], text=True)
                 self._pending_board = None
         self._advance()
-        return True
-
-    def _printers(self, reply: Any) -> Any:
-        """Pass printer changes on; the rest of ``reply`` (the events) as XREAD gave it."""
-        events = []
-        for name, entries in reply or []:
-            if name != self.printer_key:
-                events.append((name, entries))
-                continue
-            for entry_id, fields in entries:
-                self._printer_last = entry_id
-                broadcast(self.members, printer_frame(fields[b"k"].decode()), text=True)
-        return events
+        return ""
 
     def _sweep(self, now: float) -> None:
         """Drop sockets that fall behind or went silent; ping everyone on the heartbeat."""
@@ -194,27 +240,34 @@ class Feed:
         """Start over from a fresh board: broadcast it as a snapshot and read on after it."""
         board = await self._fresh_board()
         self.epoch, self.last = board["epoch"], board["offset"]
+        self.cursor = f"{self.last}-0".encode()
         self._pending_board = None
         broadcast(self.members, board_frame("snapshot", board, reason), text=True)
         self._ready.set()
         self._advance()
 
-    async def _refresh_board(self, now: float) -> None:
-        every = self.options.board_every if self._dirty else self.options.idle_board_every
-        if now - self._board_at < every or not self.members:
+    async def _refresh_board(self) -> None:
+        epoch = self.epoch
+        try:
+            board = await self._fresh_board()
+        except (RedisError, OSError):
+            self._dirty = True  # try again at the next tick
             return
-        self._board_at, self._dirty = now, False
-        board = await self._fresh_board()
-        if board["epoch"] != self.epoch:
-            self.epoch = None
+        if epoch is None or epoch != self.epoch or not self.reading:
+            return  # a resync began meanwhile: it sends its own snapshot
+        if board["epoch"] != epoch:
+            self.lost("epoch")
             return
         frame = board_frame("board", board)
-        # The dump ran after our last read, so it is at or ahead of ``last``: send it right after
-        # the event it includes, so that boards and events reach screens in offset order.
-        if board["offset"] <= self.last:
+        # The reader runs on while the board is built: send the board right after the event it
+        # includes, so that boards and events reach screens in offset order. One the reader
+        # has already passed is dropped: the next refresh is newer.
+        if board["offset"] == self.last:
             broadcast(self.members, frame, text=True)
-        else:
+        elif board["offset"] > self.last:
             self._pending_board = (board["offset"], frame)
+        else:
+            self._dirty = True
 
     async def _fresh_board(self) -> dict[str, Any]:
         """Build a board; concurrent callers share one build (a thousand joins, one dump)."""
@@ -301,6 +354,11 @@ class Feed:
         if not rows:
             raise Resync
         for entry_id, fields in rows:
+            tag = fields.get(b"x")
+            if tag is not None and tag.decode() != self.epoch:
+                raise Resync  # rebuilt since the reader last looked
+            if b"e" not in fields:
+                continue  # the marker of the rebuild we are on
             offset = int(entry_id.split(b"-", 1)[0])
             if offset != cursor + 1:
                 raise Resync

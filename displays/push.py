@@ -6,8 +6,9 @@
 
 Not a Starlette route: measured here, the library's server with ``broadcast()`` costs about 20 us
 of CPU per delivered message where a route with a task per socket costs 33-57 us. Each process
-keeps one ``Feed`` per clinic it has sockets for (one XREAD reader, each event encoded once) and
-no task of its own per socket beyond the library's handler. Keepalive pings of the library are
+keeps one ``Feed`` per clinic it has sockets for (each event encoded once), all read by one
+``Reader`` (one XREAD over every clinic's stream; one a slot in a Redis Cluster), and no task of
+its own per socket beyond the library's handler. Keepalive pings of the library are
 off (they add a task per socket): the feed pings every socket with one broadcast, clients answer
 and ping back, and the feed drops sockets gone silent.
 
@@ -36,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from redis.asyncio.cluster import RedisCluster
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
@@ -44,6 +46,8 @@ from displays.feed import Feed, FeedOptions
 from displays.frames import PONG, hello_frame, parse_offset
 from displays.gcpolicy import GcPolicy
 from displays.public import suspended_tickets
+from displays.reader import Reader
+from engine import keys
 from engine.api.http import STORE_DOWN
 from engine.auth import ALL_STAFF, TokenBook
 from engine.board import board
@@ -85,6 +89,7 @@ class Hub:
         self.options = options
         self.process = process
         self.feeds: dict[str, Feed] = {}
+        self.readers: dict[int, Reader] = {}  # by cluster slot; -1 on a single Redis
         self.sockets = 0
         # Sockets per staff token (to close them on revoke) and per ticket link: both capped.
         self.by_token: dict[str, set[ServerConnection]] = {}
@@ -96,9 +101,20 @@ class Hub:
     def feed(self, clinic: str) -> Feed:
         found = self.feeds.get(clinic)
         if found is None or not found.alive:
-            found = self.feeds[clinic] = Feed(
-                clinic, self.engine.store.client, self.build_board, self.options.feed
-            ).start()
+            redis = self.engine.store.client
+            found = self.feeds[clinic] = Feed(clinic, redis, self.build_board, self.options.feed)
+            self.reader_for(clinic).add(found)
+        return found
+
+    def reader_for(self, clinic: str) -> Reader:
+        """The process's one reader; in a Redis Cluster, one a slot (one ``XREAD`` reads one
+        slot's keys only)."""
+        redis = self.engine.store.client
+        group = redis.keyslot(keys.events(clinic)) if isinstance(redis, RedisCluster) else -1
+        found = self.readers.get(group)
+        if found is None or not found.alive:
+            wake = Reader.wake_key_for(clinic if group >= 0 else None)
+            found = self.readers[group] = Reader(redis, self.options.feed, wake).start()
         return found
 
     async def build_board(self, clinic_id: str) -> dict[str, Any]:
@@ -248,12 +264,7 @@ class Hub:
                 await self.engine.refresh_clinics()
 
     async def close(self) -> None:
-        for feed in self.feeds.values():
-            if feed.task:
-                feed.task.cancel()
-        await asyncio.gather(
-            *(f.task for f in self.feeds.values() if f.task), return_exceptions=True
-        )
+        await asyncio.gather(*(r.close() for r in self.readers.values()))
 
 
 async def serve_process(settings: Settings, options: PushOptions, index: int = 0) -> None:

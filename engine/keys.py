@@ -21,12 +21,16 @@ the same names; the list below is the map of what they use.
     q:{c}:calls         list: the newest calls, newest first
     q:{c}:stats         hash: "{service}:served", "{service}:seconds"
     q:{c}:events        stream: yesterday's and today's events, entry id "{offset}-0" (a new
-                        day trims to the day before's first offset, ``meta.day_offset``)
+                        day trims to the day before's first offset, ``meta.day_offset``); a
+                        rebuild tags the entries it writes with its epoch (field ``x``) and
+                        appends a marker "{offset}-1" with only ``x``, for the push readers
+    q:{c}:wake:{r}      stream: wakes push reader r blocked on this slot (cluster); expires
     q:{c}:idem:{key}    string: "{fingerprint}|{answer}" for a retried write
     q:{c}:rebuild       string: the lock held while a clinic is rebuilt from the journal
     q:{c}:pj:{job}      string: a print job's record (JSON), for every worker; expires
     q:{c}:pt:{ticket}   string: the print job of a ticket ("pending" while it is submitted)
     q:{c}:printers      hash: kiosk id -> its printer's last observed state (JSON)
+    q:wake:{r}          stream: wakes push reader r (a single Redis); expires
 """
 
 from __future__ import annotations
@@ -69,6 +73,11 @@ def printer_log(clinic: str) -> str:
     return prefix(clinic) + "printers:log"
 
 
+def push_wake(reader: str, clinic: str | None = None) -> str:
+    """A push process's reader's wake stream; in ``clinic``'s slot when it reads in a cluster."""
+    return (prefix(clinic) if clinic else "q:") + "wake:" + reader
+
+
 def clinic_key(clinic: str, name: str) -> str:
     """Any other per-clinic key, e.g. ``clinic_key(c, "wn:therapy")``."""
     return prefix(clinic) + name
@@ -77,7 +86,7 @@ def clinic_key(clinic: str, name: str) -> str:
 # Every per-clinic key without a variable part; rebuild and dump walk this list.
 FIXED = ("meta", "seq", "tickets", "doctors", "cab", "dutyn", "res", "slots", "calls", "stats")
 # Keys that are not derived from the journal: a rebuild keeps them.
-_KEPT = ("rebuild", "pj:", "pt:", "printers")
+_KEPT = ("rebuild", "pj:", "pt:", "printers", "wake:")
 
 
 def is_derived(clinic: str, key: str) -> bool:

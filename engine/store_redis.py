@@ -161,6 +161,7 @@ class RedisStore:
                 fields.get(b"p", b"").decode(),
             )
             for entry_id, fields in rows
+            if b"e" in fields  # not a rebuild's epoch marker
         ]
 
     async def stream_link(self, clinic: str, offset: int) -> str | None:
@@ -349,8 +350,11 @@ class RedisStore:
             prev = ""
             for body in tail:
                 offset = ev.decode_event(body).offset
-                pipe.xadd(keys.events(clinic), {"e": body, "p": prev}, id=f"{offset}-0")
+                pipe.xadd(keys.events(clinic), {"e": body, "p": prev, "x": epoch}, id=f"{offset}-0")
                 prev = link_of(body)
+            # The epoch in the stream itself: a push reader at or behind the new head reads it,
+            # in order, before any event of the new history (``displays/reader.py``).
+            pipe.xadd(keys.events(clinic), {"x": epoch}, id=f"{state.offset}-1")
             for key, answer in idempotency.items():
                 pipe.set(keys.idem(clinic, key), answer, ex=self.idempotency_ttl)
             pipe.hset(

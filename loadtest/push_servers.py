@@ -224,7 +224,9 @@ async def published(redis_url: str, clinics: list[str]) -> dict[str, list[int]]:
         out = {}
         for clinic in clinics:
             rows = await client.xrange(keys.events(clinic), min="-", max="+")
-            out[clinic] = [int(entry_id.split(b"-", 1)[0]) for entry_id, _ in rows]
+            out[clinic] = [
+                int(entry_id.split(b"-", 1)[0]) for entry_id, fields in rows if b"e" in fields
+            ]
         return out
     finally:
         await client.aclose()
