@@ -43,10 +43,10 @@ from engine.embedded import free_port, valkey_binary
 from engine.redis_client import connect
 from loadtest import invariants
 from loadtest.http import LeanClient
+from loadtest.journal_reader import JournalReader
 from loadtest.openloop import Operation, arrivals
 from loadtest.processes import wait_until_answers
 from loadtest.profiles import Profile
-from loadtest.run import journaled
 from loadtest.scenario import Scenario
 from tests.city.kit import (
     PG_PRIMARY,
@@ -516,17 +516,20 @@ async def test_city_survives_a_lost_host_a_partition_and_a_failover(
     await asyncio.gather(*watching)
     await http.aclose()
 
-    found, cancelled = await journaled(database_url, clinics)
-    acks = scenario.acknowledged
+    # What clients were told against the journal, as `loadtest run` checks it.
+    ledger = scenario.ledger
+    reader = JournalReader(database_url, clinics, ledger.journaled)
+    await reader.read()
+    found = await reader.lookup()
     violations = [
         *[
             invariants.Violation("Redis and the journal disagree after 60 s", f"{c}: {pair}")
             for c, pair in now.items()
             if pair[0] != pair[1]
         ],
-        *invariants.no_number_twice(acks),
-        *invariants.no_slot_twice(acks, cancelled),
-        *invariants.all_journaled(acks, found),
+        *ledger.numbers.violations(),
+        *invariants.no_slot_twice(ledger.reservations.values(), reader.cancelled),
+        *ledger.journaled.violations(found),
     ]
     for s in screens:
         if s.refused or s.repeated or s.resyncs or s.last != now[s.clinic][1]:
@@ -555,8 +558,8 @@ async def test_city_survives_a_lost_host_a_partition_and_a_failover(
             "ok": sum(r.outcome == "ok" for r in requests),
             "refused": sum(r.outcome == "refused" for r in requests),
             "errors": sum(r.outcome == "error" for r in requests),
-            "tickets_acknowledged": len(scenario.tickets),
-            "reservations_acknowledged": len(scenario.reservations),
+            "tickets_acknowledged": scenario.ledger.tickets,
+            "reservations_acknowledged": len(scenario.ledger.reservations),
         },
         "screens": {
             "count": len(screens),
@@ -578,4 +581,4 @@ async def test_city_survives_a_lost_host_a_partition_and_a_failover(
 
     assert kill_fault.screens_on_host > 0, "the killed host held no screens: nothing was tested"
     assert not violations, f"{violations[:20]}; the hosts' logs: {city.logs}"
-    assert len(scenario.tickets) > 100 and len(scenario.reservations) > 20
+    assert scenario.ledger.tickets > 100 and len(scenario.ledger.reservations) > 20
