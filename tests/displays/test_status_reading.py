@@ -4,8 +4,10 @@ beside the buzz, and the clinic's Russian names marked as Russian on the English
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from engine.embedded import free_port
 from tests.displays.browsing import BROWSER, WAIT_MS
 from tests.displays.support import PushServer
 from tests.support import ClinicClient, EngineServer, MakeClinic, clinic_config
@@ -139,4 +141,26 @@ async def test_a_phone_that_cannot_sound_yet_offers_the_button(
     await button.click()
     await expect(button).to_be_hidden(timeout=WAIT_MS)
     assert page.errors == []
+    await page.close()
+
+
+async def test_the_connection_state_wraps_at_200_percent_text_on_320_px(
+    clinics: MakeClinic, engine_server: EngineServer, browser: Any
+) -> None:
+    """With the push server out of reach the status line says so in its longest words: at 200%
+    text on a 320 px phone it wraps rather than pushing the page sideways."""
+    from playwright.async_api import expect
+
+    cc = await clinics("status200conn")
+    ticket = await called_ticket(cc)
+    unreachable = f"ws://127.0.0.1:{free_port()}"  # nothing listens there
+    page = await phone(
+        browser, f"{engine_server.url}{ticket['status_url']}?push={unreachable}", 320
+    )
+    await page.add_style_tag(content="html { font-size: 200% !important; }")
+    await expect(page.locator("#number")).to_have_text("Т-001", timeout=WAIT_MS)
+    await expect(page.locator("#conn")).to_have_attribute(
+        "data-state", re.compile("reconnecting|offline"), timeout=WAIT_MS
+    )
+    assert await page.evaluate(OVERFLOW) == []
     await page.close()

@@ -5,6 +5,7 @@ app whose stub tokens name the principal)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
@@ -65,9 +66,18 @@ async def test_the_rules_are_the_hospitals_own(
     assert sends.strftime("%H:%M") == "17:30" and sends.utcoffset() == timedelta(hours=3)
 
 
+def _sending_within_the_hour() -> Icu:
+    """A schedule whose next send is an hour from now, outside its quiet hours: the seed's
+    vitals (half an hour old) are then fresh at send time whatever the hour the test runs."""
+    soon = datetime.now(ZoneInfo("Europe/Moscow")) + timedelta(hours=1)
+    at = lambda hours: (soon + timedelta(hours=hours)).strftime("%H:%M")  # noqa: E731
+    return Icu(send_at=at(0), quiet_start=at(6), quiet_end=at(8))
+
+
 async def test_the_next_message_is_each_relatives_own_and_follows_the_vitals(
-    client: httpx.AsyncClient, store: SmsStore
+    client: httpx.AsyncClient, store: SmsStore, pool: asyncpg.Pool
 ) -> None:
+    await configure(pool, _sending_within_the_hour())
     await seed(store, patient_id="p1", phones=[PHONES[0]])
     await store.add_relative("p1", clinic="c1", phone=PHONES[1], relation="son", language="en",
                              by="t", now=datetime.now(UTC))  # fmt: skip
