@@ -119,7 +119,8 @@ async def test_a_read_cut_off_mid_query_is_503_and_the_retry_succeeds(
                 await terminate_waiting(db, "%FROM tokens%")
                 answer = await request
             assert_unavailable(answer)
-            assert await issued(db, clinic_id) == 0
+            # What Redis applied may be journaled by `reconcile` before the retry: at most once.
+            assert await issued(db, clinic_id) <= 1
             again = await take_ticket(http, clinic_id, token, key)
             assert again.status_code == 201, again.text
             repeated = await take_ticket(http, clinic_id, token, key)
