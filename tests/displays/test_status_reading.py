@@ -99,6 +99,8 @@ async def test_a_call_is_said_once_chimes_and_notifies(
     url = f"{engine_server.url}{ticket['status_url']}?push={push_server.ws}&lang=en"
     page = await phone(browser, url, init=NOTIFICATIONS)
     await expect(page.locator("#conn")).to_have_attribute("data-state", "online", timeout=WAIT_MS)
+    # The page alerts on a change it saw happen: a call before its first state is only shown.
+    await expect(page.locator("#number")).to_have_text("Т-001", timeout=WAIT_MS)
     called = page.locator("#called")
     # The live region is in the page before the call, empty, so that its text is announced.
     await expect(called).to_be_attached()
