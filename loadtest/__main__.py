@@ -418,15 +418,15 @@ def soak_days_command(
     soak = soak_days.Soak(days=days, hours=hours, clinics=clinics, visits=visits,
                           bookings=bookings, board_reads=board_reads, push=push, screens=screens)  # fmt: skip
     click.echo(f"{'day':>4} {'ops':>6} {'wall s':>7} {'cpu ms/op':>10} {'redis ms/op':>12} "
-               f"{'push ms/fr':>11} {'res':>6} {'slots':>6} {'events':>7} {'redis MB':>9} "
-               f"{'rss MB':>7}")  # fmt: skip
+               f"{'pg ms/op':>9} {'push ms/fr':>11} {'res':>6} {'slots':>6} {'events':>7} "
+               f"{'redis MB':>9} {'rss MB':>7} {'load':>5}")  # fmt: skip
 
     def show(s: soak_days.DaySample) -> None:  # each day as it ends: a run of hours shows progress
         click.echo(
             f"{s.day:>4} {s.ops:>6} {s.wall_seconds:>7.1f} {s.cpu_ms_per_op:>10.3f} "
-            f"{s.redis_cpu_ms_per_op:>12.3f} {s.push_cpu_ms_per_frame:>11.4f} "
-            f"{s.res:>6} {s.slots:>6} {s.events:>7} "
-            f"{s.redis_used_memory / 1e6:>9.2f} {s.rss_bytes / 1e6:>7.1f}"
+            f"{s.redis_cpu_ms_per_op:>12.3f} {s.postgres_cpu_ms_per_op:>9.3f} "
+            f"{s.push_cpu_ms_per_frame:>11.4f} {s.res:>6} {s.slots:>6} {s.events:>7} "
+            f"{s.redis_used_memory / 1e6:>9.2f} {s.rss_bytes / 1e6:>7.1f} {s.load_average:>5.2f}"
         )
 
     report = soak_days.main(soak, redis_url=env.redis_url, database_url=env.database_url,

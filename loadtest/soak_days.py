@@ -55,7 +55,13 @@ STATE = ("redis_keys", "res", "slots", "tickets", "events")
 # The CPU series are measured in CPU time and still move with other work on the machine; the
 # bytes Redis sends per operation do not, so that is the one a short run on a busy machine can
 # hold to the tolerance (it is what grew when every board read every reservation ever made).
-COST = ("cpu_ms_per_op", "redis_cpu_ms_per_op", "push_cpu_ms_per_frame", "redis_bytes_out_per_op")
+COST = (
+    "cpu_ms_per_op",
+    "redis_cpu_ms_per_op",
+    "postgres_cpu_ms_per_op",
+    "push_cpu_ms_per_frame",
+    "redis_bytes_out_per_op",
+)
 MEMORY = ("rss_bytes", "redis_used_memory")
 
 
@@ -79,6 +85,10 @@ class DaySample:
     frames: int = 0  # delivered to the screens during the day
     push_cpu_ms_per_frame: float = 0.0
     push_rss_bytes: list[int] = field(default_factory=list)  # each push process's
+    # PostgreSQL's whole CPU per operation (the postmaster, its live and its ended backends),
+    # when it runs on this machine: what a journal growing by the day costs the store.
+    postgres_cpu_ms_per_op: float = 0.0
+    load_average: float = 0.0  # the machine's one-minute load at the day's end: the run's quiet
 
 
 @dataclass(frozen=True)
@@ -119,6 +129,34 @@ async def _redis_cpu(client: Any) -> float:
 
 async def _redis_bytes_out(client: Any) -> int:
     return int((await client.info("stats"))["total_net_output_bytes"])
+
+
+def _postgres_cpu(postmaster: psutil.Process | None) -> float:
+    """CPU seconds of PostgreSQL so far: the postmaster's own, its ended backends' (it waits for
+    them, so the kernel adds them to its children's times) and its live ones'."""
+    if postmaster is None:
+        return 0.0
+    try:
+        own = postmaster.cpu_times()
+        total = own.user + own.system + own.children_user + own.children_system
+        for child in postmaster.children():
+            try:
+                times = child.cpu_times()
+                total += times.user + times.system
+            except psutil.NoSuchProcess:  # ended between the listing and the read
+                pass
+        return total
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return 0.0
+
+
+async def _postmaster(engine: Any) -> psutil.Process | None:
+    """The PostgreSQL server's main process, if it runs on this machine (its backend's parent)."""
+    try:
+        backend = psutil.Process(int(await engine.pool.fetchval("SELECT pg_backend_pid()")))
+        return backend.parent()
+    except (psutil.NoSuchProcess, psutil.AccessDenied):  # a server on another machine
+        return None
 
 
 def _cpu_of(pid: int) -> float:
@@ -192,6 +230,7 @@ async def run_days(
     missed: list[str] = []
     me = psutil.Process()
     journal_seen: dict[str, int] = {}
+    postmaster = await _postmaster(engine)
     began = time.monotonic()
     # The clinics' days run side by side on one clock: each step moves it by a share of the day.
     step = 8 * 3600 / max(1, soak.visits + soak.bookings) / soak.clinics
@@ -203,6 +242,7 @@ async def run_days(
             redis_cpu = await _redis_cpu(engine.store.client)
             redis_out = await _redis_bytes_out(engine.store.client)
             push_cpu = sum(map(_cpu_of, screens.pids())) if screens else 0.0
+            postgres_cpu = _postgres_cpu(postmaster)
             if screens:
                 await asyncio.to_thread(screens.fleet.record, True)
             days = [
@@ -218,6 +258,7 @@ async def run_days(
             cpu = time.process_time() - cpu
             redis_out = await _redis_bytes_out(engine.store.client) - redis_out
             redis_cpu = await _redis_cpu(engine.store.client) - redis_cpu
+            postgres_cpu = _postgres_cpu(postmaster) - postgres_cpu
             sample = await _sample(
                 engine, list(clinics), n, ops, me, journal_seen
             )  # not in the day's
@@ -225,6 +266,8 @@ async def run_days(
             sample.cpu_ms_per_op = 1000 * cpu / max(1, ops)
             sample.redis_cpu_ms_per_op = 1000 * redis_cpu / max(1, ops)
             sample.redis_bytes_out_per_op = redis_out / max(1, ops)
+            sample.postgres_cpu_ms_per_op = 1000 * postgres_cpu / max(1, ops)
+            sample.load_average = os.getloadavg()[0]
             if screens:
                 sample.frames = frames
                 sample.push_cpu_ms_per_frame = 1000 * push_cpu / max(1, frames)
@@ -462,8 +505,9 @@ def plot(report: dict[str, Any], path: Path) -> None:
     state.set_ylabel("entries")
     for name, label in (("cpu_ms_per_op", "engine, ms/operation"),
                         ("redis_cpu_ms_per_op", "Redis, ms/operation"),
+                        ("postgres_cpu_ms_per_op", "PostgreSQL, ms/operation"),
                         ("push_cpu_ms_per_frame", "push, ms/delivered frame")):  # fmt: skip
-        if any(r[name] for r in rows):
+        if any(r.get(name) for r in rows):
             cost.plot(days, [r[name] for r in rows], label=label)
     cost.set_title("CPU per unit of work")
     cost.set_ylabel("CPU ms")
