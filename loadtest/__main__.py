@@ -376,6 +376,9 @@ def knee_command(
               help="simulated days to live (at most; see --hours)")  # fmt: skip
 @click.option("--hours", type=click.FloatRange(0.01, 72),
               help="stop after the day during which this much wall time has passed")  # fmt: skip
+@click.option("--day-seconds", type=click.FloatRange(1, 86_400),
+              help="spread each day's work over this much wall time, so that the cost per "
+                   "operation is compared at a fixed pace (default: as fast as it goes)")  # fmt: skip
 @click.option("--clinics", default=1, show_default=True, type=click.IntRange(1, 100),
               help="clinics living side by side")  # fmt: skip
 @click.option("--visits", default=200, show_default=True, type=click.IntRange(1, 100_000),
@@ -391,7 +394,7 @@ def knee_command(
 @ports_option
 @out_option
 def soak_days_command(
-    days: int, hours: float | None, clinics: int, visits: int, bookings: int, board_reads: int,
+    days: int, hours: float | None, day_seconds: float | None, clinics: int, visits: int, bookings: int, board_reads: int,
     push: int, screens: int, ports: Ports, out_dir: Path,
 ) -> None:  # fmt: skip
     """Steady state in simulated time: does a clinic's day cost and hold the same on day 300 as
@@ -415,8 +418,9 @@ def soak_days_command(
 
     env = Settings.from_env()
     _need(ports, (0 if env.redis_url and env.database_url else 1) + push, "soak-days")
-    soak = soak_days.Soak(days=days, hours=hours, clinics=clinics, visits=visits,
-                          bookings=bookings, board_reads=board_reads, push=push, screens=screens)  # fmt: skip
+    soak = soak_days.Soak(days=days, hours=hours, day_seconds=day_seconds, clinics=clinics,
+                          visits=visits, bookings=bookings, board_reads=board_reads, push=push,
+                          screens=screens)  # fmt: skip
     click.echo(f"{'day':>4} {'ops':>6} {'wall s':>7} {'cpu ms/op':>10} {'redis ms/op':>12} "
                f"{'pg ms/op':>9} {'push ms/fr':>11} {'res':>6} {'slots':>6} {'events':>7} "
                f"{'redis MB':>9} {'rss MB':>7} {'load':>5}")  # fmt: skip

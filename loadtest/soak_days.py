@@ -95,7 +95,8 @@ class DaySample:
 class Soak:
     """What the soak lives through: ``clinics`` clinics, each with ``visits`` walk-ins and
     ``bookings`` bookings a day, for ``days`` days or until ``hours`` of wall time have passed;
-    with ``push`` push processes serving ``screens`` screens a clinic (0: no push)."""
+    with ``push`` push processes serving ``screens`` screens a clinic (0: no push); each day
+    paced over ``day_seconds`` of wall time if given."""
 
     days: int
     visits: int
@@ -106,6 +107,11 @@ class Soak:
     push: int = 0
     screens: int = 0
     hours: float | None = None
+    # Each day spread over this much wall time (None: as fast as it goes). The push processes'
+    # boards, heartbeats and polls are paid per second, not per operation: a day that runs
+    # slower (a busy neighbour, a slow disk) costs more CPU per operation with nothing grown.
+    # A paced day keeps the seconds per day fixed, so the cost per operation can be compared.
+    day_seconds: float | None = None
 
 
 class SimClock:
@@ -245,8 +251,10 @@ async def run_days(
             postgres_cpu = _postgres_cpu(postmaster)
             if screens:
                 await asyncio.to_thread(screens.fleet.record, True)
+            pace = Pace(soak.day_seconds, soak.visits + soak.bookings)
             days = [
-                _one_day(engine, clinics[c], c, clock, day, booked[c], soak, step) for c in clinics
+                _one_day(engine, clinics[c], c, clock, day, booked[c], soak, step, pace)
+                for c in clinics
             ]
             ops = sum(await asyncio.gather(*days))
             frames = 0
@@ -322,6 +330,22 @@ async def _missed(engine: Any, screens: Screens, clinics: list[str]) -> list[str
     return out
 
 
+class Pace:
+    """Step ``i`` of a day's ``steps`` starts no sooner than ``i / steps`` of ``seconds`` into
+    the day's wall time (no pacing without ``seconds``); a step that is late starts at once."""
+
+    def __init__(self, seconds: float | None, steps: int) -> None:
+        self.seconds, self.steps = seconds, max(1, steps)
+        self.start = time.monotonic()
+
+    async def wait(self, i: int) -> None:
+        if self.seconds is None:
+            return
+        delay = self.start + self.seconds * i / self.steps - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
 async def _one_day(
     engine: Any,
     clinic: Any,
@@ -331,6 +355,7 @@ async def _one_day(
     booked: dict[date, list[tuple[str, str]]],
     soak: Soak,
     step: float,
+    pace: Pace,
 ) -> int:
     ops = 0
 
@@ -360,6 +385,7 @@ async def _one_day(
         await run(cmd.CheckIn(rid, link=uuid.uuid4().hex, patient=patient))
     read_every = max(1, soak.visits // max(1, soak.board_reads))
     for i in range(soak.visits):
+        await pace.wait(i)
         clock.advance(step)
         await run(cmd.Issue("therapy", link=uuid.uuid4().hex))
         await serve_next(cabinets[i % len(cabinets)])
@@ -375,6 +401,7 @@ async def _one_day(
     for i, slot in enumerate(ahead):
         if taken == soak.bookings:
             break
+        await pace.wait(soak.visits + taken)
         clock.advance(step)
         patient = f"полис {day:%m%d}-{i}"
         try:
