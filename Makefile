@@ -27,25 +27,34 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# Each run's temporary folders (embedded servers' data among them) are its own and removed at
+# its end. Under pytest's shared /tmp/pytest-of-$USER, any other pytest run starting on the
+# machine sets that folder back to 0700, and an embedded PostgreSQL (run by root as the user
+# `pgserver`) can no longer reach its own data: it panics mid-run.
+PYTEST = tmp=$$(mktemp -d /tmp/clinicq-pytest-XXXXXX) && trap 'rm -rf "$$tmp"' EXIT && \
+	$(BIN)/pytest --basetemp="$$tmp"
+
 # The suite includes the benchmarks' smoke (tests/loadtest/test_bench_smoke.py), which needs wrk.
 test: $(STAMP) chromium wrk lint
-	$(BIN)/pytest -q
+	$(PYTEST) -q
 
 # The integration tests alone, e.g. against the machine's servers:
 #   REDIS_URL=redis://127.0.0.1:6379/0 DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test make test-integration
 test-integration: $(STAMP)
-	$(BIN)/pytest -q -m integration
+	$(PYTEST) -q -m integration
 
 # The engine's and the push server's integration tests once more on a 3-node Redis Cluster
 # started on loopback (the browser tests once are enough).
+test-cluster: export CLINICQ_REDIS_CLUSTER = 1
 test-cluster: $(STAMP)
-	CLINICQ_REDIS_CLUSTER=1 $(BIN)/pytest -q -m "integration and not browser" tests/engine tests/displays tests/test_embedded.py
+	$(PYTEST) -q -m "integration and not browser" tests/engine tests/displays tests/test_embedded.py
 
 # The city in a box (~2 minutes, root): three app hosts, a store host and nginx on network
 # namespaces; kills one app host and cuts another off from the stores while load and screens run
 # (tests/city, docs/DEPLOYMENT.md); its figures go to var/city-smoke.json. Needs Debian's nginx.
+city-smoke: export CLINICQ_CITY = 1
 city-smoke: $(STAMP) nginx
-	CLINICQ_CITY=1 $(BIN)/pytest -q -s tests/city
+	$(PYTEST) -q -s tests/city
 
 nginx:
 	@test -x /usr/sbin/nginx || { \
