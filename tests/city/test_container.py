@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 import shlex
+import shutil
 import subprocess
 import sys
 import tomllib
+import zipfile
 from pathlib import Path
 
 import click
@@ -106,6 +108,41 @@ def test_image_installs_every_package_the_project_ships() -> None:
         "the build stage installs the project from pyproject.toml"
     )
     assert any(word == "RUN" and f"python -m venv {venv}" in args for word, args in build)
+
+
+def test_build_stage_installs_every_file_the_packages_hold(tmp_path: Path) -> None:
+    """What the build stage copies, built as its `pip install .` builds it (a wheel, not the
+    editable install the suite runs on), holds every file git tracks in those packages (the
+    templates, scripts, static files) and the clinicq command."""
+    source = tmp_path / "src"
+    for word, args in stages()[0]:
+        if word == "COPY":
+            *srcs, _ = exec_form(args)
+            for src in srcs:
+                path = ROOT / src
+                target = source / src
+                if path.is_dir():
+                    shutil.copytree(path, target, ignore=shutil.ignore_patterns("__pycache__"))
+                else:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy(path, target)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+         "-w", str(tmp_path / "wheel"), str(source)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    (wheel,) = (tmp_path / "wheel").glob("*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    tracked = subprocess.run(
+        ["git", "ls-files", *sorted(packages())],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert tracked and not set(tracked) - names, set(tracked) - names
+    entry = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
+    assert "clinicq = clinicq.cli:main" in zipfile.ZipFile(wheel).read(entry).decode()
 
 
 def test_image_runs_a_real_clinicq_command_as_a_non_root_user() -> None:
