@@ -211,6 +211,22 @@ def test_the_city_overlay_scales_the_base() -> None:
     assert all("mos." in s["spec"]["externalName"] for s in stores)
 
 
+def as_in_the_pod(args: list[str], spec: dict[str, Any], data: Path) -> list[str]:
+    """``args`` run with the pod's filesystem where the machine allows (root, util-linux's
+    unshare): the root read-only (readOnlyRootFilesystem), writable only where the pod mounts
+    its volumes, /tmp and the data directory (here ``data``, named by CLINICQ_DATA_DIR)."""
+    mounts = {m["mountPath"] for m in spec["volumeMounts"]}
+    assert mounts == {"/tmp", "/var/lib/clinicq"}, mounts
+    assert spec["securityContext"]["readOnlyRootFilesystem"] is True
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        return args
+    script = (
+        'mount --bind /tmp /tmp && mount --bind "$0" "$0" && mount --bind / / '
+        '&& mount -o remount,bind,ro / && exec "$@"'
+    )
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, str(data), *args]
+
+
 def healthcheck(args: list[str], env: dict[str, str]) -> int:
     """The image's HEALTHCHECK for a container running ``args``: its exit status."""
     return subprocess.run(
@@ -221,12 +237,13 @@ def healthcheck(args: list[str], env: dict[str, str]) -> int:
 @pytest.mark.integration
 @pytest.mark.parametrize("name", ["clinicq-engine", "clinicq-push"])
 def test_pods_answer_their_probes_and_stop_on_term(
-    name: str, redis_url: str, database_url: str
+    name: str, redis_url: str, database_url: str, tmp_path: Path
 ) -> None:
     """A Deployment's container, run as the image runs it (clinicq and the container's args,
-    with the ConfigMap's environment and the suite's stores, on a free port), answers every
-    probe with 200 on the declared path, passes the image's health check, and ends within the
-    grace period the pod gives it after its preStop."""
+    with the ConfigMap's environment and the suite's stores, on a free port; on a read-only
+    root but for its volumes, as root can arrange), answers every probe with 200 on the
+    declared path, passes the image's health check, and ends within the grace period the pod
+    gives it after its preStop."""
     objects = render("overlays/city")
     deployment = find(objects, "Deployment", name)
     spec = container(deployment)
@@ -242,6 +259,10 @@ def test_pods_answer_their_probes_and_stop_on_term(
         "CLINICQ_HOST": "127.0.0.1",
         "CLINICQ_PORT": str(port),
         "CLINICQ_ENCRYPTION_KEY": TEST_KEY,
+        # As the image has them (its ENV and WORKDIR), the data directory being a volume.
+        "CLINICQ_DATA_DIR": str(tmp_path),
+        "HOME": str(tmp_path),
+        "PYTHONDONTWRITEBYTECODE": "1",
     }
     probes = {p: spec[p]["httpGet"] for p in ("startupProbe", "readinessProbe", "livenessProbe")}
     assert {probe["port"] for probe in probes.values()} == {declared["name"]}
@@ -270,20 +291,26 @@ def test_pods_answer_their_probes_and_stop_on_term(
 @pytest.mark.integration
 def test_the_sms_sender_runs_until_term(database_url: str, db: object, tmp_path: Path) -> None:
     """The SMS Deployment's command, with the ConfigMap's environment and a key, on a database
-    the engine has prepared (`db`), starts its loop, and on SIGTERM stops it and exits 0
-    within its grace period."""
+    the engine has prepared (`db`) and the pod's read-only root, starts its loop, and on
+    SIGTERM stops it and exits 0 within its grace period."""
     objects = render("overlays/city")
     deployment = find(objects, "Deployment", "clinicq-sms")
+    data = tmp_path / "data"
+    data.mkdir()
     env = {
         **os.environ,
         **find(objects, "ConfigMap", "clinicq")["data"],
         "DATABASE_URL": database_url,
         "CLINICQ_ENCRYPTION_KEY": TEST_KEY,
+        "CLINICQ_DATA_DIR": str(data),
+        "HOME": str(data),
+        "PYTHONDONTWRITEBYTECODE": "1",
     }
     log = tmp_path / "sms.log"
+    spec = container(deployment)
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [CLINICQ, *container(deployment)["args"]],
+            as_in_the_pod([CLINICQ, *spec["args"]], spec, data),
             env=env,
             stdin=subprocess.DEVNULL,
             stderr=out,
