@@ -267,9 +267,12 @@ def test_pods_answer_their_probes_and_stop_on_term(
     probes = {p: spec[p]["httpGet"] for p in ("startupProbe", "readinessProbe", "livenessProbe")}
     assert {probe["port"] for probe in probes.values()} == {declared["name"]}
     base = f"http://127.0.0.1:{port}"
-    child = ChildServer([CLINICQ, *args], base + probes["readinessProbe"]["path"], env, name).start(
-        timeout=60
-    )
+    child = ChildServer(
+        as_in_the_pod([CLINICQ, *args], spec, tmp_path),
+        base + probes["readinessProbe"]["path"],
+        env,
+        name,
+    ).start(timeout=60)
     try:
         for probe, get in probes.items():
             answer = httpx.get(base + get["path"], timeout=10)
