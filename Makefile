@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-integration test-cluster city-smoke fuzz lint bench bench-smoke bench-rebuild soak chromium wrk nginx clean
+.PHONY: run test test-integration test-cluster city-smoke fuzz lint bench bench-smoke bench-rebuild soak chromium wrk nginx kubectl clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,8 +34,9 @@ lint: $(STAMP)
 PYTEST = tmp=$$(mktemp -d /tmp/clinicq-pytest-XXXXXX) && trap 'rm -rf "$$tmp"' EXIT && \
 	$(BIN)/pytest --basetemp="$$tmp"
 
-# The suite includes the benchmarks' smoke (tests/loadtest/test_bench_smoke.py), which needs wrk.
-test: $(STAMP) chromium wrk lint
+# The suite includes the benchmarks' smoke (tests/loadtest/test_bench_smoke.py), which needs wrk,
+# and renders the Kubernetes manifests with kubectl's kustomize (tests/city/test_kubernetes.py).
+test: $(STAMP) chromium wrk kubectl lint
 	$(PYTEST) -q
 
 # The integration tests alone, e.g. against the machine's servers:
@@ -44,7 +45,8 @@ test-integration: $(STAMP)
 	$(PYTEST) -q -m integration
 
 # The engine's and the push server's integration tests once more on a 3-node Redis Cluster
-# started on loopback (the browser tests once are enough).
+# started on loopback, each node from deploy/valkey/cluster-node.conf (the browser tests once
+# are enough).
 test-cluster: export CLINICQ_REDIS_CLUSTER = 1
 test-cluster: $(STAMP)
 	$(PYTEST) -q -m "integration and not browser" tests/engine tests/displays tests/test_embedded.py
@@ -83,6 +85,13 @@ wrk:
 	  echo "installing Debian's wrk for the benchmarks"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null) \
 	  || { echo "could not install wrk: apt-get install wrk"; exit 1; }; }
+
+# kustomize renders deploy/k8s for the tests: kubectl 1.21 or later has it built in (the machine
+# image's does). Debian 12's kubernetes-client is 1.20, whose kustomize is too old for the
+# manifests, so nothing is installed here: without kubectl those tests skip, saying so.
+kubectl:
+	@kubectl kustomize --help >/dev/null 2>&1 || \
+	  echo "no kubectl with kustomize: the Kubernetes manifests' tests will be skipped"
 
 # Rebuild time after a Redis loss at 100,000 and 1,000,000 journal entries (~4 minutes).
 bench-rebuild: $(STAMP)

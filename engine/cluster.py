@@ -1,7 +1,8 @@
 """A Redis Cluster on loopback from the installed valkey-server binary: for tests and load runs.
 
 Three primaries, no replicas; the slots are split evenly and the nodes introduced with
-``CLUSTER MEET``, so no ``redis-cli --cluster`` is needed.
+``CLUSTER MEET``, so no ``redis-cli --cluster`` is needed. Given a node configuration file
+(the suite passes deploy/valkey/cluster-node.conf), every node runs from it.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class EmbeddedCluster:
     data_dir: Path
     size: int = 3
     nodes: list[EmbeddedRedis] = field(default_factory=list)
+    config: Path | None = None
 
     @property
     def url(self) -> str:
@@ -60,8 +62,10 @@ class EmbeddedCluster:
             node = EmbeddedRedis(
                 data_dir=self.data_dir / f"node{i}",
                 port=_cluster_port(),
-                extra_args=["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-                            "--cluster-node-timeout", "3000"],
+                config=self.config,
+                extra_args=[] if self.config else [
+                    "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                    "--cluster-node-timeout", "3000"],
             )  # fmt: skip
             self.nodes.append(node.start())
         step = SLOTS // self.size

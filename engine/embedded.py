@@ -35,12 +35,17 @@ def valkey_binary() -> str:
 
 @dataclass
 class EmbeddedRedis:
-    """A valkey-server child process on loopback with AOF persistence under ``data_dir``."""
+    """A valkey-server child process on loopback with AOF persistence under ``data_dir``.
+
+    With ``config``, the server reads that file (e.g. deploy/valkey/cluster-node.conf); only the
+    address (loopback, protected), port, directory and log file are set here over it.
+    """
 
     data_dir: Path
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
     extra_args: list[str] = field(default_factory=list)
+    config: Path | None = None
 
     @property
     def url(self) -> str:
@@ -49,16 +54,20 @@ class EmbeddedRedis:
     def start(self, timeout: float = 15.0) -> EmbeddedRedis:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.port = self.port or free_port()
-        args = [
-            valkey_binary(),
-            "--bind", "127.0.0.1",
-            "--port", str(self.port),
-            "--dir", str(self.data_dir.resolve()),
+        own = [] if self.config else [
             "--appendonly", "yes",
             "--appendfsync", "everysec",
             "--save", "",
+        ]  # fmt: skip
+        args = [
+            valkey_binary(),
+            *([str(self.config.resolve())] if self.config else []),
+            "--bind", "127.0.0.1",
+            "--port", str(self.port),
+            "--dir", str(self.data_dir.resolve()),
             "--protected-mode", "yes",
             "--logfile", str((self.data_dir / "valkey.log").resolve()),
+            *own,
             *self.extra_args,
         ]  # fmt: skip
         self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL)

@@ -22,6 +22,7 @@ from engine.embedded import EmbeddedPostgres, EmbeddedRedis
 from engine.runtime import close_engine, open_engine
 from engine.service import Engine
 from engine.settings import Settings
+from tests.city.kit import VALKEY_NODE
 from tests.displays.browsing import CHROMIUM
 from tests.support import (
     CLUSTER,
@@ -42,13 +43,14 @@ def servers_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def redis_url(servers_dir: Path) -> Iterator[str]:
     """URL of a real Redis-compatible server; embedded unless REDIS_URL is set.
 
-    With CLINICQ_REDIS_CLUSTER=1 and no REDIS_URL it is a 3-node Redis Cluster on loopback.
+    With CLINICQ_REDIS_CLUSTER=1 and no REDIS_URL it is a 3-node Redis Cluster on loopback,
+    each node run from the deployment kit's node configuration.
     """
     if ENVIRONMENT.redis_url:
         yield ENVIRONMENT.redis_url
         return
     if CLUSTER:
-        cluster = EmbeddedCluster(servers_dir / "cluster").start()
+        cluster = EmbeddedCluster(servers_dir / "cluster", config=VALKEY_NODE).start()
         try:
             yield cluster.url
         finally:

@@ -23,6 +23,7 @@ UNITS = ("clinicq-engine.service", "clinicq-push.service", "clinicq-sms.service"
 ENV_FILE = SYSTEMD / "clinicq.env"
 PG_PRIMARY = DEPLOY / "postgresql" / "primary.conf"
 PG_STANDBY = DEPLOY / "postgresql" / "standby.conf"
+VALKEY_NODE = DEPLOY / "valkey" / "cluster-node.conf"
 INSTALLED = "/opt/clinicq/.venv/bin/clinicq"  # where the units expect the product
 SITE_NAMES = ("CLINICQ_LISTEN", "CLINICQ_APP1", "CLINICQ_APP2", "CLINICQ_APP3")
 
