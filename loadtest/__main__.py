@@ -423,21 +423,23 @@ def soak_days_command(
                           screens=screens)  # fmt: skip
     click.echo(f"{'day':>4} {'ops':>6} {'wall s':>7} {'cpu ms/op':>10} {'redis ms/op':>12} "
                f"{'pg ms/op':>9} {'push ms/fr':>11} {'res':>6} {'slots':>6} {'events':>7} "
-               f"{'redis MB':>9} {'rss MB':>7} {'load':>5}")  # fmt: skip
+               f"{'redis MB':>9} {'rss MB':>7} {'load':>5} {'core us':>7}")  # fmt: skip
 
     def show(s: soak_days.DaySample) -> None:  # each day as it ends: a run of hours shows progress
         click.echo(
             f"{s.day:>4} {s.ops:>6} {s.wall_seconds:>7.1f} {s.cpu_ms_per_op:>10.3f} "
             f"{s.redis_cpu_ms_per_op:>12.3f} {s.postgres_cpu_ms_per_op:>9.3f} "
             f"{s.push_cpu_ms_per_frame:>11.4f} {s.res:>6} {s.slots:>6} {s.events:>7} "
-            f"{s.redis_used_memory / 1e6:>9.2f} {s.rss_bytes / 1e6:>7.1f} {s.load_average:>5.2f}"
+            f"{s.redis_used_memory / 1e6:>9.2f} {s.rss_bytes / 1e6:>7.1f} {s.load_average:>5.2f} "
+            f"{s.core_us_per_unit:>7.2f}"
         )
 
     report = soak_days.main(soak, redis_url=env.redis_url, database_url=env.database_url,
                             progress=show, ports=ports, out_dir=out_dir)  # fmt: skip
     growth = ", ".join(f"{k} {v:+.1%}" for k, v in report["growth"].items())
     click.echo(f"growth after day {soak_days.WARMUP_DAYS}: {growth}")
-    click.echo(f"state flat: {report['state_flat']}; cost flat: {report['cost_flat']}; "
+    click.echo(f"state flat: {report['state_flat']}; cost flat: {report['cost_flat']} "
+               f"(raw CPU time: {report['raw_cpu_flat']}); "
                f"memory flat: {report['memory_flat']}; screens that missed events: "
                f"{report['screens_missed_count']}; journal "
                f"{report['journal_bytes_per_year'] / 1e6:.0f} MB a year for the run's clinics")  # fmt: skip

@@ -40,6 +40,7 @@ from engine.clinic import parse_clinic
 from engine.errors import EngineError
 from engine.model.booking import slots_for
 from engine.runtime import close_engine, open_engine
+from loadtest.core_speed import CoreSpeed
 from loadtest.ports import Ports
 from loadtest.push_servers import ServerSet, start_push
 from loadtest.rebuild_bench import REPORTS
@@ -55,13 +56,16 @@ STATE = ("redis_keys", "res", "slots", "tickets", "events")
 # The CPU series are measured in CPU time and still move with other work on the machine; the
 # bytes Redis sends per operation do not, so that is the one a short run on a busy machine can
 # hold to the tolerance (it is what grew when every board read every reservation ever made).
-COST = (
+CPU_COST = (
     "cpu_ms_per_op",
     "redis_cpu_ms_per_op",
     "postgres_cpu_ms_per_op",
     "push_cpu_ms_per_frame",
-    "redis_bytes_out_per_op",
 )
+# The CPU series over the day's core speed, as a share of the run's mean speed: the same work on
+# a core slowed by a neighbour costs the same here. These and the bytes are the cost verdict.
+RELATIVE = tuple(f"{name}_at_core_speed" for name in CPU_COST)
+COST = (*CPU_COST, "redis_bytes_out_per_op")
 MEMORY = ("rss_bytes", "redis_used_memory")
 
 
@@ -89,6 +93,9 @@ class DaySample:
     # when it runs on this machine: what a journal growing by the day costs the store.
     postgres_cpu_ms_per_op: float = 0.0
     load_average: float = 0.0  # the machine's one-minute load at the day's end: the run's quiet
+    # The baseline of the CPU series: CPU per reference unit on the run's cores over the day
+    # (loadtest/core_speed.py). It rises when the machine, not the product, gets slower.
+    core_us_per_unit: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -237,6 +244,7 @@ async def run_days(
     me = psutil.Process()
     journal_seen: dict[str, int] = {}
     postmaster = await _postmaster(engine)
+    speed = CoreSpeed()
     began = time.monotonic()
     # The clinics' days run side by side on one clock: each step moves it by a share of the day.
     step = 8 * 3600 / max(1, soak.visits + soak.bookings) / soak.clinics
@@ -249,6 +257,7 @@ async def run_days(
             redis_out = await _redis_bytes_out(engine.store.client)
             push_cpu = sum(map(_cpu_of, screens.pids())) if screens else 0.0
             postgres_cpu = _postgres_cpu(postmaster)
+            core = speed.read()
             if screens:
                 await asyncio.to_thread(screens.fleet.record, True)
             pace = Pace(soak.day_seconds, soak.visits + soak.bookings)
@@ -276,6 +285,7 @@ async def run_days(
             sample.redis_bytes_out_per_op = redis_out / max(1, ops)
             sample.postgres_cpu_ms_per_op = 1000 * postgres_cpu / max(1, ops)
             sample.load_average = os.getloadavg()[0]
+            sample.core_us_per_unit = speed.read().us_per_unit_since(core)
             if screens:
                 sample.frames = frames
                 sample.push_cpu_ms_per_frame = 1000 * push_cpu / max(1, frames)
@@ -290,6 +300,7 @@ async def run_days(
         if screens:
             missed = await _missed(engine, screens, list(clinics))
     finally:
+        speed.close()
         if screens:
             screens.fleet.close()
             screens.servers.stop()
@@ -472,8 +483,15 @@ async def _sample(
 
 
 def series(samples: list[DaySample]) -> dict[str, list[float]]:
-    """Every sampled series by name, one value a day; each push process's RSS on its own."""
-    out = {name: [float(getattr(s, name)) for s in samples] for name in (*STATE, *COST, *MEMORY)}
+    """Every sampled series by name, one value a day; each push process's RSS on its own; each
+    CPU series also at the run's mean core speed."""
+    names = (*STATE, *COST, *MEMORY, "core_us_per_unit")
+    out = {name: [float(getattr(s, name)) for s in samples] for name in names}
+    speeds = out["core_us_per_unit"]
+    mean = sum(speeds) / len(speeds) if speeds else 0.0
+    if mean and all(speeds):
+        for name, relative in zip(CPU_COST, RELATIVE, strict=True):
+            out[relative] = [v * mean / speed for v, speed in zip(out[name], speeds, strict=True)]
     for i in range(len(samples[0].push_rss_bytes) if samples else 0):
         out[f"push_{i}_rss_bytes"] = [float(s.push_rss_bytes[i]) for s in samples]
     return out
@@ -505,7 +523,12 @@ def verdict(samples: list[DaySample], *, tolerance: float = 0.10) -> dict[str, A
         "growth": grew,
         "tolerance": tolerance,
         "state_flat": all(abs(grew[n]) <= tolerance for n in STATE),
-        "cost_flat": all(abs(grew[n]) <= tolerance for n in COST),
+        # Against the core's speed where it was measured; raw CPU time otherwise.
+        "cost_flat": all(
+            abs(grew.get(f"{n}_at_core_speed", grew[n])) <= tolerance
+            for n in (*CPU_COST, "redis_bytes_out_per_op")
+        ),
+        "raw_cpu_flat": all(abs(grew[n]) <= tolerance for n in CPU_COST),
         "memory_flat": all(abs(grew[n]) <= tolerance for n in memory),
         "journal_rows_per_day": round(rows_per_day),
         "journal_bytes_per_day": round(per_day),
@@ -535,8 +558,13 @@ def plot(report: dict[str, Any], path: Path) -> None:
                         ("postgres_cpu_ms_per_op", "PostgreSQL, ms/operation"),
                         ("push_cpu_ms_per_frame", "push, ms/delivered frame")):  # fmt: skip
         if any(r.get(name) for r in rows):
-            cost.plot(days, [r[name] for r in rows], label=label)
-    cost.set_title("CPU per unit of work")
+            line = cost.plot(days, [r[name] for r in rows], alpha=0.35, linewidth=1)[0]
+            speeds = [r.get("core_us_per_unit", 0.0) for r in rows]
+            if all(speeds):  # the same series at the run's mean core speed: the one judged
+                mean = sum(speeds) / len(speeds)
+                at_speed = [r[name] * mean / v for r, v in zip(rows, speeds, strict=True)]
+                cost.plot(days, at_speed, color=line.get_color(), label=label)
+    cost.set_title("CPU per unit of work (faint: raw; solid: at the run's mean core speed)")
     cost.set_ylabel("CPU ms")
     cost.set_ylim(bottom=0)
     memory.plot(days, [r["rss_bytes"] / 1e6 for r in rows], label="engine (and harness)")
