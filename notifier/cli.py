@@ -14,12 +14,14 @@ from typing import Any, TypeVar
 
 import asyncpg
 import click
+from prometheus_client import CollectorRegistry, start_http_server
 
 from engine.errors import EngineError
 from notifier.compose import LANGUAGES
 from notifier.crypto import PhoneCipher
 from notifier.hospitals import daily_message
 from notifier.hospitals_postgres import Hospitals
+from notifier.metrics import SmsMetrics
 from notifier.outbox_postgres import Outbox
 from notifier.settings import NotifierSettings
 from notifier.store_postgres import SmsStore, init_schema
@@ -95,12 +97,22 @@ def preview(ctx: click.Context, patient_id: str, language: str) -> None:
 
 @sms.command("send-due")
 @click.option("--loop", is_flag=True, help="Keep running instead of stopping when idle.")
+@click.option(
+    "--metrics-port", default=0, type=int, help="serve Prometheus metrics on this port (0: none)"
+)
+@click.option("--metrics-host", default="127.0.0.1", show_default=True,
+              help="the address the metrics port listens on")  # fmt: skip
 @click.pass_context
-def send_due(ctx: click.Context, loop: bool) -> None:
+def send_due(ctx: click.Context, loop: bool, metrics_port: int, metrics_host: str) -> None:
     """Queue today's messages and send what is due (until idle unless --loop)."""
 
     async def job(pool: asyncpg.Pool, settings: NotifierSettings) -> dict[str, int]:
-        worker = Worker(pool, settings, name="sms-cli")
+        metrics, server = None, None
+        if metrics_port:
+            registry = CollectorRegistry()
+            metrics = SmsMetrics(registry)
+            server, _ = start_http_server(metrics_port, metrics_host, registry)
+        worker = Worker(pool, settings, name="sms-cli", metrics=metrics)
         if loop:
             # A service manager stops the sender with SIGTERM (deploy/systemd/clinicq-sms.service):
             # drain the rows in hand and exit 0, as on Ctrl-C, instead of dying mid-send.
@@ -111,6 +123,9 @@ def send_due(ctx: click.Context, loop: bool) -> None:
             await worker.run(burst=not loop)
         finally:
             await worker.close()
+            if server is not None:
+                server.shutdown()
+                server.server_close()
         return await worker.outbox.counts()
 
     counts = _run(ctx, job)
