@@ -14,8 +14,11 @@ from typing import Any, TypeVar
 
 import asyncpg
 import click
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry
 
+from engine.api.metrics_port import serve_metrics
+from engine.api.ops import metrics_answerer
+from engine.auth import TokenBook
 from engine.errors import EngineError
 from notifier.compose import LANGUAGES
 from notifier.crypto import PhoneCipher
@@ -35,6 +38,7 @@ T = TypeVar("T")
 class SmsCliConfig:
     database_url: str
     settings: NotifierSettings
+    metrics_access: str = "loopback"  # who may read --metrics-port (CLINICQ_METRICS)
 
 
 def _run(ctx: click.Context, job: Callable[[asyncpg.Pool, NotifierSettings], Awaitable[T]]) -> T:
@@ -106,12 +110,20 @@ def preview(ctx: click.Context, patient_id: str, language: str) -> None:
 def send_due(ctx: click.Context, loop: bool, metrics_port: int, metrics_host: str) -> None:
     """Queue today's messages and send what is due (until idle unless --loop)."""
 
+    config = ctx.find_object(SmsCliConfig)
+    access = config.metrics_access if config else "loopback"
+
     async def job(pool: asyncpg.Pool, settings: NotifierSettings) -> dict[str, int]:
         metrics, server = None, None
         if metrics_port:
             registry = CollectorRegistry()
             metrics = SmsMetrics(registry)
-            server, _ = start_http_server(metrics_port, metrics_host, registry)
+            answer = metrics_answerer(access, TokenBook(pool), registry)
+            server = await serve_metrics(
+                metrics_host, range(metrics_port, metrics_port + 1), answer
+            )
+            if server is None:
+                raise click.ClickException(f"port {metrics_port} is taken (--metrics-port)")
         worker = Worker(pool, settings, name="sms-cli", metrics=metrics)
         if loop:
             # A service manager stops the sender with SIGTERM (deploy/systemd/clinicq-sms.service):
@@ -124,8 +136,7 @@ def send_due(ctx: click.Context, loop: bool, metrics_port: int, metrics_host: st
         finally:
             await worker.close()
             if server is not None:
-                server.shutdown()
-                server.server_close()
+                server.close()
         return await worker.outbox.counts()
 
     counts = _run(ctx, job)

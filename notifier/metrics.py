@@ -1,5 +1,5 @@
 """What the SMS sender shows Prometheus: each send's outcome, the delivery reports it read, and
-the provider's balance. Labels are short fixed lists (an outcome, a ``Delivery`` name).
+the provider's balance with the threshold of its own low-balance alert. Labels are short fixed lists (an outcome, a ``Delivery`` name).
 
 The engine's app registers these on its own ``/metrics`` when it sends (``CLINICQ_SMSC_LOGIN``
 set); ``clinicq sms send-due --loop --metrics-port N`` serves them on a port of their own.
@@ -31,6 +31,12 @@ class SmsMetrics:
         self.balance = Gauge(
             "clinicq_sms_balance",
             "The provider account's balance at the last check (its currency)",
+            registry=registry,
+        )
+        self.balance.set(float("nan"))  # unknown until the first check: no alert on a zero
+        self.balance_alert_below = Gauge(
+            "clinicq_sms_balance_alert_below",
+            "The balance below which the sender raises its low_balance alert",
             registry=registry,
         )
         self.balance_failures = Counter(

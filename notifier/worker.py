@@ -94,6 +94,8 @@ class Worker:
     ) -> None:
         self.settings = settings.validate()
         self.metrics = metrics
+        if metrics is not None:
+            metrics.balance_alert_below.set(settings.balance_alert_below)
         self.outbox = Outbox(pool, PhoneCipher(settings.encryption_key))
         self.hospitals = Hospitals(pool, settings.default_schedule)
         self._own_gateway = gateway is None

@@ -31,9 +31,9 @@ from engine.errors import EngineError, Forbidden, Unavailable
 from engine.model import events as ev
 from engine.service import Engine
 
-# From issue to call, in seconds: a clinic's policy colours a queue yellow and red at tens of
-# minutes, so the buckets are minutes to hours.
-WAIT_BUCKETS = (60, 300, 600, 900, 1200, 1800, 2700, 3600, 5400, 7200, 10800)
+# From issue to call, in seconds: minutes to hours, with the default policy's yellow (20 min)
+# and red (40 min) as bounds, which deploy/prometheus/alerts.yml's QueueWaitLong compares with.
+WAIT_BUCKETS = (60, 300, 600, 900, 1200, 1800, 2400, 3600, 5400, 7200, 10800)
 
 
 class Metrics:

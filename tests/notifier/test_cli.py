@@ -140,7 +140,7 @@ async def test_send_due_loop_serves_its_metrics(
     balance = 0.0
     try:
         async with asyncio.timeout(60):
-            while not balance:
+            while not balance > 0:  # NaN until the first check
                 await asyncio.sleep(0.2)
                 try:
                     metrics = await scrape(f"http://127.0.0.1:{port}/metrics")
@@ -156,4 +156,5 @@ async def test_send_due_loop_serves_its_metrics(
             await child.wait()
     assert code == 0
     assert balance == 120.25
+    assert sample(metrics, "clinicq_sms_balance_alert_below") == settings.balance_alert_below
     assert ("clinicq_sms_sent_total", frozenset({("outcome", "refused")})) in metrics
