@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import http
 import logging
 from collections.abc import Awaitable, Callable
 
 log = logging.getLogger(__name__)
 MAX_HEAD = 8192
 READ_SECONDS = 5.0
-REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found"}
 
 
 class Answer:
@@ -36,7 +36,7 @@ Answerer = Callable[[str | None, str | None], Awaitable[Answer]]
 
 
 async def _respond(writer: asyncio.StreamWriter, answer: Answer) -> None:
-    reason = REASONS.get(answer.status, "Error")
+    reason = http.HTTPStatus(answer.status).phrase
     head = (
         f"HTTP/1.1 {answer.status} {reason}\r\nContent-Type: {answer.content_type}\r\n"
         f"Content-Length: {len(answer.body)}\r\nConnection: close\r\n\r\n"
