@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-integration test-cluster city-smoke fuzz lint bench bench-smoke bench-rebuild soak chromium wrk nginx kubectl clean
+.PHONY: run test test-integration test-cluster city-smoke fuzz lint bench bench-smoke bench-rebuild soak chromium wrk nginx kubectl promtool clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,8 +35,9 @@ PYTEST = tmp=$$(mktemp -d /tmp/clinicq-pytest-XXXXXX) && trap 'rm -rf "$$tmp"' E
 	$(BIN)/pytest --basetemp="$$tmp"
 
 # The suite includes the benchmarks' smoke (tests/loadtest/test_bench_smoke.py), which needs wrk,
-# and renders the Kubernetes manifests with kubectl's kustomize (tests/city/test_kubernetes.py).
-test: $(STAMP) chromium wrk kubectl lint
+# renders the Kubernetes manifests with kubectl's kustomize (tests/city/test_kubernetes.py) and
+# checks deploy/prometheus with promtool (tests/city/test_monitoring_kit.py).
+test: $(STAMP) chromium wrk kubectl promtool lint
 	$(PYTEST) -q
 
 # The integration tests alone, e.g. against the machine's servers:
@@ -63,6 +64,13 @@ nginx:
 	  echo "installing Debian's nginx for the city drill"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null) \
 	  || { echo "could not install nginx: apt-get install nginx"; exit 1; }; }
+
+# The monitoring kit (deploy/prometheus) is checked offline by promtool: Debian's prometheus package.
+promtool:
+	@command -v promtool >/dev/null || { \
+	  echo "installing Debian's prometheus for promtool"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null) \
+	  || { echo "could not install promtool: apt-get install prometheus"; exit 1; }; }
 
 # The long schema fuzz: schemathesis from /openapi.json, 250 examples per operation and token
 # (over 10,000 cases, ~10 minutes); `make test` runs a short one. Counts in var/fuzz-report.json.

@@ -31,12 +31,14 @@ from engine.api.http import (
     on_store_down,
     on_unexpected,
 )
-from engine.api.ops import Metrics, MetricsMiddleware, RecoveryCollector
+from engine.api.metrics_port import serve_metrics
+from engine.api.ops import Metrics, MetricsMiddleware, RecoveryCollector, metrics_answerer
 from engine.auth import RateLimiter, TokenBook
 from engine.errors import EngineError
 from engine.listen_postgres import Listener
 from engine.runtime import close_engine, open_engine, upkeep
 from notifier import worker as sms_worker
+from notifier.metrics import SmsMetrics
 from ticketing.records_postgres import PrintJournal
 from ticketing.records_redis import PrintRecords
 from ticketing.service import PrintService
@@ -63,6 +65,7 @@ def create_app(settings: Settings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         engine = await open_engine(settings, schemas=SCHEMAS, seed=True)
         app.state.engine = engine
+        engine.on_events.append(metrics.events)
         app.state.tokens = TokenBook(
             engine.pool,
             failures_per_second=settings.auth_failures_per_second,
@@ -74,7 +77,9 @@ def create_app(settings: Settings) -> Starlette:
                 engine.pool, settings.notifier, max_body_bytes=settings.max_body_bytes
             )
         if settings.sms_sending:
-            sender = await sms_worker.start_worker(engine.pool, settings.notifier)
+            sender = await sms_worker.start_worker(
+                engine.pool, settings.notifier, metrics=sms_metrics
+            )
         task = asyncio.create_task(upkeep(engine))
         # One LISTEN connection for configuration changes and revoked tokens, reopened when it
         # is lost (a failover), and then both caches are refreshed.
@@ -82,6 +87,14 @@ def create_app(settings: Settings) -> Starlette:
         await engine.follow_config(listener)
         await app.state.tokens.follow_revocations(listener)
         await listener.start()
+        port = None
+        if settings.metrics_port:
+            # This worker's own metrics: one target a worker for Prometheus (engine/api/metrics_port).
+            answer = metrics_answerer(settings.metrics_access, app.state.tokens, metrics.registry)
+            first = settings.metrics_port
+            port = await serve_metrics(
+                settings.host, range(first, first + settings.workers), answer
+            )
         journal = PrintJournal(engine.pool)  # print jobs outlive a Redis loss
         app.state.printing = PrintService(PrintRecords(engine.store.client, journal))
         await app.state.printing.start()
@@ -89,6 +102,8 @@ def create_app(settings: Settings) -> Starlette:
             yield
         finally:
             await app.state.printing.close()
+            if port is not None:
+                port.close()
             if sender is not None:
                 await sms_worker.stop_worker(sender)
             task.cancel()
@@ -98,6 +113,7 @@ def create_app(settings: Settings) -> Starlette:
             await close_engine(engine)
 
     metrics = Metrics()
+    sms_metrics = SmsMetrics(metrics.registry) if settings.sms_sending else None
     app = Starlette(
         routes=ROUTES,
         lifespan=lifespan,

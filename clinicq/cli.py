@@ -74,7 +74,7 @@ def main(ctx: click.Context) -> None:
     )
     settings = _settings()
     if settings.database_url and settings.sms_enabled:
-        ctx.obj = SmsCliConfig(settings.database_url, settings.notifier)
+        ctx.obj = SmsCliConfig(settings.database_url, settings.notifier, settings.metrics_access)
 
 
 @main.command()

@@ -25,6 +25,8 @@ from engine.settings import Settings
               help="drop a socket whose unsent backlog passes this")  # fmt: skip
 @click.option("--sndbuf", default=64 * 1024, type=int, show_default=True,
               help="kernel send buffer per socket (SO_SNDBUF); 0 keeps the kernel's autotuning")  # fmt: skip
+@click.option("--metrics-port", default=0, type=int,
+              help="process i also serves /metrics on this port + i, for Prometheus (0: none)")  # fmt: skip
 @click.option("--heartbeat", default=15.0, type=float, show_default=True)
 @click.option("--board-every", default=1.0, type=float, show_default=True)
 def push(
@@ -35,6 +37,7 @@ def push(
     max_sockets: int,
     slow_bytes: int,
     sndbuf: int,
+    metrics_port: int,
     heartbeat: float,
     board_every: float,
 ) -> None:
@@ -63,5 +66,7 @@ def push(
         sockets_per_ticket=settings.push_sockets_per_ticket,
         sndbuf=sndbuf,
         feed=feed,
+        metrics_access=settings.metrics_access,
+        metrics_port=metrics_port,
     )
     run(settings, options)

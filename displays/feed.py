@@ -80,6 +80,7 @@ class Feed:
         self.joining = 0
         self.last = -1  # the newest offset broadcast; -1 before the first snapshot
         self.epoch: str | None = None
+        self.frames = 0  # event frames sent, one a socket an event
         self.dropped_slow = 0
         self.dropped_silent = 0
         self._ready = asyncio.Event()
@@ -207,6 +208,7 @@ class Feed:
                 log.warning("feed %s: gap %d -> %d; resyncing", self.clinic, self.last, offset)
                 return "gap"
             broadcast(self.members, event_frame(offset, body), text=True)
+            self.frames += len(self.members)
             self.last, self.cursor = offset, entry_id
             self._dirty = True
             if self._pending_board and self._pending_board[0] == offset:

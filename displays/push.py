@@ -3,6 +3,7 @@
     WS /ws/clinics/{clinic}?token=...&from=<offset>&epoch=<epoch>     (staff screens)
     WS /ws/clinics/{clinic}?link=<status link>&from=...                 (a patient's status page)
     GET /healthz                                                        (readiness)
+    GET /metrics                           (Prometheus, as CLINICQ_METRICS allows: push_metrics.py)
 
 Not a Starlette route: measured here, the library's server with ``broadcast()`` costs about 20 us
 of CPU per delivered message where a route with a task per socket costs 33-57 us. Each process
@@ -37,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from prometheus_client import CollectorRegistry
 from redis.asyncio.cluster import RedisCluster
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
@@ -46,9 +48,12 @@ from displays.feed import Feed, FeedOptions
 from displays.frames import PONG, hello_frame, parse_offset
 from displays.gcpolicy import GcPolicy
 from displays.public import suspended_tickets
+from displays.push_metrics import PushCollector, PushTotals, metrics_response
 from displays.reader import Reader
 from engine import keys
-from engine.api.http import STORE_DOWN
+from engine.api.http import STORE_DOWN, store_of
+from engine.api.metrics_port import serve_metrics
+from engine.api.ops import metrics_answerer
 from engine.auth import ALL_STAFF, TokenBook
 from engine.board import board
 from engine.clinic import ID_PATTERN
@@ -78,6 +83,8 @@ class PushOptions:
     feed: FeedOptions = field(default_factory=FeedOptions)
     gc_freeze_every: float = 60.0
     gc_full_every: float = 6 * 3600.0
+    metrics_access: str = "loopback"  # who may read /metrics (CLINICQ_METRICS)
+    metrics_port: int = 0  # process i also serves /metrics on metrics_port + i (0: none)
 
 
 class Hub:
@@ -97,10 +104,16 @@ class Hub:
         self._held: dict[ServerConnection, tuple[dict[str, set[ServerConnection]], str]] = {}
         self._closing: set[asyncio.Task[None]] = set()
         self._hello = hello_frame(process, options.feed.heartbeat)
+        self.totals = PushTotals()
+        self.registry = CollectorRegistry()
+        self.registry.register(PushCollector(self))
 
     def feed(self, clinic: str) -> Feed:
         found = self.feeds.get(clinic)
         if found is None or not found.alive:
+            if found is not None:  # its counts live on in the totals
+                self.totals.frames += found.frames
+                self.totals.dropped.update(slow=found.dropped_slow, silent=found.dropped_silent)
             redis = self.engine.store.client
             found = self.feeds[clinic] = Feed(clinic, redis, self.build_board, self.options.feed)
             self.reader_for(clinic).add(found)
@@ -113,6 +126,8 @@ class Hub:
         group = redis.keyslot(keys.events(clinic)) if isinstance(redis, RedisCluster) else -1
         found = self.readers.get(group)
         if found is None or not found.alive:
+            if found is not None:
+                self.totals.read_errors += found.errors
             wake = Reader.wake_key_for(clinic if group >= 0 else None)
             found = self.readers[group] = Reader(redis, self.options.feed, wake).start()
         return found
@@ -127,13 +142,16 @@ class Hub:
             doctor["suspended_tickets"] = suspended.get(doctor["id"], [])
         return out
 
-    def process_request(self, ws: ServerConnection, request: Request) -> Response | None:
+    async def process_request(self, ws: ServerConnection, request: Request) -> Response | None:
         path = urlsplit(request.path).path
         if path == "/healthz":
             return ws.respond(http.HTTPStatus.OK, "ok\n")
+        if path == "/metrics":
+            return await metrics_response(self, ws, request)
         if not path.startswith(PATH_PREFIX):
             return ws.respond(http.HTTPStatus.NOT_FOUND, "no such path\n")
         if self.sockets >= self.options.max_sockets:
+            self.totals.refused["full"] += 1
             return ws.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "this process is full\n")
         return None
 
@@ -147,10 +165,13 @@ class Hub:
                 clinic, start, epoch, holder = await self._authorize(ws)
                 self._admit(ws, holder)
             except EngineError as exc:
+                self.totals.refused[exc.code] += 1
                 await ws.close(4000 + exc.status, exc.code)
                 return
             except STORE_DOWN as exc:  # as the API's 503: the screen tries again
                 log.warning("store unavailable on a socket's start: %s", type(exc).__name__)
+                self.totals.refused[Unavailable.code] += 1
+                self.totals.store_errors[store_of(exc)] += 1
                 await ws.close(4503, Unavailable.code)
                 return
             await ws.send(self._hello, text=True)
@@ -291,6 +312,11 @@ async def serve_process(settings: Settings, options: PushOptions, index: int = 0
     port = options.port + (index if options.port_per_process else 0)
     policy = GcPolicy(freeze_every=options.gc_freeze_every, full_every=options.gc_full_every)
     tasks: list[asyncio.Task[None]] = []
+    metrics = None
+    if options.metrics_port:
+        answer = metrics_answerer(options.metrics_access, tokens, hub.registry)
+        first = options.metrics_port + index
+        metrics = await serve_metrics(options.host, range(first, first + 1), answer)
     try:
         server: Server
         async with serve(
@@ -318,6 +344,8 @@ async def serve_process(settings: Settings, options: PushOptions, index: int = 0
         for task in tasks:
             task.cancel()
         policy.uninstall()
+        if metrics is not None:
+            metrics.close()
         await hub.close()
         await listener.close()
         await close_engine(engine)

@@ -54,6 +54,7 @@ class Reader:
         self.task: asyncio.Task[None] | None = None
         self.xreads = 0  # for the tests: round trips of the reader
         self.polls = 0
+        self.errors = 0  # failed reads (Redis down or failing over): shown at /metrics
 
     @classmethod
     def wake_key_for(cls, clinic: str | None) -> str:
@@ -116,6 +117,7 @@ class Reader:
                 # Redis restarting or failing over: keep the sockets, retry, and look at every
                 # clinic's epoch first (it may have come back empty).
                 log.warning("push reader: %s; retrying", exc.__class__.__name__)
+                self.errors += 1
                 self._reading = frozenset()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)

@@ -147,6 +147,7 @@ class Journal:
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.batches = 0
+        self.failed_batches = 0  # PostgreSQL down, slow or broken: answered 503
         self.entries_written = 0
 
     def start(self) -> None:
@@ -174,6 +175,13 @@ class Journal:
         self._wakeup.set()
         await pending.done
 
+    def backlog(self) -> tuple[int, float]:
+        """Entries waiting for their group commit, and how long the oldest has waited."""
+        if not self._pending:
+            return 0, 0.0
+        oldest = min(p.since for p in self._pending)
+        return sum(len(p.entries) for p in self._pending), time.monotonic() - oldest
+
     async def _flusher(self) -> None:
         while True:
             await self._wakeup.wait()
@@ -188,6 +196,7 @@ class Journal:
                     refused = await self._write([e for p in batch for e in p.entries])
                 except Exception as exc:  # the flusher must outlive any one batch
                     log.warning("journal batch failed: %s", exc.__class__.__name__)
+                    self.failed_batches += 1
                     failure = Unavailable(f"the journal could not commit: {exc.__class__.__name__}")
                     for p in batch:
                         if not p.done.done():

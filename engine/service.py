@@ -22,7 +22,7 @@ import functools
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import asyncpg
@@ -90,6 +90,13 @@ class Engine:
         self.rebuilds = 0
         # Why clinics were fenced: clash, diverged, hole (journal refusals) or behind (a check).
         self.fenced: Counter[str] = Counter()
+        self.reconciled = 0  # events journaled from the Redis stream (``reconcile``)
+        # Per clinic, events Redis applied that the journal did not hold at the last check
+        # (``maintain``, every 2 s): what a crash of both would lose, and what reconcile owes.
+        self.unjournaled: dict[str, int] = {}
+        # Called with each command's events once they are journaled (metrics, say): the engine
+        # knows nothing of who listens.
+        self.on_events: list[Callable[[str, Sequence[ev.AnyEvent]], None]] = []
         self._short: dict[str, int] = {}  # clinic -> a head its journal's entries fall short of
 
     # -- clinics -------------------------------------------------------------------------------
@@ -216,6 +223,8 @@ class Engine:
                 # command runs again once the clinic is rebuilt from the journal.
                 await self._recover(clinic_id, answer.epoch, refused.reason, refused.offset)
                 continue
+            for listener in self.on_events:
+                listener(clinic_id, answer.events)
             if answer.error:
                 raise from_code(answer.error, answer.message)
             return answer.result
@@ -281,6 +290,7 @@ class Engine:
         pos = await self.store.position(clinic_id)
         if pos.epoch is None:
             return False  # not loaded: the next use rebuilds it
+        self.unjournaled[clinic_id] = max(0, pos.offset - head.offset)
         if pos.offset < head.offset:
             if self._short.get(clinic_id) == head.offset:
                 return False  # the journal itself lacks entries up to its head: reported once
@@ -398,6 +408,8 @@ class Engine:
                 "clinic %s: the stream lacks events before offset %d", clinic_id, gap.offset
             )
             return 0
+        # Committed by this call or, for an entry whose request was still in flight, already.
+        self.reconciled += len(entries)
         return len(entries)
 
     async def maintain(self) -> None:

@@ -38,6 +38,7 @@ ENGINE_VARIABLES: Mapping[str, str] = {
     "hold_seconds": "CLINICQ_HOLD_SECONDS",
     "public_url": "CLINICQ_PUBLIC_URL",
     "metrics_access": "CLINICQ_METRICS",
+    "metrics_port": "CLINICQ_METRICS_PORT",
     "push_sockets_per_token": "CLINICQ_PUSH_SOCKETS_PER_TOKEN",
     "push_sockets_per_ticket": "CLINICQ_PUSH_SOCKETS_PER_TICKET",
     "audit_key": "CLINICQ_AUDIT_KEY",
@@ -78,6 +79,9 @@ class Settings:
     public_url: str = ""
     # Who may read /metrics: "loopback" (this host), "token" (an admin token) or "public".
     metrics_access: str = "loopback"
+    # Each engine worker also serves /metrics on the first free port of metrics_port ..
+    # metrics_port + workers - 1, for Prometheus to scrape each worker (0: none).
+    metrics_port: int = 0
     # Live sockets one process takes per staff token and per patient's ticket link: a screen
     # wall is tens of sockets a token, a patient's phones a few a ticket.
     push_sockets_per_token: int = 500
@@ -103,6 +107,8 @@ class Settings:
             raise ConfigError("CLINICQ_WORKERS must be at least 1")
         if self.metrics_access not in ("loopback", "token", "public"):
             raise ConfigError("CLINICQ_METRICS is loopback, token or public")
+        if not 0 <= self.metrics_port < 65536:
+            raise ConfigError("CLINICQ_METRICS_PORT is a port number (0: none)")
         if self.push_sockets_per_token < 1 or self.push_sockets_per_ticket < 1:
             raise ConfigError("the push socket limits must be at least 1")
         if self.auth_failures_per_second <= 0 or self.auth_failures_burst < 1:

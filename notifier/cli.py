@@ -14,12 +14,17 @@ from typing import Any, TypeVar
 
 import asyncpg
 import click
+from prometheus_client import CollectorRegistry
 
+from engine.api.metrics_port import serve_metrics
+from engine.api.ops import metrics_answerer
+from engine.auth import TokenBook
 from engine.errors import EngineError
 from notifier.compose import LANGUAGES
 from notifier.crypto import PhoneCipher
 from notifier.hospitals import daily_message
 from notifier.hospitals_postgres import Hospitals
+from notifier.metrics import SmsMetrics
 from notifier.outbox_postgres import Outbox
 from notifier.settings import NotifierSettings
 from notifier.store_postgres import SmsStore, init_schema
@@ -33,6 +38,7 @@ T = TypeVar("T")
 class SmsCliConfig:
     database_url: str
     settings: NotifierSettings
+    metrics_access: str = "loopback"  # who may read --metrics-port (CLINICQ_METRICS)
 
 
 def _run(ctx: click.Context, job: Callable[[asyncpg.Pool, NotifierSettings], Awaitable[T]]) -> T:
@@ -95,12 +101,30 @@ def preview(ctx: click.Context, patient_id: str, language: str) -> None:
 
 @sms.command("send-due")
 @click.option("--loop", is_flag=True, help="Keep running instead of stopping when idle.")
+@click.option(
+    "--metrics-port", default=0, type=int, help="serve Prometheus metrics on this port (0: none)"
+)
+@click.option("--metrics-host", default="127.0.0.1", show_default=True,
+              help="the address the metrics port listens on")  # fmt: skip
 @click.pass_context
-def send_due(ctx: click.Context, loop: bool) -> None:
+def send_due(ctx: click.Context, loop: bool, metrics_port: int, metrics_host: str) -> None:
     """Queue today's messages and send what is due (until idle unless --loop)."""
 
+    config = ctx.find_object(SmsCliConfig)
+    access = config.metrics_access if config else "loopback"
+
     async def job(pool: asyncpg.Pool, settings: NotifierSettings) -> dict[str, int]:
-        worker = Worker(pool, settings, name="sms-cli")
+        metrics, server = None, None
+        if metrics_port:
+            registry = CollectorRegistry()
+            metrics = SmsMetrics(registry)
+            answer = metrics_answerer(access, TokenBook(pool), registry)
+            server = await serve_metrics(
+                metrics_host, range(metrics_port, metrics_port + 1), answer
+            )
+            if server is None:
+                raise click.ClickException(f"port {metrics_port} is taken (--metrics-port)")
+        worker = Worker(pool, settings, name="sms-cli", metrics=metrics)
         if loop:
             # A service manager stops the sender with SIGTERM (deploy/systemd/clinicq-sms.service):
             # drain the rows in hand and exit 0, as on Ctrl-C, instead of dying mid-send.
@@ -111,6 +135,8 @@ def send_due(ctx: click.Context, loop: bool) -> None:
             await worker.run(burst=not loop)
         finally:
             await worker.close()
+            if server is not None:
+                server.close()
         return await worker.outbox.counts()
 
     counts = _run(ctx, job)

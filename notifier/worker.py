@@ -32,6 +32,7 @@ from notifier.gateway import (
 from notifier.hospitals import daily_message
 from notifier.hospitals_postgres import Hospitals
 from notifier.lifecycle import Delivery, backoff
+from notifier.metrics import SmsMetrics
 from notifier.outbox import Cancel, Claim, Decision, DueRow, Hold, PollClaim, Reject, Send
 from notifier.outbox_postgres import Outbox
 from notifier.providers import open_gateway
@@ -89,8 +90,12 @@ class Worker:
         gateway: SmsGateway | None = None,
         clock: Clock = utcnow,
         name: str = "sms-worker",
+        metrics: SmsMetrics | None = None,
     ) -> None:
         self.settings = settings.validate()
+        self.metrics = metrics
+        if metrics is not None:
+            metrics.balance_alert_below.set(settings.balance_alert_below)
         self.outbox = Outbox(pool, PhoneCipher(settings.encryption_key))
         self.hospitals = Hospitals(pool, settings.default_schedule)
         self._own_gateway = gateway is None
@@ -160,6 +165,7 @@ class Worker:
         result = await self.gateway.send(claim.phone, claim.body, claim.message_id)
         now = self.clock()
         s = self.settings
+        self._count_send(result)
         if isinstance(result, Sent):
             await self.outbox.record(
                 claim, "accepted", now, f"{result.parts} parts",
@@ -184,6 +190,15 @@ class Worker:
             claim, event, now, result.reason, next_attempt_at=now + delay, last_error=result.reason
         )
 
+    def _count_send(self, result: object) -> None:
+        if self.metrics is not None:
+            outcome = {Sent: "accepted", Refused: "refused", RetryLater: "retry"}
+            self.metrics.sent.labels(outcome.get(type(result), "unknown")).inc()
+
+    def _count_delivery(self, delivery: Delivery | None) -> None:
+        if self.metrics is not None:
+            self.metrics.deliveries.labels(delivery.value if delivery else "unrecognised").inc()
+
     async def _refused(self, claim: Claim, result: Refused, now: datetime) -> None:
         await self.outbox.record(claim, "rejected", now, result.reason, last_error=result.reason)
         if result.bad_number:
@@ -199,6 +214,8 @@ class Worker:
 
     async def _give_up(self, claim: Claim, reason: str) -> None:
         now = self.clock()
+        if self.metrics is not None:
+            self.metrics.sent.labels("gave_up").inc()
         await self.outbox.record(claim, "gave_up", now, reason, last_error=reason)
         await self.outbox.alert(
             kind="gave_up",
@@ -224,6 +241,7 @@ class Worker:
             await self.outbox.record_delivery(
                 claim, result.delivery, result.detail, now, now + s.first_poll
             )
+            self._count_delivery(result.delivery)
         elif isinstance(result, NotFound):
             if not await self.outbox.still_wanted(claim):
                 await self.outbox.record(
@@ -255,6 +273,7 @@ class Worker:
         next_poll = now + backoff(claim.polls + 1, s.poll_base, s.poll_max)
         if isinstance(result, Known):
             await self.outbox.record_delivery(claim, result.delivery, result.detail, now, next_poll)
+            self._count_delivery(result.delivery)
             return
         # No status this time: counted as still queued, so the poll backs off as before.
         reason = "not found" if isinstance(result, NotFound) else result.reason
@@ -272,6 +291,8 @@ class Worker:
         result = await self.gateway.balance()
         provider = self.gateway.name
         if isinstance(result, Balance):
+            if self.metrics is not None:
+                self.metrics.balance.set(float(result.amount))
             if result.amount < self.settings.balance_alert_below:
                 log.warning("%s: %s balance is below the alert threshold", self.name, provider)
                 await self.outbox.alert(
@@ -282,6 +303,8 @@ class Worker:
                 )
         elif isinstance(result, Unreachable):
             log.warning("%s: balance check failed: %s", self.name, result.reason)
+            if self.metrics is not None:
+                self.metrics.balance_failures.inc()
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -325,12 +348,16 @@ class Worker:
 
 
 async def start_worker(
-    pool: asyncpg.Pool, settings: NotifierSettings, *, gateway: SmsGateway | None = None
+    pool: asyncpg.Pool,
+    settings: NotifierSettings,
+    *,
+    gateway: SmsGateway | None = None,
+    metrics: SmsMetrics | None = None,
 ) -> Worker:
     """Start a background worker on the engine's loop; pair with ``stop_worker``.
 
     Without ``gateway`` the worker opens the provider ``settings.sms_provider`` names."""
-    return Worker(pool, settings, gateway=gateway).start()
+    return Worker(pool, settings, gateway=gateway, metrics=metrics).start()
 
 
 async def stop_worker(worker: Worker) -> None:

@@ -266,3 +266,52 @@ async def past_bookings(
     for rid in names.values():
         assert await e.store.reservation(clinic_id, rid) is None
     return {name: live[rid] for name, rid in names.items()}
+
+
+def free_port_run(count: int, host: str = "127.0.0.1") -> int:
+    """The first of ``count`` consecutive ports free now (a process's metrics ports)."""
+    import socket
+
+    for _ in range(50):
+        first = free_port(host)
+        if first + count > 65535:
+            continue
+        held = []
+        try:
+            for port in range(first, first + count):
+                sock = socket.socket()
+                held.append(sock)
+                sock.bind((host, port))
+        except OSError:
+            continue
+        finally:
+            for sock in held:
+                sock.close()
+        return first
+    raise RuntimeError(f"no {count} consecutive free ports")
+
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def parse_metrics(text: str) -> Samples:
+    """Prometheus' text format as {(sample name, labels): value}."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def sample(samples: Samples, name: str, **labels: str) -> float:
+    """One sample's value, 0 when absent (a counter not yet counted)."""
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+async def scrape(url: str, headers: dict[str, str] | None = None) -> Samples:
+    async with httpx.AsyncClient(timeout=10) as http:
+        answer = await http.get(url, headers=headers)
+    assert answer.status_code == 200, answer.text
+    return parse_metrics(answer.text)

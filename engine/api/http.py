@@ -94,6 +94,16 @@ async def on_engine_error(request: Request, exc: Exception) -> Response:
     return error_response(exc)
 
 
+def store_of(exc: BaseException) -> str:
+    """Which store an error of ``STORE_DOWN`` came from: redis, postgres, or network (an
+    ``OSError`` either client raised before it could say)."""
+    if isinstance(exc, RedisError):
+        return "redis"
+    if isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError):
+        return "postgres"
+    return "network"
+
+
 async def on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     codes = {404: "route_not_found", 405: "method_not_allowed"}
@@ -110,6 +120,9 @@ async def on_store_down(request: Request, exc: Exception) -> Response:
     log.warning(
         "store unavailable on %s %s: %s", request.method, _route(request), exc.__class__.__name__
     )
+    metrics = getattr(request.app.state, "metrics", None)  # engine.api.ops.Metrics, when mounted
+    if metrics is not None:
+        metrics.store_errors.labels(store_of(exc)).inc()
     return error_response(
         Unavailable(f"a store did not answer ({exc.__class__.__name__}); retry shortly")
     )

@@ -73,7 +73,7 @@ def test_unit_stops_gracefully_and_runs_a_real_command(name: str) -> None:
     assert service["EnvironmentFile"] == "/etc/clinicq/clinicq.env"
     assert service["KillSignal"] == "SIGTERM"
     assert int(service["TimeoutStopSec"]) > 0
-    args = unit_command(name, {"CLINICQ_PUSH_PROCESSES": "2"})
+    args = unit_command(name, {"CLINICQ_PUSH_PROCESSES": "2", "CLINICQ_HOST": "10.0.1.11"})
     with click.Context(main) as ctx:
         command = main.get_command(ctx, args[1])
         assert command is not None, f"{name}: no `clinicq {args[1]}`"

@@ -7,14 +7,17 @@ import os
 import signal
 import sys
 
+import httpx
 import pytest
 from click.testing import CliRunner, Result
 from fake_smsc import FakeSmsc
 from sms_helpers import seed
 
+from engine.embedded import free_port
 from notifier.cli import SmsCliConfig, sms
 from notifier.settings import NotifierSettings
 from notifier.store_postgres import SmsStore
+from tests.support import sample, scrape
 
 pytestmark = pytest.mark.integration
 
@@ -111,3 +114,47 @@ async def test_send_due_loop_stops_gracefully_on_sigterm(
             await child.wait()
     assert code == 0, log.decode()
     assert b"sms-cli: stopped" in log
+
+
+async def test_send_due_loop_serves_its_metrics(
+    store: SmsStore, database_url: str, settings: NotifierSettings, smsc: FakeSmsc
+) -> None:
+    """`send-due --loop --metrics-port N` (the systemd unit's command) serves Prometheus, on
+    that port, the provider's balance it checked and its send outcomes (none yet: this test
+    queues nothing; tests/notifier/test_delivery.py counts them)."""
+    smsc.balance = "120.25"
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "CLINICQ_ENCRYPTION_KEY": settings.encryption_key.hex(),
+        "CLINICQ_SMSC_URL": settings.smsc_url,
+        "CLINICQ_SMSC_LOGIN": settings.smsc_login,
+        "CLINICQ_SMSC_PASSWORD": settings.smsc_password,
+    }
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "clinicq.cli", "sms", "send-due", "--loop",
+        "--metrics-port", str(port),
+        env=env, stdin=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    balance = 0.0
+    try:
+        async with asyncio.timeout(60):
+            while not balance > 0:  # NaN until the first check
+                await asyncio.sleep(0.2)
+                try:
+                    metrics = await scrape(f"http://127.0.0.1:{port}/metrics")
+                except httpx.HTTPError:
+                    continue  # not listening yet
+                balance = sample(metrics, "clinicq_sms_balance")
+        child.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(20):
+            code = await child.wait()
+    finally:
+        if child.returncode is None:
+            child.kill()
+            await child.wait()
+    assert code == 0
+    assert balance == 120.25
+    assert sample(metrics, "clinicq_sms_balance_alert_below") == settings.balance_alert_below
+    assert ("clinicq_sms_sent_total", frozenset({("outcome", "refused")})) in metrics

@@ -11,15 +11,18 @@ from datetime import UTC, datetime, time, timedelta
 import asyncpg
 import pytest
 from fake_smsc import FakeSmsc
+from prometheus_client import CollectorRegistry, generate_latest
 from sms_helpers import PHONES, UNIT, seed, shifted, states, with_schedule
 
 from notifier.gateway import Sent
 from notifier.lifecycle import State
+from notifier.metrics import OUTCOMES, SmsMetrics
 from notifier.outbox_postgres import Outbox
 from notifier.schedule import PatientStatus
 from notifier.settings import NotifierSettings
 from notifier.store_postgres import SmsStore
 from notifier.worker import Worker, decide
+from tests.support import parse_metrics, sample
 
 pytestmark = pytest.mark.integration
 
@@ -36,9 +39,15 @@ async def burst(pool: asyncpg.Pool, settings: NotifierSettings, **kw: object) ->
 async def test_one_message_sent_and_polled_to_delivered(
     store: SmsStore, pool: asyncpg.Pool, smsc: FakeSmsc, settings: NotifierSettings
 ) -> None:
-    """A due message goes once, with our id, and its status is polled until delivered."""
+    """A due message goes once, with our id, and its status is polled until delivered; the
+    metrics count one accepted send, its delivery report and the balance."""
     seeded = await seed(store)
-    await burst(pool, settings)
+    registry = CollectorRegistry()
+    await burst(pool, settings, metrics=SmsMetrics(registry))
+    metrics = parse_metrics(generate_latest(registry).decode())
+    assert sample(metrics, "clinicq_sms_sent_total", outcome="accepted") == 1
+    assert sample(metrics, "clinicq_sms_deliveries_total", status="delivered") == 1
+    assert sample(metrics, "clinicq_sms_balance") == 1500.5
     [msg] = smsc.messages
     assert msg.phone == seeded.phones[0]
     assert "38,7" in msg.text and "143/91" in msg.text
@@ -116,8 +125,12 @@ async def test_retries_5xx_error_4_error_9_and_timeout_send_once(
     """500, error 4, error 9 and an accepted-then-timed-out call still end in one SMS."""
     await seed(store)
     smsc.send_script.extend(["500", "error:4", "error:9", "accept_hang"])
-    await burst(pool, settings)
+    registry = CollectorRegistry()
+    await burst(pool, settings, metrics=SmsMetrics(registry))
     assert len(smsc.messages) == 1
+    metrics = parse_metrics(generate_latest(registry).decode())
+    outcomes = {o: sample(metrics, "clinicq_sms_sent_total", outcome=o) for o in OUTCOMES}
+    assert outcomes == {"accepted": 0, "refused": 0, "retry": 1, "unknown": 3, "gave_up": 0}
     [record] = await store.messages("p1")
     assert record.state == "delivered"
     events = [e for _, e, _ in record.history]
