@@ -32,7 +32,7 @@ Valkey ones with the time until the cluster was ok again), to var/city-smoke.jso
 The Valkey cluster and its master failover are opt-in (CLINICQ_CITY_VALKEY=1; `make city` sets
 it): without it, the store host runs one Redis and the drill runs faults 2-4. A push process
 that stays on a failed master's address after a failover (docs/DEPLOYMENT.md) failed 2 Valkey
-runs of 20, and `make city-smoke` runs in CI.
+runs of 27, and `make city-smoke` runs in CI.
 
 `make city` runs the same drill longer: CLINICQ_CITY_SECONDS of load at CLINICQ_CITY_RATE
 operations a second, the faults at the same fractions of it, the report in CLINICQ_CITY_REPORT.
