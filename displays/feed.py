@@ -26,13 +26,19 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from redis.exceptions import RedisError
 from websockets.asyncio.server import ServerConnection, broadcast
 
 from displays.frames import RELOAD, board_frame, event_frame, ping_frame, plan_join, printer_frame
 from engine import keys
+from engine.api.http import STORE_DOWN
+from engine.errors import Unavailable
 
 log = logging.getLogger(__name__)
+
+# What a store that does not answer raises here: Redis's and PostgreSQL's connection errors, and
+# the engine's ``Unavailable``, which a board build raises for them (the board is read through
+# the engine). A feed keeps its sockets and tries again.
+STORES_DOWN: tuple[type[Exception], ...] = (*STORE_DOWN, Unavailable)
 
 
 @dataclass(frozen=True)
@@ -150,7 +156,7 @@ class Feed:
                     await self._resync(self._reason)
                     self._reason = "epoch"
                     break
-                except (RedisError, OSError) as exc:
+                except STORES_DOWN as exc:
                     # Redis restarting or failing over: keep the sockets and try again.
                     log.warning("feed %s: %s; retrying", self.clinic, exc.__class__.__name__)
                     await asyncio.sleep(backoff)
@@ -252,7 +258,7 @@ class Feed:
         epoch = self.epoch
         try:
             board = await self._fresh_board()
-        except (RedisError, OSError):
+        except STORES_DOWN:
             self._dirty = True  # try again at the next tick
             return
         if epoch is None or epoch != self.epoch or not self.reading:

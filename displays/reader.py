@@ -116,7 +116,7 @@ class Reader:
             except (RedisError, OSError) as exc:
                 # Redis restarting or failing over: keep the sockets, retry, and look at every
                 # clinic's epoch first (it may have come back empty).
-                log.warning("push reader: %s; retrying", exc.__class__.__name__)
+                log.warning("push reader: %s (%s); retrying", exc.__class__.__name__, exc)
                 self.errors += 1
                 self._reading = frozenset()
                 await asyncio.sleep(backoff)

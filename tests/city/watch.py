@@ -4,7 +4,8 @@ It joins, applies events only in offset order, and on a gap (an event past ``off
 ping announcing an offset it never got), a lost socket or a silent one, reconnects with its last
 offset and epoch after a jittered exponential back-off (0.2-15 s), as the product's screens do.
 It keeps what is needed to check "every event once and in order" afterwards: events sent twice
-or out of order, snapshots that replaced events, and when each event arrived.
+or out of order, snapshots that replaced events (and which of them came with a new epoch: a
+rebuild), and when each event arrived.
 """
 
 from __future__ import annotations
@@ -40,6 +41,10 @@ class Screen:
     repeated: int = 0  # an event at or below the last applied: sent twice or out of order
     gaps: int = 0  # an event or ping past the last applied: reconnected to fill it
     resyncs: int = 0  # a snapshot after the first: events replaced by a board
+    # Of those, snapshots of a new epoch: the engine rebuilt the clinic from the journal (it
+    # found Redis behind, as after a failover to a replica that had not had the last writes),
+    # and the product's answer to that is a fresh board, by design (docs/ARCHITECTURE.md).
+    rebuilt: int = 0
     connects: int = 0
     refused: str | None = None  # a 44xx close: the product stops reconnecting
 
@@ -93,9 +98,10 @@ class Screen:
         offset = frame.get("offset")
         if kind == "snapshot":
             assert isinstance(offset, int)
+            epoch = frame.get("epoch")
             if self.last >= 0:
                 self.resyncs += 1
-            epoch = frame.get("epoch")
+                self.rebuilt += epoch is not None and str(epoch) != self.epoch
             self.last, self.epoch = offset, None if epoch is None else str(epoch)
             return True
         if kind == "event":
