@@ -80,11 +80,9 @@ async def test_missing_configuration_is_one_line() -> None:
     assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1
 
 
-async def test_send_due_loop_stops_gracefully_on_sigterm(
-    database_url: str, settings: NotifierSettings
-) -> None:
-    """`send-due --loop` (the systemd unit's command) drains and exits 0 on SIGTERM."""
-    env = {
+def _sender_env(database_url: str, settings: NotifierSettings) -> dict[str, str]:
+    """The environment the SMS sender's unit gives it: the database, the key, the provider."""
+    return {
         **os.environ,
         "DATABASE_URL": database_url,
         "CLINICQ_ENCRYPTION_KEY": settings.encryption_key.hex(),
@@ -92,6 +90,13 @@ async def test_send_due_loop_stops_gracefully_on_sigterm(
         "CLINICQ_SMSC_LOGIN": settings.smsc_login,
         "CLINICQ_SMSC_PASSWORD": settings.smsc_password,
     }
+
+
+async def test_send_due_loop_stops_gracefully_on_sigterm(
+    database_url: str, settings: NotifierSettings
+) -> None:
+    """`send-due --loop` (the systemd unit's command) drains and exits 0 on SIGTERM."""
+    env = _sender_env(database_url, settings)
     child = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "clinicq.cli", "sms", "send-due", "--loop",
         env=env, stdin=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
@@ -124,14 +129,7 @@ async def test_send_due_loop_serves_its_metrics(
     queues nothing; tests/notifier/test_delivery.py counts them)."""
     smsc.balance = "120.25"
     port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "CLINICQ_ENCRYPTION_KEY": settings.encryption_key.hex(),
-        "CLINICQ_SMSC_URL": settings.smsc_url,
-        "CLINICQ_SMSC_LOGIN": settings.smsc_login,
-        "CLINICQ_SMSC_PASSWORD": settings.smsc_password,
-    }
+    env = _sender_env(database_url, settings)
     child = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "clinicq.cli", "sms", "send-due", "--loop",
         "--metrics-port", str(port),
