@@ -93,7 +93,9 @@ async def create_token(
         if doctor and stored_clinic(config.encode()).doctor(doctor) is None:
             raise ValidationFailed(f"no doctor {doctor!r} in clinic {clinic!r}")
     token = "cq_" + secrets.token_urlsafe(24)
-    token_id = "tk_" + secrets.token_hex(4)
+    # 64 bits: with 32, a city's tens of thousands of tokens (every screen, panel and kiosk has
+    # one) would meet a taken id now and then, and the insert would fail (the suite did, once).
+    token_id = "tk_" + secrets.token_hex(8)
     await pool.execute(
         "INSERT INTO tokens (id, digest, role, clinic, doctor, label) VALUES ($1, $2, $3, $4, $5, $6)",
         token_id,
